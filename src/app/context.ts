@@ -1,0 +1,25 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.ts';
+import type { Db } from '../db/db.ts';
+import type { IngestConsumer } from '../ingest/ingest.ts';
+import type { Bus } from '../shared/bus.ts';
+import type { ChannelDirectory } from '../tenancy/channels.ts';
+import type { Provisioning } from '../tenancy/provision.ts';
+
+/** What the HTTP layer and the stages share: built once at start, never per request. */
+export interface AppContext {
+  readonly config: Config;
+  readonly db: Db;
+  readonly bus: Bus;
+  readonly log: Logger;
+  /** This process's lease id (a new one at every start). */
+  readonly leaseOwner: string;
+  readonly channels: ChannelDirectory;
+  readonly provisioning: Provisioning;
+  /** Receives what ingest committed. */
+  consumer: IngestConsumer;
+  /** Counts and logs (once per id) a phone_number_id that no channel has. */
+  noteUnroutable(phoneNumberId: string): void;
+  /** False once shutdown began: webhooks answer 503. */
+  readonly state: { accepting: boolean; ready: boolean };
+}

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+
+/**
+ * The process configuration, parsed once from the environment at start and frozen.
+ * Nothing outside this folder reads `process.env`.
+ */
+export interface Config {
+  /** Where the HTTP server listens. */
+  readonly port: number;
+  readonly host: string;
+  /** A PostgreSQL server to use; null starts the embedded one. */
+  readonly databaseUrl: string | null;
+  /** Embedded PostgreSQL's data and other local state. */
+  readonly dataDir: string;
+  /** Connections in the one pool of the process. */
+  readonly dbPoolMax: number;
+  /** Base URL of the Cloud API for sends and media. */
+  readonly whatsappApiUrl: string;
+  /** Key of `X-Hub-Signature-256` on `/webhooks/whatsapp`. */
+  readonly whatsappAppSecret: string | null;
+  /** Token of the subscription handshake. */
+  readonly whatsappVerifyToken: string | null;
+  /** Bearer key with rights over every tenant. */
+  readonly adminKey: string | null;
+  /** 32 bytes that encrypt channel access tokens and model keys at rest. */
+  readonly secretKey: Buffer;
+  /** The default model of tenants whose agent is `openai`. */
+  readonly openai: { readonly baseUrl: string; readonly apiKey: string | null; readonly model: string };
+  /** Agent turns running at once, across all tenants. */
+  readonly maxInflight: number;
+  /** How long running turns may finish after SIGTERM. */
+  readonly shutdownGraceMs: number;
+  readonly logLevel: string;
+  /** Sandbox mode: embedded database, demo tenant, built-in Cloud API simulator. */
+  readonly sandbox: boolean;
+}
+
+/** Thrown when a variable is missing or invalid; the message is one line naming it. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
+
+const schema = z.object({
+  PORT: intIn(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  WAGATE_DATA_DIR: z.string().min(1).default('./data'),
+  DB_POOL_MAX: intIn(1, 1000).default(10),
+  WHATSAPP_API_URL: url.default('https://graph.facebook.com/v25.0'),
+  WHATSAPP_APP_SECRET: z.string().min(1).optional(),
+  WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
+  WAGATE_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  WAGATE_SECRET_KEY: z.string().optional(),
+  OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  WAGATE_MAX_INFLIGHT: intIn(1, 1_000_000).default(2000),
+  WAGATE_SHUTDOWN_GRACE_MS: intIn(0, 3_600_000).default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Parses 32 bytes given as 64 hex characters or base64. */
+export function parseSecretKey(value: string): Buffer {
+  const v = value.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
+  if (key.length !== 32) throw new ConfigError('WAGATE_SECRET_KEY: must be 32 bytes, as 64 hex characters or base64');
+  return key;
+}
+
+/** Values the sandbox supplies when the operator gives none. */
+export const SANDBOX_DEFAULTS = {
+  WHATSAPP_APP_SECRET: 'sandbox-app-secret',
+  WHATSAPP_VERIFY_TOKEN: 'sandbox-verify-token',
+} as const;
+
+/**
+ * Reads the configuration. Outside sandbox mode the app secret, verify token,
+ * admin key and secret key are required.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } = {}): Config {
+  const sandbox = opts.sandbox ?? false;
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue.path[0] ?? 'environment');
+    const got = env[name];
+    throw new ConfigError(`${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`);
+  }
+  const e = parsed.data;
+  if (!sandbox) {
+    for (const name of ['WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY'] as const) {
+      if (!e[name]) throw new ConfigError(`${name}: required outside sandbox mode`);
+    }
+  }
+  const secretKey = e.WAGATE_SECRET_KEY ? parseSecretKey(e.WAGATE_SECRET_KEY) : Buffer.alloc(0);
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL ?? null,
+    dataDir: e.WAGATE_DATA_DIR,
+    dbPoolMax: e.DB_POOL_MAX,
+    whatsappApiUrl: e.WHATSAPP_API_URL,
+    whatsappAppSecret: e.WHATSAPP_APP_SECRET ?? (sandbox ? SANDBOX_DEFAULTS.WHATSAPP_APP_SECRET : null),
+    whatsappVerifyToken: e.WHATSAPP_VERIFY_TOKEN ?? (sandbox ? SANDBOX_DEFAULTS.WHATSAPP_VERIFY_TOKEN : null),
+    adminKey: e.WAGATE_ADMIN_KEY ?? null,
+    secretKey,
+    openai: Object.freeze({ baseUrl: e.OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY ?? null, model: e.OPENAI_MODEL }),
+    maxInflight: e.WAGATE_MAX_INFLIGHT,
+    shutdownGraceMs: e.WAGATE_SHUTDOWN_GRACE_MS,
+    logLevel: e.LOG_LEVEL,
+    sandbox,
+  });
+}

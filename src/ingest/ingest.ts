@@ -1,0 +1,100 @@
+import type { Db } from '../db/db.ts';
+import type { Notification } from '../webhook/normalize.ts';
+import { INGEST } from './ingest.sql.ts';
+
+/** A message row as the ingest statement returns it (snake_case, from json_agg). */
+export interface StoredMessage {
+  id: string;
+  tenant_id: string;
+  conversation_id: string;
+  direction: 'inbound' | 'outbound';
+  author: 'customer' | 'agent' | 'operator';
+  wamid: string | null;
+  type: string;
+  body: string | null;
+  media: Record<string, unknown> | null;
+  context_wamid: string | null;
+  status: string;
+  disposition: string | null;
+  conv_seq: number;
+  wa_timestamp: string | null;
+  created_at: string;
+}
+
+/** A message of the conversation's history, oldest first. */
+export interface HistoryMessage {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  author: 'customer' | 'agent' | 'operator';
+  type: string;
+  body: string | null;
+  media: Record<string, unknown> | null;
+  disposition: string | null;
+  conv_seq: number;
+  created_at: string;
+}
+
+/** One conversation touched by a notification, with what the runner needs. */
+export interface IngestedConversation {
+  id: string;
+  tenantId: string;
+  channelId: string;
+  paused: boolean;
+  /** This process now holds the conversation's lease and must run its turns. */
+  held: boolean;
+  inboundSeq: number;
+  configVersion: number;
+  contact: { waId: string | null; userId: string | null; name: string | null };
+  /** The rows this notification inserted (duplicates are absent). */
+  messages: StoredMessage[];
+  /** When held: the messages stored before this notification, oldest first. */
+  history: HistoryMessage[] | null;
+}
+
+export interface StatusChange {
+  id: string;
+  tenant_id: string;
+  conversation_id: string;
+  status: string;
+  error_code: number | null;
+}
+
+export interface IngestResult {
+  conversations: IngestedConversation[];
+  statuses: StatusChange[];
+  /** phone_number_ids that no channel has (or, on a channel's own URL, not that channel). */
+  unroutable: string[];
+  /** Messages in the notification that were already stored. */
+  duplicates: number;
+}
+
+export interface IngestOptions {
+  /** This process's lease id. */
+  leaseOwner: string;
+  leaseSeconds: number;
+  /** On a channel's own webhook URL: accept only that channel's numbers. */
+  onlyChannelId?: string | null;
+}
+
+/** Stores a whole notification in one round trip and returns what it changed. */
+export async function ingest(db: Db, n: Notification, opts: IngestOptions): Promise<IngestResult> {
+  const [row] = await db.query<{ conversations: IngestedConversation[]; statuses: StatusChange[]; unroutable: string[] }>(INGEST, [
+    JSON.stringify(n.messages),
+    JSON.stringify(n.statuses),
+    opts.leaseOwner,
+    opts.leaseSeconds,
+    opts.onlyChannelId ?? null,
+  ]);
+  let stored = 0;
+  for (const c of row.conversations) stored += c.messages.length;
+  const routable = n.messages.filter((m) => !row.unroutable.includes(m.phoneNumberId)).length;
+  return { conversations: row.conversations, statuses: row.statuses, unroutable: row.unroutable, duplicates: routable - stored };
+}
+
+/**
+ * The hand-off point after commit: receives what ingest stored. The
+ * conversation runner implements it; it must not block the webhook's answer.
+ */
+export interface IngestConsumer {
+  onIngested(result: IngestResult): void;
+}

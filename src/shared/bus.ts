@@ -1,0 +1,47 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * The typed events the stages emit. Metrics, logs and the live API listen to
+ * them; the stages never import a metrics library.
+ */
+export interface Events {
+  /** A connection was opened by the pool. */
+  'db.connect': Record<string, never>;
+  /** One statement (one round trip) finished. */
+  'db.statement': { name: string; ms: number };
+  /** A webhook POST was answered. */
+  'webhook.ack': { status: number; ms: number };
+  /** A notification named a phone_number_id no channel has. */
+  'webhook.unroutable': { phoneNumberId: string };
+  /** Messages stored (inbound or echoes). */
+  'message.in': { tenantId: string; conversationId: string; messageId: string; type: string; direction: 'inbound' | 'outbound'; disposition: string | null };
+  /** An outbound message's status changed (our send or a status webhook). */
+  'message.status': { tenantId: string; conversationId: string; messageId: string; status: string; errorCode: number | null };
+  /** A message was sent by the gateway (agent, operator, fallback, notice). */
+  'message.out': { tenantId: string; conversationId: string; messageId: string; author: string; result: 'sent' | 'failed'; errorCode: number | null; ms: number };
+  /** An inbound message got its final disposition. */
+  'message.disposition': { tenantId: string; conversationId: string; disposition: string; count: number };
+  /** A conversation's pause state changed. */
+  'conversation.paused': { tenantId: string; conversationId: string; paused: boolean; pausedUntil: string | null; by: string };
+  /** A turn finished: its time split into stages. */
+  'turn.done': { tenantId: string; conversationId: string; disposition: string; queueMs: number; agentMs: number; sendMs: number; totalMs: number };
+  /** Turns running now. */
+  'turn.inflight': { count: number };
+}
+
+export type EventName = keyof Events;
+
+/** A small typed wrapper over EventEmitter. */
+export class Bus {
+  private readonly ee = new EventEmitter();
+  constructor() {
+    this.ee.setMaxListeners(100);
+  }
+  emit<K extends EventName>(name: K, payload: Events[K]): void {
+    this.ee.emit(name, payload);
+  }
+  on<K extends EventName>(name: K, fn: (payload: Events[K]) => void): () => void {
+    this.ee.on(name, fn);
+    return () => this.ee.off(name, fn);
+  }
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+/** Words that contain only what a customer-facing text may hold. */
+const text = (max: number) => z.string().max(max);
+
+/** A tenant's agent configuration as the API takes it (SPEC §3). Secrets are write-only. */
+export const agentConfigInput = z.strictObject({
+  provider: z.enum(['openai', 'http', 'demo']).optional(),
+  model: text(200).min(1).optional(),
+  systemPrompt: text(20_000).optional(),
+  baseUrl: z.url({ protocol: /^https?$/ }).nullable().optional(),
+  apiKey: text(1000).min(1).nullable().optional(),
+  url: z.url({ protocol: /^https?$/ }).nullable().optional(),
+  secret: text(1000).min(1).nullable().optional(),
+  historyLength: z.number().int().min(0).max(200).optional(),
+  timeoutMs: z.number().int().min(100).max(300_000).optional(),
+  coalesce: z.enum(['restart', 'queue']).optional(),
+  debounceMs: z.number().int().min(0).max(60_000).optional(),
+  maxDebounceMs: z.number().int().min(0).max(300_000).optional(),
+  handoffKeywords: z.array(text(100).min(1)).max(100).optional(),
+  handoffMessage: text(4096).nullable().optional(),
+  quotaNotice: text(4096).nullable().optional(),
+  fallbackMessage: text(4096).optional(),
+  handoffOnAgentFailure: z.boolean().optional(),
+  markReadWithTyping: z.boolean().optional(),
+  autoPauseOnOperatorReply: z.boolean().optional(),
+  resumeAfterMinutes: z.number().int().min(1).max(525_600).nullable().optional(),
+});
+export type AgentConfigInput = z.infer<typeof agentConfigInput>;
+
+/** The agent configuration with every default applied. */
+export interface AgentConfig {
+  provider: 'openai' | 'http' | 'demo';
+  model: string | null;
+  systemPrompt: string;
+  baseUrl: string | null;
+  url: string | null;
+  historyLength: number;
+  timeoutMs: number;
+  coalesce: 'restart' | 'queue';
+  debounceMs: number;
+  maxDebounceMs: number;
+  handoffKeywords: string[];
+  handoffMessage: string | null;
+  quotaNotice: string | null;
+  fallbackMessage: string;
+  handoffOnAgentFailure: boolean;
+  markReadWithTyping: boolean;
+  autoPauseOnOperatorReply: boolean;
+  resumeAfterMinutes: number | null;
+}
+
+export const DEFAULT_FALLBACK = "Sorry, I can't answer right now. A person will get back to you.";
+
+/** Fills the defaults of SPEC §3 over what is stored. */
+export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: AgentConfig['provider']): AgentConfig {
+  return {
+    provider: stored.provider ?? defaultProvider,
+    model: stored.model ?? null,
+    systemPrompt: stored.systemPrompt ?? 'You are a helpful assistant answering customers on WhatsApp. Be brief.',
+    baseUrl: stored.baseUrl ?? null,
+    url: stored.url ?? null,
+    historyLength: stored.historyLength ?? 20,
+    timeoutMs: stored.timeoutMs ?? 30_000,
+    coalesce: stored.coalesce ?? 'restart',
+    debounceMs: stored.debounceMs ?? 0,
+    maxDebounceMs: stored.maxDebounceMs ?? 5_000,
+    handoffKeywords: stored.handoffKeywords ?? [],
+    handoffMessage: stored.handoffMessage ?? null,
+    quotaNotice: stored.quotaNotice ?? null,
+    fallbackMessage: stored.fallbackMessage ?? DEFAULT_FALLBACK,
+    handoffOnAgentFailure: stored.handoffOnAgentFailure ?? false,
+    markReadWithTyping: stored.markReadWithTyping ?? true,
+    autoPauseOnOperatorReply: stored.autoPauseOnOperatorReply ?? true,
+    resumeAfterMinutes: stored.resumeAfterMinutes ?? null,
+  };
+}
+
+/** Splits input into what is stored in clear and the secrets, which are stored encrypted. */
+export function splitSecrets(input: AgentConfigInput): { plain: Record<string, unknown>; secrets: { apiKey?: string | null; secret?: string | null } } {
+  const { apiKey, secret, ...plain } = input;
+  const secrets: { apiKey?: string | null; secret?: string | null } = {};
+  if (apiKey !== undefined) secrets.apiKey = apiKey;
+  if (secret !== undefined) secrets.secret = secret;
+  return { plain, secrets };
+}
