@@ -1,0 +1,85 @@
+import { parseTextForm, type ParsedTextForm } from './textForm.ts';
+import type { Agent, AgentInput, AgentOutput } from './types.ts';
+
+/** Longest first sentence of the system prompt quoted in a greeting; longer ones are cut with "…". */
+const MAX_SENTENCE = 200;
+
+const GREETING = /^\s*(hi|hello|hey|hola|good (morning|afternoon|evening))\b/i;
+const HUMAN = /\b(human|person|agent|operator|representative|real people)\b/i;
+const HOURS = /\b(opening hours|hours|open|opening|close|closing)\b/i;
+const PRICE = /\b(price|prices|pricing|cost|costs|how much)\b/i;
+const HELP = /\b(help|menu)\b/i;
+
+const MEDIA_NAMES: Record<NonNullable<ParsedTextForm['kind']>, string> = {
+  image: 'the image',
+  video: 'the video',
+  audio: 'the audio message',
+  document: 'the document',
+  sticker: 'the sticker',
+  location: 'sharing your location',
+  contacts: 'the contact card',
+};
+
+export const DEMO_HANDOFF_REPLY = 'Of course. I am passing you to a person from our team; they will answer you here shortly.';
+export const DEMO_HOURS_REPLY = 'We are open Monday to Friday from 9:00 to 18:00, and on Saturday from 10:00 to 14:00.';
+export const DEMO_PRICE_REPLY = 'Prices depend on what you need: tell me which product or service, and I will tell you more.';
+export const DEMO_HELP_REPLY =
+  'I am the demo agent. Try "hello", "opening hours", "price", send a photo, or ask for a person. Connect a real model in the agent settings for real answers.';
+
+/**
+ * The first sentence of a system prompt: up to and including the first `.`,
+ * `!` or `?` that ends a sentence, else the first line. Quoted verbatim in
+ * the greeting, so that changing the prompt visibly changes the answers.
+ */
+export function firstSentence(prompt: string): string {
+  const line = prompt.trim().split('\n', 1)[0].trim();
+  const m = /^.*?[.!?](?=\s|$)/s.exec(line);
+  const s = (m ? m[0] : line).trim();
+  return s.length > MAX_SENTENCE ? s.slice(0, MAX_SENTENCE).trimEnd() + '…' : s;
+}
+
+/**
+ * The `demo` provider: built in, offline and deterministic (no clock, no
+ * randomness), for the sandbox and first steps. It greets (quoting the first
+ * sentence of the system prompt), answers a few keywords (opening hours,
+ * price, help), hands off when asked for a human, thanks for media and
+ * otherwise echoes. A turn of several messages gets one reply answering
+ * each of them in order; the greeting comes once, first.
+ */
+export class DemoAgent implements Agent {
+  async run(input: AgentInput): Promise<AgentOutput> {
+    input.signal.throwIfAborted();
+    return demoAnswer(input.config.systemPrompt, input.turn.map((m) => m.content));
+  }
+}
+
+/** The demo agent's answer to a turn's messages (pure: the same input gives the same output). */
+export function demoAnswer(systemPrompt: string, messages: readonly string[]): AgentOutput {
+  if (messages.length === 0) return { reply: null, handoff: false };
+  let greet = false;
+  const parts: string[] = [];
+  for (const content of messages) {
+    const form = parseTextForm(content);
+    if (form.kind === null && HUMAN.test(content)) return { reply: DEMO_HANDOFF_REPLY, handoff: true };
+    if (form.kind !== null) {
+      parts.push(`Thanks for ${MEDIA_NAMES[form.kind]}${form.text ? ` ("${form.text}")` : ''}. I can't look at it, but a person can if you need.`);
+      continue;
+    }
+    const text = content.trim();
+    const isGreeting = GREETING.test(text);
+    greet ||= isGreeting;
+    const answers: string[] = [];
+    if (HOURS.test(text)) answers.push(DEMO_HOURS_REPLY);
+    if (PRICE.test(text)) answers.push(DEMO_PRICE_REPLY);
+    if (HELP.test(text)) answers.push(DEMO_HELP_REPLY);
+    if (answers.length) parts.push(...answers);
+    else if (!isGreeting || text.replace(GREETING, '').replace(/[\s\p{P}]+/gu, '') !== '') parts.push(`You said: "${text}"`);
+  }
+  if (greet) parts.unshift(greeting(systemPrompt));
+  return { reply: parts.join('\n'), handoff: false };
+}
+
+function greeting(systemPrompt: string): string {
+  const sentence = firstSentence(systemPrompt);
+  return sentence ? `Hello! I'm the demo assistant, and my instructions begin: "${sentence}" How can I help you?` : 'Hello! How can I help you?';
+}

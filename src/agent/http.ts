@@ -1,0 +1,80 @@
+import { createHmac } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import { z } from 'zod';
+import { createAgentDispatcher, postJson } from './postJson.ts';
+import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
+
+/** Header carrying `sha256=<hex HMAC>`. */
+export const SIGNATURE_HEADER = 'X-Wagate-Signature';
+/** Header carrying the unix time in seconds at which the request was signed. */
+export const TIMESTAMP_HEADER = 'X-Wagate-Timestamp';
+
+const answer = z.looseObject({
+  reply: z.string().nullable(),
+  handoff: z.boolean().optional(),
+});
+
+/**
+ * The signature of an `http` agent request: `sha256=` and the lowercase hex
+ * HMAC-SHA256, keyed with the tenant's secret, of
+ * `<X-Wagate-Timestamp value> + "." + <the exact body bytes>`.
+ * Signing the timestamp with the body lets a receiver refuse replays: check
+ * the signature with a constant-time comparison, then refuse timestamps more
+ * than a few minutes from its own clock.
+ */
+export function signAgentRequest(secret: string, timestamp: number | string, body: string): string {
+  return 'sha256=' + createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
+}
+
+/** The JSON the `http` provider posts (SPEC §5). */
+export function httpAgentBody(input: Pick<AgentInput, 'tenantId' | 'conversationId' | 'contact' | 'config' | 'history' | 'turn'>): string {
+  return JSON.stringify({
+    tenantId: input.tenantId,
+    conversationId: input.conversationId,
+    contact: input.contact,
+    systemPrompt: input.config.systemPrompt,
+    history: input.history.map((m) => ({ role: m.role, content: m.content })),
+    messages: input.turn.map((m) => ({ role: 'user', content: m.content })),
+  });
+}
+
+/**
+ * The `http` provider: POSTs the conversation as JSON to the tenant's
+ * `config.url`, signed with its `secret` (see signAgentRequest; without a
+ * secret the request goes unsigned, with the timestamp only), and expects
+ * `{"reply": string|null, "handoff"?: boolean}`. Any other answer is a
+ * retryable `agent_invalid_answer`; HTTP and network errors are classified
+ * as for `openai`.
+ */
+export class HttpAgent implements Agent {
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+
+  constructor(opts: { dispatcher?: Dispatcher } = {}) {
+    this.dispatcher = opts.dispatcher ?? createAgentDispatcher();
+    this.ownsDispatcher = !opts.dispatcher;
+  }
+
+  async run(input: AgentInput): Promise<AgentOutput> {
+    const url = input.config.url;
+    if (!url) throw new AgentError('agent_not_configured', 'the http agent has no url', false);
+    if (input.turn.length === 0) throw new AgentError('agent_empty_turn', 'a turn needs at least one customer message', false);
+    const body = httpAgentBody(input);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = { [TIMESTAMP_HEADER]: String(timestamp) };
+    if (input.secret) headers[SIGNATURE_HEADER] = signAgentRequest(input.secret, timestamp, body);
+    const json = await postJson(this.dispatcher, url, headers, body, input.signal);
+    const parsed = answer.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+      throw new AgentError('agent_invalid_answer', `http agent answered an invalid answer${where}: ${issue?.message ?? 'invalid'}`, true);
+    }
+    return { reply: parsed.data.reply, handoff: parsed.data.handoff ?? false };
+  }
+
+  /** Closes the dispatcher when this agent made its own. */
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+}
