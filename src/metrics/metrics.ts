@@ -1,0 +1,203 @@
+import type { Histogram } from 'prom-client';
+import type { AppContext } from '../app/context.ts';
+import type { RoutePlugin } from '../app/server.ts';
+import { RollingWindow, type Summary } from './rollingWindow.ts';
+import { metricsRoutes } from './routes.ts';
+import { createSeries, type Series } from './series.ts';
+
+/** A time series of `/performance-metrics`, in milliseconds. */
+export interface TimedField {
+  unit: 'ms';
+  last_5_minutes: Summary;
+  since_start: Summary;
+}
+
+/** The body of `GET /performance-metrics`: the fields the old system's analysis asked for. */
+export interface PerformanceMetrics {
+  /** End-to-end turn time: first customer message stored to answer sent. */
+  avg_message_processing_time: TimedField;
+  /** The pool now, and connections opened since start. */
+  database_connection_count: { total: number; idle: number; waiting: number; opened_since_start: number };
+  /** Time of one database statement. */
+  database_operation_time: TimedField;
+  /** Time a turn waited before its agent call. */
+  queue_wait_time: TimedField;
+  /** Time of a turn's agent (model) call. */
+  ai_processing_time: TimedField;
+  /** Turns running now and the most at once since start. */
+  concurrent_messages: { current: number; peak: number };
+}
+
+/** The gateway's metrics: Prometheus series and rolling windows, fed by the bus. */
+export interface Metrics {
+  readonly series: Series;
+  /** Prometheus text exposition of every series. */
+  scrape(): Promise<string>;
+  /** The `/performance-metrics` body. */
+  performance(): PerformanceMetrics;
+  /** Detaches from the bus. */
+  stop(): void;
+}
+
+/** What `installMetrics` returns: the routes to register and the metrics behind them. */
+export interface InstalledMetrics {
+  /** `GET /metrics` and `GET /performance-metrics`, both with the admin key. */
+  readonly plugin: RoutePlugin;
+  readonly metrics: Metrics;
+}
+
+// Meta's message types; anything else (Meta adds types) is counted as "other"
+// so that a label never takes a value the payload made up.
+const MESSAGE_TYPES = new Set([
+  'text', 'interactive', 'button', 'image', 'video', 'audio', 'document', 'sticker', 'location', 'contacts', 'reaction', 'order', 'system',
+  'unsupported', 'unknown', 'request_welcome', 'ephemeral',
+]);
+const MAX_STATEMENT_LABELS = 256;
+const MAX_ERROR_CODE_LABELS = 64;
+
+/** Keeps at most `max` distinct values of a label; later ones become "other". */
+function boundedLabel(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return 'other';
+    seen.add(value);
+    return value;
+  };
+}
+
+const byCtx = new WeakMap<AppContext, InstalledMetrics>();
+
+/**
+ * Subscribes the metrics to `ctx.bus` (once per context: a second call returns
+ * the first installation) and returns the route plugin that serves them.
+ * Install before traffic flows; the round-trip and connection counters start
+ * from `ctx.db.stats`, so what happened before is not lost. `now` is for tests.
+ */
+export function installMetrics(ctx: AppContext, opts: { now?: () => number } = {}): InstalledMetrics {
+  const existing = byCtx.get(ctx);
+  if (existing) return existing;
+  const metrics = createMetrics(ctx, opts.now ?? Date.now);
+  const installed: InstalledMetrics = { plugin: metricsRoutes(metrics), metrics };
+  byCtx.set(ctx, installed);
+  return installed;
+}
+
+/**
+ * A route plugin that installs the metrics on the context it is registered
+ * with: `startGateway(config, { plugins: [metricsPlugin] })` is all the wiring needed.
+ */
+export const metricsPlugin: RoutePlugin = (app, ctx, auth) => installMetrics(ctx).plugin(app, ctx, auth);
+
+function createMetrics(ctx: AppContext, now: () => number): Metrics {
+  const s = createSeries(() => ctx.db.poolState());
+  const windows = {
+    turn: new RollingWindow(now),
+    statement: new RollingWindow(now),
+    queue: new RollingWindow(now),
+    agent: new RollingWindow(now),
+  };
+  const statementLabel = boundedLabel(MAX_STATEMENT_LABELS);
+  const errorCodeLabel = boundedLabel(MAX_ERROR_CODE_LABELS);
+  const typeLabel = (t: string) => (MESSAGE_TYPES.has(t) ? t : 'other');
+  const code = (c: number | null) => (c === null ? '' : errorCodeLabel(String(c)));
+  let connectionsOpened = ctx.db.stats.connectionsOpened;
+  let inflight = 0;
+  let inflightPeak = 0;
+  if (ctx.db.stats.roundTrips > 0) s.dbRoundTrips.inc(ctx.db.stats.roundTrips);
+  if (connectionsOpened > 0) s.dbConnectionsOpened.inc(connectionsOpened);
+
+  // Label lookups hash the label set; the hot series keep their children.
+  const statementChildren = new Map<string, Histogram.Internal<'statement'>>();
+  const ackChildren = new Map<number, Histogram.Internal<'status'>>();
+  const turnChildren = new Map<string, Record<'queue' | 'agent' | 'send' | 'total' | 'overhead', Histogram.Internal<'tenant'>>>();
+  const turnSeries = (tenant: string) => {
+    let c = turnChildren.get(tenant);
+    if (!c) {
+      c = {
+        queue: s.turnQueueWait.labels(tenant),
+        agent: s.turnAgent.labels(tenant),
+        send: s.turnSend.labels(tenant),
+        total: s.turnTotal.labels(tenant),
+        overhead: s.turnOverhead.labels(tenant),
+      };
+      turnChildren.set(tenant, c);
+    }
+    return c;
+  };
+
+  const unsubscribe: (() => void)[] = [];
+  // A listener runs inside the stage that emitted: it must never throw into it.
+  const on: AppContext['bus']['on'] = (name, fn) => {
+    const off = ctx.bus.on(name, (payload) => {
+      try {
+        fn(payload);
+      } catch (err) {
+        ctx.log.error({ err, event: name }, 'metrics listener failed');
+      }
+    });
+    unsubscribe.push(off);
+    return off;
+  };
+
+  on('db.connect', () => {
+    connectionsOpened++;
+    s.dbConnectionsOpened.inc();
+  });
+  on('db.statement', ({ name, ms }) => {
+    s.dbRoundTrips.inc();
+    const label = statementLabel(name || 'unnamed');
+    let child = statementChildren.get(label);
+    if (!child) statementChildren.set(label, (child = s.dbStatement.labels(label)));
+    child.observe(ms / 1000);
+    windows.statement.record(ms);
+  });
+  on('webhook.ack', ({ status, ms }) => {
+    let child = ackChildren.get(status);
+    if (!child) ackChildren.set(status, (child = s.webhookAck.labels(String(status))));
+    child.observe(ms / 1000);
+  });
+  on('webhook.unroutable', () => s.unroutable.inc());
+  on('message.in', (e) => s.messagesIn.labels(e.tenantId, typeLabel(e.type), e.direction).inc());
+  on('message.disposition', (e) => s.dispositions.labels(e.tenantId, e.disposition).inc(e.count));
+  on('message.out', (e) => s.messagesOut.labels(e.tenantId, e.author, e.result, code(e.errorCode)).inc());
+  on('message.status', (e) => s.statuses.labels(e.tenantId, e.status, code(e.errorCode)).inc());
+  on('turn.done', (e) => {
+    const c = turnSeries(e.tenantId);
+    c.queue.observe(e.queueMs / 1000);
+    c.agent.observe(e.agentMs / 1000);
+    c.send.observe(e.sendMs / 1000);
+    c.total.observe(e.totalMs / 1000);
+    c.overhead.observe(Math.max(0, e.totalMs - e.agentMs - e.sendMs) / 1000);
+    s.turns.labels(e.tenantId, e.disposition).inc();
+    windows.turn.record(e.totalMs);
+    windows.queue.record(e.queueMs);
+    windows.agent.record(e.agentMs);
+  });
+  on('turn.inflight', ({ count }) => {
+    inflight = count;
+    if (count > inflightPeak) inflightPeak = count;
+    s.turnsInflight.set(count);
+    s.turnsInflightPeak.set(inflightPeak);
+  });
+
+  const timed = (w: RollingWindow): TimedField => ({ unit: 'ms', last_5_minutes: w.lastFiveMinutes(), since_start: w.sinceStart() });
+  return {
+    series: s,
+    scrape: () => s.registry.metrics(),
+    performance() {
+      const pool = ctx.db.poolState();
+      return {
+        avg_message_processing_time: timed(windows.turn),
+        database_connection_count: { total: pool.total, idle: pool.idle, waiting: pool.waiting, opened_since_start: connectionsOpened },
+        database_operation_time: timed(windows.statement),
+        queue_wait_time: timed(windows.queue),
+        ai_processing_time: timed(windows.agent),
+        concurrent_messages: { current: inflight, peak: inflightPeak },
+      };
+    },
+    stop() {
+      for (const off of unsubscribe.splice(0)) off();
+    },
+  };
+}
