@@ -1,0 +1,264 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * What the fake model does with one call. `latencyMs` overrides the standing
+ * latency for that call.
+ * - echo: the default answer, `echo: <last user message>`;
+ * - reply: this exact reply (null: an answer with no content);
+ * - handoff: a `handoff_to_human` tool call (openai) or `"handoff": true` (http agent);
+ * - status: this HTTP status, with `body` or an OpenAI-style error body;
+ * - garbage: 200 with a body that is not JSON;
+ * - hang: never answers; the request ends when the client aborts it or the server closes.
+ */
+export type FakeModelAnswer =
+  | { kind: 'echo'; latencyMs?: number }
+  | { kind: 'reply'; reply: string | null; latencyMs?: number }
+  | { kind: 'handoff'; reply?: string | null; reason?: string; latencyMs?: number }
+  | { kind: 'status'; status: number; body?: string; latencyMs?: number }
+  | { kind: 'garbage'; latencyMs?: number }
+  | { kind: 'hang' };
+
+/** An answer, or a shorthand: 'echo' | 'handoff' | 'garbage' | 'hang', or an HTTP status such as 500. */
+export type FakeModelScript = FakeModelAnswer | 'echo' | 'handoff' | 'garbage' | 'hang' | number;
+
+/** One request as the fake model received it. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The exact body text. */
+  rawBody: string;
+  /** The body parsed as JSON, or null when it is not JSON. */
+  body: any;
+  /** Date.now() when the body had arrived. */
+  at: number;
+}
+
+export interface FakeModelOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Standing latency of every answer (default 0). */
+  latencyMs?: number;
+  /** Record each request in `requests` (default true; off for load, where nobody reads them). */
+  record?: boolean;
+}
+
+/** Recorded requests kept at most; the oldest half is dropped past it, so a long run stays bounded. */
+const MAX_RECORDED = 10_000;
+
+/**
+ * A fake OpenAI-compatible model and `http` agent endpoint: a real HTTP
+ * server on 127.0.0.1. `POST /v1/chat/completions` answers in OpenAI's
+ * shape (with usage); `POST /http-agent` answers `{"reply": …}` and checks
+ * no signature. Upcoming calls follow `script(...)`, then the standing
+ * `setMode(...)` (echo by default). Cheap per request: no recording when
+ * `record` is false, one JSON parse and one stringify per call.
+ */
+export class FakeModel {
+  readonly requests: RecordedRequest[] = [];
+  private queue: FakeModelAnswer[] = [];
+  private mode: FakeModelAnswer = { kind: 'echo' };
+  private latencyMs: number;
+  private readonly record: boolean;
+  private seq = 0;
+  private _inflight = 0;
+  private _maxConcurrent = 0;
+  private _count = 0;
+  private _connections = 0;
+  private url_ = '';
+
+  private constructor(
+    private readonly server: Server,
+    opts: FakeModelOptions,
+  ) {
+    this.latencyMs = opts.latencyMs ?? 0;
+    this.record = opts.record ?? true;
+  }
+
+  /** Starts a fake model on 127.0.0.1. */
+  static async start(opts: FakeModelOptions = {}): Promise<FakeModel> {
+    const server = createServer();
+    const fake = new FakeModel(server, opts);
+    server.on('request', (req, res) => fake.handle(req, res));
+    server.on('connection', () => fake._connections++);
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    fake.url_ = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  /** The origin, e.g. http://127.0.0.1:43210. */
+  get url(): string {
+    return this.url_;
+  }
+  /** The `openai` base URL (`{url}/v1`). */
+  get openaiBaseUrl(): string {
+    return this.url_ + '/v1';
+  }
+  /** The `http` agent URL (`{url}/http-agent`). */
+  get httpAgentUrl(): string {
+    return this.url_ + '/http-agent';
+  }
+  /** Requests being answered now. */
+  get inflight(): number {
+    return this._inflight;
+  }
+  /** The most requests ever in flight at once. */
+  get maxConcurrent(): number {
+    return this._maxConcurrent;
+  }
+  /** TCP connections accepted: with keep-alive, far fewer than requests. */
+  get connections(): number {
+    return this._connections;
+  }
+  /** Requests received (recorded or not). */
+  get count(): number {
+    return this._count;
+  }
+
+  /** The next calls, in order, get these answers; then the standing mode again. */
+  script(...answers: FakeModelScript[]): void {
+    this.queue.push(...answers.map(toAnswer));
+  }
+  /** The answer of every call that no script covers (default echo). */
+  setMode(answer: FakeModelScript): void {
+    this.mode = toAnswer(answer);
+  }
+  /** The standing latency of every answer, in ms. */
+  setLatency(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`latency must be ≥ 0 (got ${ms})`);
+    this.latencyMs = ms;
+  }
+  /** Forgets recorded requests, scripts and counters; back to echo. */
+  reset(): void {
+    this.requests.length = 0;
+    this.queue = [];
+    this.mode = { kind: 'echo' };
+    this._count = 0;
+    this._connections = 0;
+    this._maxConcurrent = this._inflight;
+  }
+
+  /** Drops every open connection (hanging requests included) and stops listening. */
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this._count++;
+    this._inflight++;
+    if (this._inflight > this._maxConcurrent) this._maxConcurrent = this._inflight;
+    let timer: NodeJS.Timeout | undefined;
+    res.on('close', () => {
+      this._inflight--;
+      clearTimeout(timer);
+    });
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const rawBody = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      let body: any = null;
+      try {
+        body = rawBody ? JSON.parse(rawBody) : null;
+      } catch {
+        body = null;
+      }
+      const path = (req.url ?? '/').split('?', 1)[0];
+      if (this.record) {
+        if (this.requests.length >= MAX_RECORDED) this.requests.splice(0, MAX_RECORDED / 2);
+        this.requests.push({ method: req.method ?? '', path, headers: req.headers, rawBody, body, at: Date.now() });
+      }
+      const route = req.method === 'POST' && path === '/v1/chat/completions' ? 'openai' : req.method === 'POST' && path === '/http-agent' ? 'http' : null;
+      if (!route) return send(res, 404, JSON.stringify({ error: { message: `no route ${req.method} ${path}`, type: 'not_found' } }));
+      if (body === null || typeof body !== 'object') {
+        return send(res, 400, JSON.stringify({ error: { message: 'the body is not a JSON object', type: 'invalid_request_error' } }));
+      }
+      const answer = this.queue.shift() ?? this.mode;
+      if (answer.kind === 'hang') return;
+      const latency = answer.latencyMs ?? this.latencyMs;
+      const n = ++this.seq;
+      const respond = () => {
+        if (res.destroyed) return;
+        if (answer.kind === 'status') {
+          return send(res, answer.status, answer.body ?? JSON.stringify({ error: { message: `fake error ${answer.status}`, type: 'server_error' } }));
+        }
+        if (answer.kind === 'garbage') return send(res, 200, '<html>this is not JSON{', 'text/html');
+        send(res, 200, route === 'openai' ? openAiAnswer(body, answer, n) : httpAgentAnswer(body, answer));
+      };
+      if (latency > 0) timer = setTimeout(respond, latency);
+      else respond();
+    });
+  }
+}
+
+/** Starts a fake model on 127.0.0.1 (see FakeModel). */
+export function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeModel> {
+  return FakeModel.start(opts);
+}
+
+function toAnswer(a: FakeModelScript): FakeModelAnswer {
+  if (typeof a === 'number') return { kind: 'status', status: a };
+  if (typeof a === 'string') return a === 'hang' ? { kind: 'hang' } : ({ kind: a } as FakeModelAnswer);
+  return a;
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'application/json'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((p) => (typeof p?.text === 'string' ? p.text : '')).join('');
+  return '';
+}
+
+function lastUserText(messages: unknown): string {
+  if (!Array.isArray(messages)) return '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]?.role === 'user') return textOf(messages[i].content);
+  }
+  return '';
+}
+
+type Answerable = Extract<FakeModelAnswer, { kind: 'echo' | 'reply' | 'handoff' }>;
+
+function replyFor(answer: Answerable, lastUser: string): string | null {
+  if (answer.kind === 'echo') return `echo: ${lastUser}`;
+  return answer.reply ?? null;
+}
+
+function openAiAnswer(body: any, answer: Answerable, n: number): string {
+  const reply = replyFor(answer, lastUserText(body.messages));
+  const promptChars = Array.isArray(body.messages) ? body.messages.reduce((s: number, m: any) => s + textOf(m?.content).length, 0) : 0;
+  const prompt = Math.ceil(promptChars / 4);
+  const completion = Math.ceil((reply ?? '').length / 4);
+  const message: Record<string, unknown> = { role: 'assistant', content: reply };
+  if (answer.kind === 'handoff') {
+    message.tool_calls = [
+      {
+        id: `call_fake_${n}`,
+        type: 'function',
+        function: { name: 'handoff_to_human', arguments: JSON.stringify(answer.reason ? { reason: answer.reason } : {}) },
+      },
+    ];
+  }
+  return JSON.stringify({
+    id: `chatcmpl-fake-${n}`,
+    object: 'chat.completion',
+    created: 1_700_000_000 + n,
+    model: typeof body.model === 'string' ? body.model : 'fake',
+    choices: [{ index: 0, message, finish_reason: answer.kind === 'handoff' ? 'tool_calls' : 'stop' }],
+    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+  });
+}
+
+function httpAgentAnswer(body: any, answer: Answerable): string {
+  const reply = replyFor(answer, lastUserText(body.messages));
+  return JSON.stringify(answer.kind === 'handoff' ? { reply, handoff: true } : { reply });
+}
