@@ -54,7 +54,9 @@ per_contact AS (
          (array_agg("profileName" ORDER BY idx DESC) FILTER (WHERE "profileName" IS NOT NULL))[1] AS profile_name,
          to_timestamp(max(ts) FILTER (WHERE direction = 'inbound')) AS last_inbound_at,
          to_timestamp(max(ts)) AS last_at,
-         count(*) FILTER (WHERE direction = 'inbound' AND answerable) AS answerable,
+         -- messages that will need a turn: they take the lease and bump inbound_seq by one per notification
+         count(*) FILTER (WHERE direction = 'inbound' AND answerable AND NOT over_quota
+                          AND ts >= extract(epoch FROM now()) - 86400) AS answerable,
          bool_or(direction = 'outbound' AND auto_pause) AS echo_pause,
          max(resume_minutes) AS resume_minutes
   FROM m GROUP BY channel_id, "contactKey"
@@ -72,7 +74,7 @@ contact_up AS (
 conv_up AS (
   INSERT INTO conversations AS v (tenant_id, channel_id, contact_id, inbound_seq, paused, paused_until, paused_by,
                                   lease_owner, lease_until, last_message_at, last_inbound_at)
-  SELECT p.tenant_id, p.channel_id, cu.id, p.answerable, p.echo_pause,
+  SELECT p.tenant_id, p.channel_id, cu.id, least(p.answerable, 1), p.echo_pause,
          CASE WHEN p.echo_pause AND p.resume_minutes IS NOT NULL THEN now() + make_interval(mins => p.resume_minutes) END,
          CASE WHEN p.echo_pause THEN 'business_app' END,
          CASE WHEN p.answerable > 0 AND NOT p.echo_pause THEN $3::uuid END,

@@ -1,0 +1,115 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/db.ts';
+import type { Pacer } from '../outbound/pacer.ts';
+import { sendWithRetry } from '../outbound/retry.ts';
+import { CloudApiError, type CloudApi } from '../outbound/types.ts';
+import type { Bus } from '../shared/bus.ts';
+import type { ChannelDirectory } from '../tenancy/channels.ts';
+import { callbackDataFor } from '../webhook/normalize.ts';
+import type { ConversationState } from './state.ts';
+import { SEND_RESULT } from './turn.sql.ts';
+
+export interface DeliveryOptions {
+  leaseSeconds: number;
+  /** Retry tuning for sends (tests shorten it). */
+  retry?: { maxAttempts?: number; baseMs?: number; maxMs?: number };
+}
+
+interface SendResultRow {
+  msg: { id: string; tenant_id: string; conversation_id: string; turn_id: string | null; status: string } | null;
+  send_failed: number;
+  inbound_seq: string | null;
+  released: boolean;
+  held: boolean;
+}
+
+/**
+ * Sends a conversation's queued messages in order, one at a time, paced per
+ * number, retried on temporary errors, and records each result in one
+ * statement (round trip 3 of an answered message). The outbound message's id
+ * travels as biz_opaque_callback_data, so statuses can settle a send whose
+ * result a crash left unknown.
+ */
+export class Delivery {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    private readonly leaseOwner: string,
+    private readonly channels: ChannelDirectory,
+    private readonly cloudApi: CloudApi,
+    private readonly pacer: Pacer,
+    private readonly opts: DeliveryOptions,
+  ) {}
+
+  async sendNext(state: ConversationState): Promise<void> {
+    const item = state.outbox[0];
+    const started = performance.now();
+    const channel = await this.channels.get(state.channelId);
+    let status: 'sent' | 'failed' = 'failed';
+    let wamid: string | null = null;
+    let code: number | null = null;
+    let title: string | null = null;
+    if (!channel) {
+      code = 0;
+      title = 'channel not found';
+    } else {
+      try {
+        const to = state.contact;
+        const recipient = to.waId ?? to.userId ?? '';
+        const res = await sendWithRetry(
+          async () => {
+            await this.pacer.take(channel.phoneNumberId, channel.messagesPerSecond, { recipient });
+            return this.cloudApi.sendText(channel, to, item.body, { callbackData: callbackDataFor(item.id) });
+          },
+          {
+            ...this.opts.retry,
+            onRetry: (err, attempt, delayMs) => this.log.info({ conversationId: state.id, messageId: item.id, attempt, delayMs, code: err.code }, 'send retried'),
+            pairBackoff: this.pacer.pairBackoff(channel.phoneNumberId, recipient),
+          },
+        );
+        this.pacer.pairSucceeded(channel.phoneNumberId, recipient);
+        status = 'sent';
+        wamid = res.wamid;
+      } catch (err) {
+        if (err instanceof CloudApiError) {
+          code = err.code;
+          title = err.title;
+        } else {
+          code = 0;
+          title = 'send failed';
+          this.log.error({ err, conversationId: state.id }, 'send failed');
+        }
+      }
+    }
+    const sendMs = performance.now() - started;
+    const lastOne = state.outbox.length === 1 && state.pending.length === 0;
+    const [row] = await this.db.query<SendResultRow>(SEND_RESULT, [item.id, status, wamid, code, title, this.leaseOwner, lastOne ? state.knownSeq : null, this.opts.leaseSeconds]);
+    state.outbox.shift();
+    const tenantId = row.msg?.tenant_id ?? state.tenantId;
+    this.bus.emit('message.out', { tenantId, conversationId: state.id, messageId: item.id, author: item.turnId ? 'agent' : 'operator', result: status, errorCode: code, ms: sendMs });
+    if (row.msg) this.bus.emit('message.status', { tenantId, conversationId: state.id, messageId: item.id, status: row.msg.status, errorCode: code });
+    if (row.send_failed > 0) this.bus.emit('message.disposition', { tenantId, conversationId: state.id, disposition: 'send_failed', count: row.send_failed });
+    const turn = item.turn;
+    if (turn) {
+      turn.sendMs += sendMs;
+      if (--turn.partsLeft === 0) {
+        this.bus.emit('turn.done', {
+          tenantId: turn.tenantId,
+          conversationId: state.id,
+          disposition: status === 'sent' ? turn.disposition : 'send_failed',
+          queueMs: turn.startedAt - turn.arrivedAt,
+          agentMs: turn.agentMs,
+          sendMs: turn.sendMs,
+          totalMs: performance.now() - turn.arrivedAt,
+        });
+      }
+    }
+    if (!row.held) {
+      state.lost = true;
+      return;
+    }
+    if (row.inbound_seq !== null) state.dbSeq = Math.max(state.dbSeq, Number(row.inbound_seq));
+    if (row.released) state.dbSeq = state.knownSeq;
+  }
+}

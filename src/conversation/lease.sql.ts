@@ -1,0 +1,95 @@
+import { sql } from '../db/db.ts';
+
+/**
+ * Takes (or keeps) a conversation's lease and loads everything still to do:
+ * inbound messages with no disposition, replies still `queued`, and the
+ * history before them. Used when the in-memory path does not already know the
+ * work: after a sweep took an abandoned conversation, or when another process
+ * ingested messages for a conversation this one holds.
+ *
+ * $1 conversation, $2 lease owner, $3 lease seconds.
+ */
+export const CLAIM = sql(
+  'lease_claim',
+  `
+WITH c AS (
+  UPDATE conversations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3)
+  WHERE id = $1 AND (lease_owner = $2 OR lease_owner IS NULL OR lease_until < now())
+  RETURNING id, tenant_id, channel_id, contact_id, paused, inbound_seq
+)
+SELECT c.id, c.tenant_id AS "tenantId", c.channel_id AS "channelId", c.paused, c.inbound_seq AS "inboundSeq",
+       t.config_version AS "configVersion",
+       json_build_object('waId', k.wa_id, 'userId', k.user_id, 'name', k.profile_name) AS contact,
+       (SELECT coalesce(json_agg(p ORDER BY p.id), '[]') FROM (
+          SELECT id, direction, author, wamid, type, body, media, disposition, conv_seq, wa_timestamp, created_at
+          FROM messages WHERE conversation_id = c.id AND direction = 'inbound' AND disposition IS NULL
+        ) p) AS pending,
+       (SELECT coalesce(json_agg(q ORDER BY q.id), '[]') FROM (
+          SELECT id, body, turn_id FROM messages
+          WHERE conversation_id = c.id AND direction = 'outbound' AND status = 'queued'
+        ) q) AS queued,
+       (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM (
+          SELECT id, direction, author, type, body, media, disposition, conv_seq, created_at
+          FROM messages
+          WHERE conversation_id = c.id AND NOT (direction = 'inbound' AND disposition IS NULL)
+          ORDER BY id DESC LIMIT coalesce((t.agent->>'historyLength')::int, 20)
+        ) h) AS history
+FROM c JOIN contacts k ON k.id = c.contact_id JOIN tenants t ON t.id = c.tenant_id
+`,
+);
+
+/** Releases a lease when nothing is left to do and nothing newer than $3 came in. */
+export const RELEASE_IF_IDLE = sql(
+  'lease_release_if_idle',
+  `UPDATE conversations SET lease_owner = NULL, lease_until = NULL
+   WHERE id = $1 AND lease_owner = $2 AND inbound_seq <= $3
+   RETURNING id`,
+);
+
+/** Extends the leases this process holds; returns the ones still held. */
+export const RENEW = sql(
+  'lease_renew',
+  `UPDATE conversations SET lease_until = now() + make_interval(secs => $3)
+   WHERE id = ANY($1::bigint[]) AND lease_owner = $2
+   RETURNING id`,
+);
+
+/** Gives back every lease of this process (shutdown): the sweep of any live process takes them over. */
+export const RELEASE_ALL = sql(
+  'lease_release_all',
+  `UPDATE conversations SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 RETURNING id`,
+);
+
+/**
+ * The sweep: conversations with work left (an inbound message with no
+ * disposition, or a reply still queued) whose lease is free or expired,
+ * taken by this process. Driven by the partial index on pending messages,
+ * which holds only what is in flight, so the sweep stays cheap at any size.
+ *
+ * $1 lease owner, $2 lease seconds, $3 how many at most.
+ */
+export const SWEEP = sql(
+  'lease_sweep',
+  `
+WITH cand AS (
+  SELECT c.id FROM conversations c
+  WHERE c.id IN (
+      SELECT m.conversation_id FROM messages m
+      WHERE (m.direction = 'inbound' AND m.disposition IS NULL) OR (m.direction = 'outbound' AND m.status = 'queued'))
+    AND (c.lease_owner IS NULL OR c.lease_until < now())
+  LIMIT $3
+  FOR UPDATE OF c SKIP LOCKED
+)
+UPDATE conversations c SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
+FROM cand WHERE c.id = cand.id
+RETURNING c.id
+`,
+);
+
+/** Ends the pauses whose resume timer ran out; returns what changed. */
+export const RESUME_DUE = sql(
+  'lease_resume_due',
+  `UPDATE conversations SET paused = false, paused_until = NULL, paused_by = NULL
+   WHERE paused AND paused_until IS NOT NULL AND paused_until <= now()
+   RETURNING id, tenant_id`,
+);

@@ -1,0 +1,370 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/db.ts';
+import type { HistoryMessage, IngestConsumer, IngestedConversation, IngestResult, StoredMessage } from '../ingest/ingest.ts';
+import type { Bus } from '../shared/bus.ts';
+import { CLAIM, RELEASE_ALL, RELEASE_IF_IDLE, RENEW, RESUME_DUE, SWEEP } from './lease.sql.ts';
+import { CLAIM_QUOTA_NOTICE, ENQUEUE_OUTBOUND } from './outbox.sql.ts';
+import { ConversationState, type OutgoingMessage, type PendingMessage } from './state.ts';
+import type { TenantDirectory } from './tenants.ts';
+import type { TurnRunner } from './turn.ts';
+import type { Delivery } from './delivery.ts';
+
+export interface RunnerOptions {
+  /** How long a lease lasts without renewal. */
+  leaseSeconds: number;
+  /** How often abandoned work is looked for and pause timers run out. */
+  sweepIntervalMs: number;
+  /** How often held leases are renewed. */
+  renewIntervalMs: number;
+  /** Conversations taken per sweep. */
+  sweepBatch: number;
+}
+
+export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = {
+  leaseSeconds: 15,
+  sweepIntervalMs: 2_000,
+  renewIntervalMs: 5_000,
+  sweepBatch: 200,
+};
+
+interface ClaimRow {
+  id: string;
+  tenantId: string;
+  channelId: string;
+  paused: boolean;
+  inboundSeq: string;
+  configVersion: number;
+  contact: { waId: string | null; userId: string | null; name: string | null };
+  pending: StoredMessage[];
+  queued: { id: string; body: string; turn_id: string | null }[];
+  history: HistoryMessage[];
+}
+
+/** What enqueueing messages outside a turn returns (operator replies, notices). */
+export interface EnqueueResult {
+  found: boolean;
+  windowOpen: boolean;
+  messages: { id: string; body: string; author: string; created_at: string }[];
+  conv: { id: string; tenant_id: string; paused: boolean; paused_until: string | null; paused_by: string | null; inbound_seq: string; held: boolean; newly_paused: boolean } | null;
+}
+
+export function toPending(m: StoredMessage | (HistoryMessage & { wamid?: string | null; wa_timestamp?: string | null })): PendingMessage {
+  const ts = 'wa_timestamp' in m && m.wa_timestamp ? Date.parse(m.wa_timestamp) : null;
+  return {
+    id: m.id,
+    wamid: ('wamid' in m ? m.wamid : null) ?? null,
+    type: m.type,
+    body: m.body,
+    media: m.media,
+    convSeq: Number(m.conv_seq),
+    sentAt: ts,
+    arrivedAt: performance.now(),
+  };
+}
+
+/**
+ * Records that the row's inbound_seq is now `seq` after one bump whose work
+ * this process has in hand. Contiguous: all work known. A gap: some bump was
+ * made elsewhere, so `dbSeq` runs ahead and the loop claims it. A new state
+ * starts from the bump it was created by (the lease was free, so everything
+ * before it was finished or is left over in the history it came with).
+ */
+function advanceSeq(state: ConversationState, seq: number, isNew: boolean): void {
+  if (isNew || state.knownSeq === seq - 1) state.knownSeq = Math.max(state.knownSeq, seq);
+  state.dbSeq = Math.max(state.dbSeq, seq);
+}
+
+/**
+ * The conversation runner (DESIGN steps 3–6): one state per conversation this
+ * process holds, driven by what ingest returned; turns of a conversation one at
+ * a time and in order, conversations in parallel under the limiter. The
+ * database stays the record: a sweep takes over what a dead process left, and
+ * leases keep two processes off the same conversation.
+ */
+export class ConversationRunner implements IngestConsumer {
+  private readonly states = new Map<string, ConversationState>();
+  private readonly running = new Set<Promise<void>>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    private readonly leaseOwner: string,
+    private readonly tenants: TenantDirectory,
+    private readonly turns: TurnRunner,
+    private readonly delivery: Delivery,
+    private readonly opts: RunnerOptions = DEFAULT_RUNNER_OPTIONS,
+  ) {
+    bus.on('conversation.paused', (e) => this.onPauseChange(e.conversationId, e.paused));
+  }
+
+  /** Starts the sweep (at once, then periodically) and lease renewal. */
+  start(): void {
+    const sweep = () => {
+      this.sweep()
+        .catch((err) => this.log.warn({ err }, 'sweep failed'))
+        .finally(() => {
+          if (!this.stopping) this.sweepTimer = setTimeout(sweep, this.opts.sweepIntervalMs);
+        });
+    };
+    sweep();
+    this.renewTimer = setInterval(() => this.renew().catch((err) => this.log.warn({ err }, 'lease renewal failed')), this.opts.renewIntervalMs);
+    this.renewTimer.unref();
+  }
+
+  /** Conversations this process is working on now. */
+  get activeConversations(): number {
+    return this.states.size;
+  }
+
+  /** The hand-off from ingest: never blocks the webhook's answer. */
+  onIngested(result: IngestResult): void {
+    for (const conv of result.conversations) {
+      for (const m of conv.messages) {
+        this.bus.emit('message.in', {
+          tenantId: conv.tenantId,
+          conversationId: conv.id,
+          messageId: m.id,
+          type: m.type,
+          direction: m.direction,
+          disposition: m.disposition,
+        });
+        if (m.disposition) this.bus.emit('message.disposition', { tenantId: conv.tenantId, conversationId: conv.id, disposition: m.disposition, count: 1 });
+      }
+      if (conv.messages.some((m) => m.disposition === 'over_quota')) this.track(this.quotaNotice(conv));
+      if (conv.held) this.onHeld(conv);
+    }
+    for (const s of result.statuses) {
+      this.bus.emit('message.status', { tenantId: s.tenant_id, conversationId: s.conversation_id, messageId: s.id, status: s.status, errorCode: s.error_code });
+    }
+  }
+
+  private onHeld(conv: IngestedConversation): void {
+    if (this.stopping) return;
+    let state = this.states.get(conv.id);
+    const isNew = !state;
+    const fresh = conv.messages.filter((m) => m.direction === 'inbound' && m.disposition === null).map(toPending);
+    // Older messages still without a disposition (a turn cut short elsewhere) belong to this turn too.
+    const leftover = (conv.history ?? []).filter((h) => h.direction === 'inbound' && h.disposition === null).map((h) => toPending(h));
+    if (!state) {
+      if (fresh.length === 0 && leftover.length === 0) {
+        // A duplicate delivery took the free lease: give it back.
+        this.track(this.releaseIfIdle(conv.id, Number(conv.inboundSeq)));
+        return;
+      }
+      state = new ConversationState(conv.id, conv.tenantId, conv.channelId, conv.contact, conv.configVersion);
+      state.history = (conv.history ?? []).filter((h) => !(h.direction === 'inbound' && h.disposition === null));
+      this.states.set(conv.id, state);
+    }
+    state.configVersion = Math.max(state.configVersion, conv.configVersion);
+    state.paused = conv.paused;
+    const added = state.addPending([...leftover, ...fresh]);
+    advanceSeq(state, Number(conv.inboundSeq), isNew);
+    if (added > 0) this.turns.onNewMessages(state);
+    this.drive(state);
+  }
+
+  /** Runs a conversation's loop unless it is already running. */
+  private drive(state: ConversationState): void {
+    if (state.running) {
+      state.wake?.();
+      return;
+    }
+    state.running = true;
+    this.track(
+      this.loop(state)
+        .catch((err) => {
+          this.log.error({ err, conversationId: state.id }, 'conversation loop failed; the sweep will take it over');
+          state.lost = true;
+        })
+        .finally(() => {
+          state.running = false;
+          if (state.lost || state.idle || this.stopping) {
+            if (this.states.get(state.id) === state) this.states.delete(state.id);
+          } else {
+            this.drive(state);
+          }
+        }),
+    );
+  }
+
+  private async loop(state: ConversationState): Promise<void> {
+    let claims = 0;
+    while (!state.lost && !this.stopping) {
+      if (state.outbox.length > 0) {
+        await this.delivery.sendNext(state);
+        continue;
+      }
+      if (state.pending.length > 0) {
+        await this.turns.run(state);
+        continue;
+      }
+      if (state.dbSeq > state.knownSeq) {
+        // Work that another process ingested or queued while this one held the lease.
+        if (++claims > 20) throw new Error('conversation keeps changing; leaving it to the sweep');
+        await this.claim(state);
+        continue;
+      }
+      return;
+    }
+  }
+
+  /** Loads what the database says is still to do, and gives the lease back when nothing is. */
+  private async claim(state: ConversationState): Promise<void> {
+    const [row] = await this.db.query<ClaimRow>(CLAIM, [state.id, this.leaseOwner, this.opts.leaseSeconds]);
+    if (!row) {
+      state.lost = true;
+      return;
+    }
+    state.tenantId = row.tenantId;
+    state.channelId = row.channelId;
+    state.contact = row.contact;
+    state.configVersion = Math.max(state.configVersion, row.configVersion);
+    state.paused = row.paused;
+    const seq = Number(row.inboundSeq);
+    if (state.history.length === 0) state.history = row.history;
+    const added = state.addPending(row.pending.map(toPending));
+    for (const q of row.queued) {
+      if (!state.outbox.some((o) => o.id === q.id)) state.outbox.push({ id: q.id, body: q.body, turnId: q.turn_id, turn: null });
+    }
+    state.outbox.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+    state.knownSeq = Math.max(state.knownSeq, seq);
+    state.dbSeq = Math.max(state.dbSeq, seq);
+    if (added > 0) this.turns.onNewMessages(state);
+    if (state.pending.length === 0 && state.outbox.length === 0) {
+      const released = await this.releaseIfIdle(state.id, seq);
+      if (!released) state.dbSeq = seq + 1; // something new came in meanwhile: claim again
+    }
+  }
+
+  private async releaseIfIdle(conversationId: string, seq: number): Promise<boolean> {
+    const rows = await this.db.query(RELEASE_IF_IDLE, [conversationId, this.leaseOwner, seq]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Queues messages outside a turn (operator replies, notices) and, when this
+   * process holds the conversation, sends them in order with its turns.
+   */
+  async enqueue(input: { conversationId: string; tenantId: string | null; author: 'operator' | 'agent'; texts: string[]; autoPause: boolean; requireWindow: boolean }): Promise<EnqueueResult> {
+    const [row] = await this.db.query<{ found: boolean; window_open: boolean; messages: EnqueueResult['messages']; conv: EnqueueResult['conv'] }>(ENQUEUE_OUTBOUND, [
+      input.conversationId,
+      input.tenantId,
+      input.author,
+      input.texts,
+      this.leaseOwner,
+      this.opts.leaseSeconds,
+      input.autoPause,
+      input.requireWindow,
+    ]);
+    const result: EnqueueResult = { found: row.found, windowOpen: row.window_open, messages: row.messages, conv: row.conv };
+    const conv = row.conv;
+    if (!conv) return result;
+    if (conv.newly_paused) {
+      this.bus.emit('conversation.paused', { tenantId: conv.tenant_id, conversationId: conv.id, paused: true, pausedUntil: conv.paused_until, by: conv.paused_by ?? 'operator' });
+    }
+    if (conv.held && !this.stopping) {
+      let state = this.states.get(conv.id);
+      if (state) {
+        for (const m of row.messages) state.outbox.push({ id: m.id, body: m.body, turnId: null, turn: null } satisfies OutgoingMessage);
+        advanceSeq(state, Number(conv.inbound_seq), false);
+        this.drive(state);
+      } else {
+        // Not in memory: claim loads the queued messages (and anything else left) and sends them.
+        state = new ConversationState(conv.id, conv.tenant_id, '', { waId: null, userId: null, name: null }, 0);
+        state.dbSeq = Number(conv.inbound_seq);
+        this.states.set(conv.id, state);
+        this.drive(state);
+      }
+    }
+    return result;
+  }
+
+  /** Sends the tenant's monthly quota notice, once per month. */
+  private async quotaNotice(conv: IngestedConversation): Promise<void> {
+    const tenant = await this.tenants.get(conv.tenantId, conv.configVersion);
+    const notice = tenant.agent.quotaNotice;
+    if (!notice) return;
+    const claimed = await this.db.query(CLAIM_QUOTA_NOTICE, [conv.tenantId]);
+    if (claimed.length === 0) return;
+    await this.enqueue({ conversationId: conv.id, tenantId: conv.tenantId, author: 'agent', texts: [notice], autoPause: false, requireWindow: false });
+  }
+
+  private onPauseChange(conversationId: string, paused: boolean): void {
+    const state = this.states.get(conversationId);
+    if (!state) return;
+    state.paused = paused;
+    // Pause wins: a running agent call is abandoned; the reply commit would refuse it anyway.
+    if (paused) state.agentCall?.abort(new Error('paused'));
+  }
+
+  /** Takes over abandoned work and ends pauses whose timer ran out. */
+  async sweep(): Promise<void> {
+    if (this.stopping) return;
+    const resumed = await this.db.query<{ id: string; tenant_id: string }>(RESUME_DUE);
+    for (const r of resumed) {
+      this.bus.emit('conversation.paused', { tenantId: r.tenant_id, conversationId: r.id, paused: false, pausedUntil: null, by: 'timer' });
+    }
+    const taken = await this.db.query<{ id: string }>(SWEEP, [this.leaseOwner, this.opts.leaseSeconds, this.opts.sweepBatch]);
+    for (const { id } of taken) {
+      if (this.stopping) break;
+      let state = this.states.get(id);
+      if (!state) {
+        state = new ConversationState(id, '', '', { waId: null, userId: null, name: null }, 0);
+        this.states.set(id, state);
+      }
+      state.dbSeq = Math.max(state.dbSeq, state.knownSeq + 1);
+      this.drive(state);
+    }
+    if (taken.length > 0) this.log.info({ conversations: taken.length }, 'took over conversations with work left');
+  }
+
+  /** Renews every lease held; a conversation whose lease was lost is dropped at once. */
+  private async renew(): Promise<void> {
+    const ids = [...this.states.keys()];
+    if (ids.length === 0) return;
+    const rows = await this.db.query<{ id: string }>(RENEW, [ids, this.leaseOwner, this.opts.leaseSeconds]);
+    const kept = new Set(rows.map((r) => r.id));
+    for (const id of ids) {
+      const state = this.states.get(id);
+      if (state && !kept.has(id) && state.running) {
+        state.lost = true;
+        state.agentCall?.abort(new Error('lease lost'));
+        this.log.warn({ conversationId: id }, 'lease lost to another process');
+      }
+    }
+  }
+
+  /** Tracks background work so shutdown can wait for it. */
+  private track(p: Promise<unknown>): void {
+    const t: Promise<void> = p.then(
+      () => {},
+      (err) => this.log.error({ err }, 'background work failed'),
+    );
+    this.running.add(t);
+    t.finally(() => this.running.delete(t));
+  }
+
+  /**
+   * Shutdown: stops taking work, lets running turns finish for up to
+   * `graceMs`, then aborts the rest and gives back every lease.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    for (const s of this.states.values()) s.wake?.();
+    const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.running]), deadline]);
+    for (const s of this.states.values()) {
+      s.lost = true;
+      s.agentCall?.abort(new Error('shutting down'));
+    }
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, 1_000).unref())]);
+    await this.db.query(RELEASE_ALL, [this.leaseOwner]).catch((err) => this.log.warn({ err }, 'releasing leases failed'));
+    this.states.clear();
+  }
+}

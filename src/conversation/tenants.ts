@@ -1,0 +1,68 @@
+import type { Db } from '../db/db.ts';
+import { decrypt } from '../shared/secrets.ts';
+import { withDefaults, type AgentConfig } from '../tenancy/agentConfig.ts';
+import { TENANT_BY_ID } from '../tenancy/provision.sql.ts';
+
+/** What a turn needs of its tenant, secrets decrypted. */
+export interface TenantSettings {
+  id: string;
+  version: number;
+  agent: AgentConfig;
+  monthlyMessageLimit: number | null;
+  apiKey: string | null;
+  secret: string | null;
+}
+
+const MAX_AGE_MS = 60_000;
+
+/**
+ * Tenant settings by id, cached. Ingest returns each tenant's config_version,
+ * so a change made by any process is picked up at the next message without a
+ * read per message.
+ */
+export class TenantDirectory {
+  private readonly cache = new Map<string, { at: number; settings: Promise<TenantSettings> }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly secretKey: Buffer,
+    private readonly defaultProvider: AgentConfig['provider'],
+  ) {}
+
+  async get(tenantId: string, minVersion = 0): Promise<TenantSettings> {
+    const hit = this.cache.get(tenantId);
+    if (hit && Date.now() - hit.at < MAX_AGE_MS) {
+      const s = await hit.settings;
+      if (s.version >= minVersion) return s;
+    }
+    const settings = this.load(tenantId);
+    this.cache.set(tenantId, { at: Date.now(), settings });
+    settings.catch(() => this.cache.delete(tenantId));
+    return settings;
+  }
+
+  /** Forgets a tenant after it changed in this process. */
+  invalidate(tenantId: string): void {
+    this.cache.delete(tenantId);
+  }
+
+  private async load(tenantId: string): Promise<TenantSettings> {
+    const [r] = await this.db.query<{
+      id: string;
+      agent: Partial<AgentConfig>;
+      agent_secrets: { apiKey?: string | null; secret?: string | null };
+      monthly_message_limit: number | null;
+      config_version: number;
+    }>(TENANT_BY_ID, [tenantId]);
+    if (!r) throw new Error(`tenant ${tenantId} not found`);
+    const k = this.secretKey;
+    return {
+      id: r.id,
+      version: r.config_version,
+      agent: withDefaults(r.agent, this.defaultProvider),
+      monthlyMessageLimit: r.monthly_message_limit,
+      apiKey: r.agent_secrets.apiKey ? decrypt(k, r.agent_secrets.apiKey) : null,
+      secret: r.agent_secrets.secret ? decrypt(k, r.agent_secrets.secret) : null,
+    };
+  }
+}

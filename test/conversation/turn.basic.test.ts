@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, provisionTenant } from '../support/gateway.ts';
+import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { postWebhook, textNotification } from '../support/webhooks.ts';
+import { sqlClient } from '../support/db.ts';
+
+describe('a text message is answered', () => {
+  let h: PipelineHarness;
+  beforeAll(async () => {
+    h = await startPipeline();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('one text message → exactly one agent call and one send, in 3 round trips', async () => {
+    const { phoneNumberId } = await provisionTenant(h.gw, { agent: { provider: 'openai', systemPrompt: 'Be kind.' } });
+    // Warm the per-process caches (tenant settings, channel token) with a first customer.
+    const warm = h.cloud.once('send');
+    await postWebhook(h.gw.url, textNotification(phoneNumberId, '15550009999', 'warm up').body);
+    await warm;
+    await new Promise((r) => setTimeout(r, 100));
+    h.model.requests.length = 0;
+    const statements: string[] = [];
+    const off = h.gw.ctx.bus.on('db.statement', (e) => {
+      // The periodic sweep and lease renewal run whatever the traffic: not part of a message's cost.
+      if (!['lease_sweep', 'lease_resume_due', 'lease_renew'].includes(e.name)) statements.push(e.name);
+    });
+    const n = textNotification(phoneNumberId, '15550001111', 'hello there');
+    const conns = h.gw.ctx.db.stats.connectionsOpened;
+    const sent = h.cloud.once('send');
+    const res = await postWebhook(h.gw.url, n.body);
+    expect(res.status).toBe(200);
+    const s = await sent;
+    expect(s.body).toBe('echo: hello there');
+    expect(s.to).toBe('15550001111');
+    await eventually(async () => {
+      const c = await sqlClient(h.gw.dbUrl);
+      try {
+        const r = await c.query(`SELECT m.status FROM messages m JOIN contacts k ON k.id = (SELECT contact_id FROM conversations WHERE id = m.conversation_id)
+                                 WHERE m.direction = 'outbound' AND k.wa_id = '15550001111'`);
+        return r.rows[0]?.status === 'sent';
+      } finally {
+        await c.end();
+      }
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.model.requests.length).toBe(1);
+    const body = h.model.requests[0].body;
+    expect(body.messages).toEqual([
+      { role: 'system', content: 'Be kind.' },
+      { role: 'user', content: 'hello there' },
+    ]);
+    expect(h.gw.ctx.db.stats.connectionsOpened - conns).toBe(0);
+    off();
+    expect(statements).toEqual(['ingest_notification', 'turn_reply_commit', 'turn_send_result']);
+  });
+});
