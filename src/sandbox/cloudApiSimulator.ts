@@ -74,6 +74,8 @@ export interface SimulatorEvents {
 }
 
 export interface SimulatorStats {
+  /** TCP connections accepted: with keep-alive, far fewer than requests. */
+  connections: number;
   requests: number;
   sends: number;
   reads: number;
@@ -161,7 +163,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
   let head = 0;
   let seq = 0;
   let closed = false;
-  const stats: SimulatorStats = { requests: 0, sends: 0, reads: 0, errors: 0, inFlight: 0, maxInFlight: 0, statusesPosted: 0, statusFailures: 0 };
+  const stats: SimulatorStats = { connections: 0, requests: 0, sends: 0, reads: 0, errors: 0, inFlight: 0, maxInFlight: 0, statusesPosted: 0, statusFailures: 0 };
 
   function later(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
@@ -361,6 +363,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
 
   const server = createServer({ keepAliveTimeout: 30_000 }, onRequest);
   server.headersTimeout = 35_000;
+  server.on('connection', () => stats.connections++);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => {
@@ -393,7 +396,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       recorded = [];
       head = 0;
       queue.length = 0;
-      Object.assign(stats, { requests: 0, sends: 0, reads: 0, errors: 0, maxInFlight: stats.inFlight, statusesPosted: 0, statusFailures: 0 });
+      Object.assign(stats, { connections: 0, requests: 0, sends: 0, reads: 0, errors: 0, maxInFlight: stats.inFlight, statusesPosted: 0, statusFailures: 0 });
     },
     stats() {
       return { ...stats };
