@@ -73,10 +73,16 @@ export function demoAnswer(systemPrompt: string, messages: readonly string[]): A
     if (PRICE.test(text)) answers.push(DEMO_PRICE_REPLY);
     if (HELP.test(text)) answers.push(DEMO_HELP_REPLY);
     if (answers.length) parts.push(...answers);
-    else if (!isGreeting || text.replace(GREETING, '').replace(/[\s\p{P}]+/gu, '') !== '') parts.push(`You said: "${text}"`);
+    else if (!isGreeting || !isBareGreeting(text)) parts.push(`You said: "${text}"`);
   }
   if (greet) parts.unshift(greeting(systemPrompt));
   return { reply: parts.join('\n'), handoff: false };
+}
+
+/** "hi", "hello there", "hola Ava!": a greeting with at most one word after it says nothing more to answer. */
+function isBareGreeting(text: string): boolean {
+  const rest = text.replace(GREETING, '').replace(/[\p{P}\p{S}]+/gu, ' ').trim();
+  return rest === '' || !/\s/.test(rest);
 }
 
 function greeting(systemPrompt: string): string {

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEMO_HANDOFF_REPLY,
+  DEMO_HELP_REPLY,
+  DEMO_HOURS_REPLY,
+  DEMO_PRICE_REPLY,
+  DemoAgent,
+  firstSentence,
+} from '../../src/agent/demo.ts';
+import { agentInput, user } from './agentInput.ts';
+
+const demo = new DemoAgent();
+const ask = (turn: string[], systemPrompt = 'You are Ava from Acme Bikes. Be brief.') =>
+  demo.run(agentInput({ config: { provider: 'demo', systemPrompt }, turn: turn.map(user) }));
+
+describe('demo agent', () => {
+  it.each(['hi', 'Hello!', 'hola', 'Good morning', 'hey there'])('greets %j quoting the first sentence of the system prompt', async (text) => {
+    const out = await ask([text]);
+    expect(out.handoff).toBe(false);
+    expect(out.reply).toContain('You are Ava from Acme Bikes.');
+    expect(out.reply).not.toContain('Be brief.');
+    expect(out.reply).not.toContain('You said');
+  });
+
+  it('changes its greeting when the system prompt changes', async () => {
+    const a = await ask(['hi'], 'You are Ava from Acme Bikes. Be brief.');
+    const b = await ask(['hi'], 'You are Max, the concierge of Hotel Sol! Speak formally.');
+    expect(b.reply).toContain('You are Max, the concierge of Hotel Sol!');
+    expect(b.reply).not.toBe(a.reply);
+  });
+
+  it('greets without a quote when the system prompt is empty', async () => {
+    const out = await ask(['hello'], '');
+    expect(out.reply).toMatch(/^Hello!/);
+    expect(out.reply).not.toContain('"');
+  });
+
+  it('is deterministic', async () => {
+    const turn = ['hi', 'what are your opening hours?', '[image] my bike', 'something else'];
+    const first = await ask(turn);
+    for (let i = 0; i < 5; i++) expect(await ask(turn)).toEqual(first);
+  });
+
+  it('answers keywords', async () => {
+    expect((await ask(['What are your opening hours?'])).reply).toBe(DEMO_HOURS_REPLY);
+    expect((await ask(['how much is it?'])).reply).toBe(DEMO_PRICE_REPLY);
+    expect((await ask(['pricing please'])).reply).toBe(DEMO_PRICE_REPLY);
+    expect((await ask(['help'])).reply).toBe(DEMO_HELP_REPLY);
+  });
+
+  it.each(['I want to talk to a human', 'can I speak with an agent', 'a real person please'])('hands off on %j', async (text) => {
+    expect(await ask(['hi', text])).toEqual({ reply: DEMO_HANDOFF_REPLY, handoff: true });
+  });
+
+  it('thanks for media, with the caption', async () => {
+    expect((await ask(['[image] my broken chain'])).reply).toMatch(/^Thanks for the image \("my broken chain"\)/);
+    expect((await ask(['[audio]'])).reply).toMatch(/^Thanks for the audio message\./);
+    expect((await ask(['[document invoice.pdf] March'])).reply).toMatch(/^Thanks for the document \("March"\)/);
+    // Media never hands off, even when the caption says "agent".
+    expect((await ask(['[image] for the agent'])).handoff).toBe(false);
+  });
+
+  it('echoes anything else', async () => {
+    expect(await ask(['I need a new saddle'])).toEqual({ reply: 'You said: "I need a new saddle"', handoff: false });
+    const greeted = (await ask(['Hello there, I need a new saddle'])).reply!.split('\n');
+    expect(greeted).toHaveLength(2);
+    expect(greeted[0]).toContain('You are Ava from Acme Bikes.');
+    expect(greeted[1]).toBe('You said: "Hello there, I need a new saddle"');
+  });
+
+  it('answers every message of a turn in one reply, in order, greeting once first', async () => {
+    const out = await ask(['hello', 'I need a new saddle', '[image] this one', 'price?', 'hi']);
+    const lines = out.reply!.split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toContain('You are Ava from Acme Bikes.');
+    expect(lines[1]).toBe('You said: "I need a new saddle"');
+    expect(lines[2]).toMatch(/^Thanks for the image/);
+    expect(lines[3]).toBe(DEMO_PRICE_REPLY);
+  });
+
+  it('answers nothing to an empty turn and honours an aborted signal', async () => {
+    expect(await ask([])).toEqual({ reply: null, handoff: false });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(demo.run(agentInput({ signal: ac.signal }))).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
+describe('firstSentence', () => {
+  it.each([
+    ['You are Ava from Acme Bikes. Be brief.', 'You are Ava from Acme Bikes.'],
+    ['Hi! I am a bot.', 'Hi!'],
+    ['Version 2.5 is here. Next.', 'Version 2.5 is here.'],
+    ['No full stop at all', 'No full stop at all'],
+    ['First line\nSecond line.', 'First line'],
+    ['  ', ''],
+  ])('%j → %j', (prompt, sentence) => {
+    expect(firstSentence(prompt)).toBe(sentence);
+  });
+
+  it('cuts a very long first sentence', () => {
+    const s = firstSentence('a'.repeat(500) + '.');
+    expect(s).toHaveLength(201);
+    expect(s.endsWith('…')).toBe(true);
+  });
+});
