@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { messagesValue, notification, postWebhook, statusNotification, textMessage, textNotification, wamid } from '../support/webhooks.ts';
-import { Rows } from './rows.ts';
+import { ingestOnly, Rows } from './rows.ts';
 
 describe('bad input to the webhook: the documented 4xx, nothing stored, still serving', () => {
   let gw: TestGateway;
   let rows: Rows;
   let p: Awaited<ReturnType<typeof provisionTenant>>;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ingestOnly());
     rows = await Rows.open(gw.dbUrl);
     p = await provisionTenant(gw);
   });

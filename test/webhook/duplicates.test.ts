@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { messagesValue, notification, postWebhook, textMessage } from '../support/webhooks.ts';
-import { Rows } from './rows.ts';
+import { RecordingConsumer } from '../../src/app/gateway.ts';
+import { ingestOnly, Rows } from './rows.ts';
 
 describe('Meta delivers at least once: each message is stored once', () => {
   let gw: TestGateway;
   let rows: Rows;
   let p: Awaited<ReturnType<typeof provisionTenant>>;
+  const consumer = new RecordingConsumer();
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ingestOnly(consumer));
     rows = await Rows.open(gw.dbUrl);
     p = await provisionTenant(gw);
   });
@@ -50,7 +52,6 @@ describe('Meta delivers at least once: each message is stored once', () => {
   });
 
   it('hands only the newly stored messages to the conversation runner', async () => {
-    const consumer = gw.ctx.consumer as unknown as { received: { conversations: { messages: { wamid: string }[] }[]; duplicates: number }[] };
     const m = textMessage('15550004005', 'handed over once');
     const body = notification({ value: messagesValue(p.phoneNumberId, [m]) });
     await postWebhook(gw.url, body);

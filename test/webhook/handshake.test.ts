@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, TEST_VERIFY_TOKEN, type TestGateway } from '../support/gateway.ts';
+import { ingestOnly } from './rows.ts';
 
 async function handshake(gw: TestGateway, path: string, params: Record<string, string>) {
   const res = await fetch(`${gw.url}${path}?${new URLSearchParams(params)}`);
@@ -11,7 +12,7 @@ const subscribe = (token: string, challenge = '1158201444') => ({ 'hub.mode': 's
 describe('webhook subscription handshake', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ingestOnly());
   });
   afterAll(async () => {
     await gw?.stop();

@@ -1,18 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { postWebhook, textNotification } from '../support/webhooks.ts';
+import { messagesValue, notification, now, postWebhook, textMessage, textNotification, wamid } from '../support/webhooks.ts';
 import { sqlClient } from '../support/db.ts';
+import { ingestOnly } from './rows.ts';
 
-describe('ingest smoke', () => {
+describe('ingest costs one database round trip per notification', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ingestOnly());
   });
   afterAll(async () => {
     await gw?.stop();
   });
 
-  it('stores a text message in one round trip', async () => {
+  it('stores a text message in one round trip and opens no connection', async () => {
     const { phoneNumberId } = await provisionTenant(gw);
     const n = textNotification(phoneNumberId, '15551230001', 'hello');
     const before = gw.ctx.db.stats.roundTrips;
@@ -25,5 +26,19 @@ describe('ingest smoke', () => {
     const rows = (await c.query('SELECT body, direction, wamid FROM messages')).rows;
     await c.end();
     expect(rows).toEqual([{ body: 'hello', direction: 'inbound', wamid: n.wamid }]);
+  });
+
+  it('stores a notification of two channels, several messages and statuses in one round trip', async () => {
+    const a = await provisionTenant(gw, { name: 'A' });
+    const b = await provisionTenant(gw, { name: 'B' });
+    const ms = [textMessage('15551230002', 'a1'), textMessage('15551230003', 'a2')];
+    const statuses = [{ id: wamid(), status: 'delivered', timestamp: now(), recipient_id: '15551230002' }];
+    const body = notification(
+      { value: { ...messagesValue(a.phoneNumberId, ms), statuses } },
+      { value: messagesValue(b.phoneNumberId, [textMessage('15551230004', 'b1')]) },
+    );
+    const before = gw.ctx.db.stats.roundTrips;
+    expect((await postWebhook(gw.url, body)).status).toBe(200);
+    expect(gw.ctx.db.stats.roundTrips - before).toBe(1);
   });
 });

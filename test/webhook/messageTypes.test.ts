@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { messagesValue, notification, now, postWebhook, textMessage, wamid } from '../support/webhooks.ts';
-import { Rows } from './rows.ts';
+import { ingestOnly, Rows } from './rows.ts';
 
 /** A message of any type from `from`, shaped as Meta sends it. */
 const message = (from: string, type: string, content: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
@@ -19,7 +19,7 @@ describe('every message type of a notification is stored with its fields', () =>
   let p: Awaited<ReturnType<typeof provisionTenant>>;
 
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ingestOnly());
     rows = await Rows.open(gw.dbUrl);
     p = await provisionTenant(gw);
   });

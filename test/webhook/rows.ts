@@ -1,5 +1,15 @@
 import pg from 'pg';
+import { RecordingConsumer, type GatewayOptions } from '../../src/app/gateway.ts';
 import { sqlClient } from '../support/db.ts';
+
+/**
+ * Gateway options with no conversation runner: ingest hands its results to a
+ * recorder, so nothing but the webhook writes rows and dispositions stay as
+ * ingest set them.
+ */
+export function ingestOnly(consumer = new RecordingConsumer()): Pick<GatewayOptions, 'services'> {
+  return { services: async () => ({ consumer, services: [] }) };
+}
 
 /** Reads a test database directly, outside the gateway's pool and counters. */
 export class Rows {

@@ -3,14 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, TEST_APP_SECRET, type TestGateway } from '../support/gateway.ts';
 import { messagesValue, notification, postWebhook, textMessage, textNotification } from '../support/webhooks.ts';
 import { sign } from '../../src/webhook/signature.ts';
-import { Rows } from './rows.ts';
+import { ingestOnly, Rows } from './rows.ts';
 
 describe('webhook signature (X-Hub-Signature-256 over the raw bytes)', () => {
   let gw: TestGateway;
   let rows: Rows;
   let phoneNumberId: string;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ingestOnly());
     rows = await Rows.open(gw.dbUrl);
     ({ phoneNumberId } = await provisionTenant(gw));
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { now, postWebhook, statusNotification, textNotification, wamid } from '../support/webhooks.ts';
 import { callbackDataFor } from '../../src/webhook/normalize.ts';
-import { Rows } from './rows.ts';
+import { ingestOnly, Rows } from './rows.ts';
 
 describe('statuses update the outbound message they name', () => {
   let gw: TestGateway;
@@ -12,7 +12,7 @@ describe('statuses update the outbound message they name', () => {
   const customer = '15550005001';
 
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ingestOnly());
     rows = await Rows.open(gw.dbUrl);
     p = await provisionTenant(gw);
     const n = textNotification(p.phoneNumberId, customer, 'hello');

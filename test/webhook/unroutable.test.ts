@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { messagesValue, notification, now, postWebhook, statusNotification, textMessage, wamid } from '../support/webhooks.ts';
-import { Rows } from './rows.ts';
+import { ingestOnly, Rows } from './rows.ts';
 
 describe('notifications for a phone_number_id no channel has', () => {
   let gw: TestGateway;
@@ -9,7 +9,7 @@ describe('notifications for a phone_number_id no channel has', () => {
   let seen: string[];
   let off: () => void;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ingestOnly());
     rows = await Rows.open(gw.dbUrl);
     seen = [];
     off = gw.ctx.bus.on('webhook.unroutable', (e) => seen.push(e.phoneNumberId));
