@@ -5,6 +5,8 @@ import type { IngestConsumer } from '../ingest/ingest.ts';
 import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
+import type { Pipeline } from '../conversation/services.ts';
+import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 
 /** What the HTTP layer and the stages share: built once at start, never per request. */
 export interface AppContext {
@@ -20,6 +22,10 @@ export interface AppContext {
   consumer: IngestConsumer;
   /** Counts and logs (once per id) a phone_number_id that no channel has. */
   noteUnroutable(phoneNumberId: string): void;
+  /** The conversation pipeline, once started (absent in gateways that only store). */
+  pipeline?: Pipeline;
+  /** Sandbox mode only: the built-in Cloud API simulator. */
+  sandbox?: { simulator: CloudApiSimulator };
   /** False once shutdown began: webhooks answer 503. */
   readonly state: { accepting: boolean; ready: boolean };
 }

@@ -40,6 +40,7 @@ export async function startPipeline(
     services: async (ctx) => {
       const built = createPipeline(ctx, { ...FAST, ...opts.pipeline, runner: { ...FAST.runner, ...opts.pipeline?.runner } });
       pipeline = built.pipeline;
+      ctx.pipeline = pipeline;
       return { consumer: built.pipeline.runner, services: built.services };
     },
   });

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sql, type Db } from '../db/db.ts';
+import type { Provisioning } from '../tenancy/provision.ts';
+
+/** What the sandbox keeps in `<dataDir>/sandbox.json` so restarts keep the same keys and demo tenant. */
+export interface SandboxState {
+  adminKey: string;
+  /** 32 bytes, hex: encrypts tokens at rest, like WAGATE_SECRET_KEY. */
+  secretKey: string;
+  tenantId?: string;
+  channelId?: string;
+  /** The demo tenant's key, kept so the sandbox can print it at every start. */
+  tenantKey?: string;
+}
+
+/** The demo channel's phone_number_id. */
+export const SANDBOX_PHONE_NUMBER_ID = '100000000000001';
+export const SANDBOX_DISPLAY_NUMBER = '+1 555 010 0001';
+
+const stateFile = (dataDir: string) => path.join(dataDir, 'sandbox.json');
+
+/** Reads the sandbox's keys, creating them on first start. */
+export async function loadSandboxState(dataDir: string): Promise<SandboxState> {
+  try {
+    return JSON.parse(await readFile(stateFile(dataDir), 'utf8')) as SandboxState;
+  } catch {
+    const state: SandboxState = { adminKey: 'wgk_admin_' + randomBytes(18).toString('base64url'), secretKey: randomBytes(32).toString('hex') };
+    await saveSandboxState(dataDir, state);
+    return state;
+  }
+}
+
+async function saveSandboxState(dataDir: string, state: SandboxState): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(stateFile(dataDir), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+}
+
+const CHANNEL_BY_PHONE = sql('sandbox_channel_by_phone', 'SELECT id, tenant_id FROM channels WHERE phone_number_id = $1');
+
+/**
+ * Makes sure the demo tenant, its channel and a tenant key exist (once per
+ * data directory), and returns them.
+ */
+export async function ensureDemoTenant(
+  db: Db,
+  provisioning: Provisioning,
+  dataDir: string,
+  state: SandboxState,
+  agentProvider: 'openai' | 'demo',
+): Promise<Required<Pick<SandboxState, 'tenantId' | 'channelId' | 'tenantKey'>>> {
+  const [existing] = await db.query<{ id: string; tenant_id: string }>(CHANNEL_BY_PHONE, [SANDBOX_PHONE_NUMBER_ID]);
+  if (existing && state.tenantKey && state.tenantId === existing.tenant_id) {
+    return { tenantId: existing.tenant_id, channelId: existing.id, tenantKey: state.tenantKey };
+  }
+  let tenantId = existing?.tenant_id;
+  let channelId = existing?.id;
+  if (!tenantId || !channelId) {
+    const tenant = await provisioning.createTenant({
+      name: 'Demo Bikes',
+      monthlyMessageLimit: 1000,
+      agent: {
+        provider: agentProvider,
+        systemPrompt: 'You are Ava, the assistant of Demo Bikes, a bicycle shop. Answer briefly and kindly.',
+        handoffKeywords: ['human', 'agent'],
+        handoffMessage: 'Of course, a person from our team will answer you here shortly.',
+        quotaNotice: 'We have reached our message limit for this month. A person will get back to you.',
+      },
+    });
+    const channel = await provisioning.addChannel(tenant.id, {
+      phoneNumberId: SANDBOX_PHONE_NUMBER_ID,
+      displayPhoneNumber: SANDBOX_DISPLAY_NUMBER,
+      accessToken: 'sandbox-token-' + randomBytes(8).toString('hex'),
+    });
+    tenantId = tenant.id;
+    channelId = channel.id;
+  }
+  const { key } = await provisioning.createApiKey(tenantId);
+  const next = { ...state, tenantId, channelId, tenantKey: key };
+  await saveSandboxState(dataDir, next);
+  return { tenantId, channelId, tenantKey: key };
+}
