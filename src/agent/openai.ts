@@ -83,12 +83,11 @@ export class OpenAiAgent implements Agent {
   async run(input: AgentInput): Promise<AgentOutput> {
     if (input.turn.length === 0) throw new AgentError('agent_empty_turn', 'a turn needs at least one customer message', false);
     const own = input.config.baseUrl;
-    const baseUrl = (own ?? this.defaults.baseUrl).replace(/\/+$/, '');
     const key = own ? input.apiKey : (input.apiKey ?? this.defaults.apiKey);
     const model = input.config.model ?? this.defaults.model;
     const headers: Record<string, string> = {};
     if (key) headers.authorization = `Bearer ${key}`;
-    const json = await postJson(this.dispatcher, `${baseUrl}/chat/completions`, headers, chatCompletionsBody(model, input), input.signal);
+    const json = await postJson(this.dispatcher, completionsUrl(own ?? this.defaults.baseUrl), headers, chatCompletionsBody(model, input), input.signal);
     const parsed = completion.safeParse(json);
     if (!parsed.success) {
       throw new AgentError('agent_invalid_answer', `chat completion of unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, true);
@@ -102,6 +101,13 @@ export class OpenAiAgent implements Agent {
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
+}
+
+/** `{base}/chat/completions`, keeping a query the base may carry (Azure's `?api-version=…`). */
+export function completionsUrl(baseUrl: string): string {
+  const q = baseUrl.indexOf('?');
+  const path = (q < 0 ? baseUrl : baseUrl.slice(0, q)).replace(/\/+$/, '');
+  return path + '/chat/completions' + (q < 0 ? '' : baseUrl.slice(q));
 }
 
 function textOf(c: z.infer<typeof content>): string | null {

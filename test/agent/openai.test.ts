@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { OpenAiAgent } from '../../src/agent/openai.ts';
+import { completionsUrl, OpenAiAgent } from '../../src/agent/openai.ts';
 import { AgentError } from '../../src/agent/types.ts';
 import { startFakeModel, type FakeModel } from '../support/fakeModel.ts';
 import { agentInput, assistant, user } from './agentInput.ts';
@@ -151,6 +151,13 @@ describe('openai provider', () => {
   it('refuses an empty turn without calling the model', async () => {
     await expect(agent.run(agentInput({ turn: [] }))).rejects.toMatchObject({ code: 'agent_empty_turn', retryable: false });
     expect(model.count).toBe(0);
+  });
+
+  it('keeps a query of the base URL after the path', async () => {
+    expect(completionsUrl('https://x.example/openai/v1/?api-version=2024-10-21')).toBe('https://x.example/openai/v1/chat/completions?api-version=2024-10-21');
+    expect(completionsUrl('http://127.0.0.1:11434/v1')).toBe('http://127.0.0.1:11434/v1/chat/completions');
+    await agent.run(agentInput({ config: { baseUrl: tenantModel.openaiBaseUrl + '?api-version=1' } }));
+    expect(tenantModel.requests[0].path).toBe('/v1/chat/completions');
   });
 
   it('keeps connections alive across calls', async () => {
