@@ -20,9 +20,13 @@ const MEDIA_NAMES: Record<NonNullable<ParsedTextForm['kind']>, string> = {
   contacts: 'the contact card',
 };
 
+/** The demo's answer when the customer asks for a person (with `handoff: true`). */
 export const DEMO_HANDOFF_REPLY = 'Of course. I am passing you to a person from our team; they will answer you here shortly.';
+/** The demo's answer to opening hours. */
 export const DEMO_HOURS_REPLY = 'We are open Monday to Friday from 9:00 to 18:00, and on Saturday from 10:00 to 14:00.';
+/** The demo's answer to price questions. */
 export const DEMO_PRICE_REPLY = 'Prices depend on what you need: tell me which product or service, and I will tell you more.';
+/** The demo's answer to help: what it can do. */
 export const DEMO_HELP_REPLY =
   'I am the demo agent. Try "hello", "opening hours", "price", send a photo, or ask for a person. Connect a real model in the agent settings for real answers.';
 
