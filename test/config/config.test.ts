@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseSecretKey, SANDBOX_DEFAULTS } from '../../src/config/config.ts';
+
+const HEX_KEY = '0123456789abcdef'.repeat(4);
+
+/** The variables required outside sandbox mode, valid. */
+const REQUIRED = {
+  WHATSAPP_APP_SECRET: 'app-secret',
+  WHATSAPP_VERIFY_TOKEN: 'verify-token',
+  WAGATE_ADMIN_KEY: 'admin-key-0123456789',
+  WAGATE_SECRET_KEY: HEX_KEY,
+};
+
+/** The ConfigError loadConfig throws for this environment. */
+function configError(env: Record<string, string>, opts: { sandbox?: boolean } = {}): ConfigError {
+  try {
+    loadConfig({ ...REQUIRED, ...env }, opts);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('invalid_config');
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('applies the defaults of SPEC §2', () => {
+    const c = loadConfig(REQUIRED);
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      databaseUrl: null,
+      dataDir: './data',
+      dbPoolMax: 10,
+      whatsappApiUrl: 'https://graph.facebook.com/v25.0',
+      openai: { baseUrl: 'https://api.openai.com/v1', apiKey: null, model: 'gpt-4o-mini' },
+      maxInflight: 2000,
+      shutdownGraceMs: 10_000,
+      logLevel: 'info',
+      sandbox: false,
+    });
+  });
+
+  it('reads every variable it is given', () => {
+    const c = loadConfig({
+      ...REQUIRED,
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgresql://u:p@db:5432/wagate',
+      WAGATE_DATA_DIR: '/var/lib/wagate',
+      DB_POOL_MAX: '25',
+      WHATSAPP_API_URL: 'http://127.0.0.1:9090/v25.0/',
+      OPENAI_BASE_URL: 'http://localhost:11434/v1',
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_MODEL: 'llama3',
+      WAGATE_MAX_INFLIGHT: '50',
+      WAGATE_SHUTDOWN_GRACE_MS: '0',
+      LOG_LEVEL: 'debug',
+      UNRELATED_VARIABLE: 'ignored',
+    });
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      databaseUrl: 'postgresql://u:p@db:5432/wagate',
+      dataDir: '/var/lib/wagate',
+      dbPoolMax: 25,
+      whatsappApiUrl: 'http://127.0.0.1:9090/v25.0',
+      whatsappAppSecret: 'app-secret',
+      whatsappVerifyToken: 'verify-token',
+      adminKey: 'admin-key-0123456789',
+      openai: { baseUrl: 'http://localhost:11434/v1', apiKey: 'sk-test', model: 'llama3' },
+      maxInflight: 50,
+      shutdownGraceMs: 0,
+      logLevel: 'debug',
+    });
+  });
+
+  it('returns a frozen object', () => {
+    const c = loadConfig(REQUIRED);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.openai)).toBe(true);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['HOST', ''],
+    ['DATABASE_URL', 'mysql://db/wagate'],
+    ['WAGATE_DATA_DIR', ''],
+    ['DB_POOL_MAX', '0'],
+    ['DB_POOL_MAX', '1.5'],
+    ['WHATSAPP_API_URL', 'ftp://example.com'],
+    ['WHATSAPP_API_URL', 'not a url'],
+    ['WHATSAPP_APP_SECRET', ''],
+    ['WHATSAPP_VERIFY_TOKEN', ''],
+    ['WAGATE_ADMIN_KEY', 'short'],
+    ['OPENAI_BASE_URL', 'localhost:11434'],
+    ['OPENAI_MODEL', ''],
+    ['WAGATE_MAX_INFLIGHT', '0'],
+    ['WAGATE_SHUTDOWN_GRACE_MS', '3600001'],
+    ['LOG_LEVEL', 'loud'],
+    ['WAGATE_SECRET_KEY', 'tooshort'],
+  ])('refuses %s=%j with one line naming it', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.message.startsWith(`${name}: `)).toBe(true);
+    expect(err.message).not.toContain('\n');
+    expect(err.message.length).toBeGreaterThan(name.length + 2);
+  });
+
+  it.each(['WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY'])(
+    'requires %s outside sandbox mode',
+    (name) => {
+      const env: Record<string, string> = { ...REQUIRED };
+      delete env[name];
+      let err: unknown;
+      try {
+        loadConfig(env);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toBe(`${name}: required outside sandbox mode`);
+    },
+  );
+
+  it('relaxes the required variables in sandbox mode, with its own webhook secrets', () => {
+    const c = loadConfig({}, { sandbox: true });
+    expect(c.sandbox).toBe(true);
+    expect(c.whatsappAppSecret).toBe(SANDBOX_DEFAULTS.WHATSAPP_APP_SECRET);
+    expect(c.whatsappVerifyToken).toBe(SANDBOX_DEFAULTS.WHATSAPP_VERIFY_TOKEN);
+    expect(c.adminKey).toBeNull();
+  });
+
+  it('keeps what the operator gives in sandbox mode', () => {
+    const c = loadConfig(REQUIRED, { sandbox: true });
+    expect(c.whatsappAppSecret).toBe('app-secret');
+    expect(c.adminKey).toBe('admin-key-0123456789');
+    expect(c.secretKey.toString('hex')).toBe(HEX_KEY);
+  });
+
+  it('still validates the variables that are set in sandbox mode', () => {
+    expect(configError({ PORT: 'x' }, { sandbox: true }).message).toMatch(/^PORT: /);
+    expect(configError({ WAGATE_SECRET_KEY: 'abcd' }, { sandbox: true }).message).toMatch(/^WAGATE_SECRET_KEY: /);
+  });
+
+  // Known bug: the message quotes the value it refused, so a mistyped secret
+  // (the admin key, a DATABASE_URL with its password) ends up in logs.
+  it.fails('does not print the value of a refused secret', () => {
+    expect(configError({ WAGATE_ADMIN_KEY: 'hunter2-secret' }).message).not.toContain('hunter2-secret');
+    expect(configError({ DATABASE_URL: 'mysql://u:pa55word@db/x' }).message).not.toContain('pa55word');
+  });
+});
+
+describe('WAGATE_SECRET_KEY', () => {
+  const bytes = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7));
+
+  it('takes 32 bytes as 64 hex characters, in either case', () => {
+    expect(parseSecretKey(bytes.toString('hex'))).toEqual(bytes);
+    expect(parseSecretKey(bytes.toString('hex').toUpperCase())).toEqual(bytes);
+    expect(loadConfig({ ...REQUIRED, WAGATE_SECRET_KEY: bytes.toString('hex') }).secretKey).toEqual(bytes);
+  });
+
+  it('takes 32 bytes as base64, padded or not, or base64url', () => {
+    expect(parseSecretKey(bytes.toString('base64'))).toEqual(bytes);
+    expect(parseSecretKey(bytes.toString('base64').replace(/=+$/, ''))).toEqual(bytes);
+    expect(parseSecretKey(bytes.toString('base64url'))).toEqual(bytes);
+    expect(loadConfig({ ...REQUIRED, WAGATE_SECRET_KEY: bytes.toString('base64') }).secretKey).toEqual(bytes);
+  });
+
+  it('ignores surrounding whitespace', () => {
+    expect(parseSecretKey(`  ${bytes.toString('hex')}\n`)).toEqual(bytes);
+  });
+
+  it.each([
+    ['16 bytes of hex', Buffer.alloc(16, 1).toString('hex')],
+    ['33 bytes of hex', Buffer.alloc(33, 1).toString('hex')],
+    ['31 bytes of base64', Buffer.alloc(31, 1).toString('base64')],
+    ['48 bytes of base64', Buffer.alloc(48, 1).toString('base64')],
+    ['a passphrase', 'correct horse battery staple'],
+    ['nothing', ''],
+  ])('refuses %s with one line naming the variable', (_what, value) => {
+    expect(() => parseSecretKey(value)).toThrow(ConfigError);
+    expect(() => parseSecretKey(value)).toThrow(/^WAGATE_SECRET_KEY: must be 32 bytes/);
+  });
+});
