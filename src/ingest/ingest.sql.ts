@@ -41,10 +41,13 @@ ch AS (
   WHERE c.phone_number_id IN (SELECT "phoneNumberId" FROM inp UNION SELECT "phoneNumberId" FROM st)
     AND ($5::bigint IS NULL OR c.id = $5::bigint)
 ),
+-- Messages already stored (Meta redelivers for days) are left out before anything is
+-- touched: a redelivery changes no contact, conversation, lease or sequence.
 m AS (
   SELECT inp.*, ch.channel_id, ch.tenant_id, ch.auto_pause, ch.resume_minutes,
          (ch.monthly_message_limit IS NOT NULL AND ch.usage_count >= ch.monthly_message_limit) AS over_quota
   FROM inp JOIN ch ON ch.phone_number_id = inp."phoneNumberId"
+  WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.channel_id = ch.channel_id AND x.wamid = inp.wamid)
 ),
 per_contact AS (
   SELECT channel_id, "contactKey",

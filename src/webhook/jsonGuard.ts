@@ -1,4 +1,5 @@
 const MAX_DEPTH = 64;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Rejects what PostgreSQL or the pipeline cannot take safely: nesting deeper
@@ -11,6 +12,8 @@ export function checkJson(value: unknown): string | null {
     const [v, depth] = stack.pop()!;
     if (typeof v === 'string') {
       if (v.includes('\u0000')) return 'strings must not contain NUL characters';
+      // A lone UTF-16 surrogate is valid JSON but not valid Unicode: jsonb refuses it.
+      if (LONE_SURROGATE.test(v)) return 'strings must be well-formed Unicode (lone surrogate)';
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
@@ -19,7 +22,7 @@ export function checkJson(value: unknown): string | null {
       for (const x of v) stack.push([x, depth + 1]);
     } else {
       for (const [k, x] of Object.entries(v)) {
-        if (k.includes('\u0000')) return 'keys must not contain NUL characters';
+        if (k.includes('\u0000') || LONE_SURROGATE.test(k)) return 'keys must not contain NUL characters or lone surrogates';
         stack.push([x, depth + 1]);
       }
     }

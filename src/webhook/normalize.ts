@@ -143,12 +143,10 @@ export function normalize(body: unknown): Notification {
       const value = parsed.data;
       const phoneNumberId = value.metadata.phone_number_id;
       const contacts = value.contacts ?? [];
-      for (const m of value.messages ?? []) {
-        out.messages.push(toInbound(m as RawMessage, phoneNumberId, contacts, idx++));
-      }
-      for (const m of value.message_echoes ?? []) {
-        out.messages.push(toEcho(m as RawMessage, phoneNumberId, idx++));
-      }
+      // The parsed copies have their timestamps turned into numbers; raw JSON is kept from the originals.
+      const raw = change.value as { messages?: Record<string, unknown>[]; message_echoes?: Record<string, unknown>[] };
+      (value.messages ?? []).forEach((m, i) => out.messages.push(toInbound(m as RawMessage, raw.messages![i], phoneNumberId, contacts, idx++)));
+      (value.message_echoes ?? []).forEach((m, i) => out.messages.push(toEcho(m as RawMessage, raw.message_echoes![i], phoneNumberId, idx++)));
       for (const s of value.statuses ?? []) {
         if (!STATUSES.has(s.status)) continue; // e.g. "deleted", "warning": acknowledged, not acted on
         const err = s.errors?.[0];
@@ -175,7 +173,7 @@ function describe(error: z.ZodError, what: string): string {
   return `${what}${where}: ${issue?.message ?? 'invalid'}`;
 }
 
-function toInbound(m: RawMessage, phoneNumberId: string, contacts: z.infer<typeof contactSchema>[], idx: number): InboundItem {
+function toInbound(m: RawMessage, original: Record<string, unknown>, phoneNumberId: string, contacts: z.infer<typeof contactSchema>[], idx: number): InboundItem {
   const userId = m.from_user_id ?? null;
   const contact =
     contacts.find((c) => (m.from && c.wa_id === m.from) || (userId && c.user_id === userId)) ?? (contacts.length === 1 ? contacts[0] : undefined);
@@ -191,7 +189,7 @@ function toInbound(m: RawMessage, phoneNumberId: string, contacts: z.infer<typeo
     waId,
     userId: uid,
     profileName: contact?.profile?.name ?? null,
-    ...content(m),
+    ...content(m, original),
     contextWamid: m.type === 'reaction' ? reactionTarget(m) : (m.context?.id ?? null),
     errors: m.errors ?? null,
     ts: m.timestamp,
@@ -200,7 +198,7 @@ function toInbound(m: RawMessage, phoneNumberId: string, contacts: z.infer<typeo
   };
 }
 
-function toEcho(m: RawMessage, phoneNumberId: string, idx: number): InboundItem {
+function toEcho(m: RawMessage, original: Record<string, unknown>, phoneNumberId: string, idx: number): InboundItem {
   const waId = m.to ?? null;
   const uid = m.to_user_id ?? null;
   if (!waId && !uid) throw new InvalidNotificationError(`message echo ${m.id} names no recipient`);
@@ -213,7 +211,7 @@ function toEcho(m: RawMessage, phoneNumberId: string, idx: number): InboundItem 
     waId,
     userId: uid,
     profileName: null,
-    ...content(m),
+    ...content(m, original),
     contextWamid: m.context?.id ?? null,
     errors: m.errors ?? null,
     ts: m.timestamp,
@@ -230,7 +228,7 @@ function reactionTarget(m: RawMessage): string | null {
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** The text form and media fields of each message type. */
-function content(m: RawMessage): Pick<InboundItem, 'type' | 'body' | 'media' | 'payload'> {
+function content(m: RawMessage, original: Record<string, unknown>): Pick<InboundItem, 'type' | 'body' | 'media' | 'payload'> {
   const type = m.type;
   const obj = (m[type] ?? null) as Record<string, unknown> | null;
   if (type === 'text') return { type, body: str(obj?.body), media: null, payload: null };
@@ -260,5 +258,5 @@ function content(m: RawMessage): Pick<InboundItem, 'type' | 'body' | 'media' | '
   if (type === 'order') return { type, body: str(obj?.text), media: null, payload: obj };
   if (type === 'system') return { type, body: str(obj?.body), media: null, payload: obj };
   // unsupported and anything unknown: the whole message as it came
-  return { type, body: null, media: null, payload: m };
+  return { type, body: null, media: null, payload: original };
 }

@@ -77,7 +77,7 @@ describe('Meta delivers at least once: each message is stored once', () => {
   // Known bug: a redelivery inserts no row, but the conversation upsert runs
   // before the message insert and counts the input, so it still bumps
   // inbound_seq, re-takes the lease and moves last_message_at to now().
-  it.fails('leaves the conversation as it was when a message is delivered again', async () => {
+  it('leaves the conversation as it was when a message is delivered again', async () => {
     const m = textMessage('15550004007', 'delivered again later');
     const body = notification({ value: messagesValue(p.phoneNumberId, [m]) });
     expect((await postWebhook(gw.url, body)).status).toBe(200);
