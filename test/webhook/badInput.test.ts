@@ -117,9 +117,7 @@ describe('bad input to the webhook: the documented 4xx, nothing stored, still se
     await expectRejected(failed(1e300), 400, 'invalid_notification');
   });
 
-  // Known bug: a lone UTF-16 surrogate is valid JSON and passes the guard, but
-  // PostgreSQL's jsonb refuses it (22P02), so the webhook answers 500 and Meta
-  // would retry the notification for days.
+  // Valid JSON but not valid Unicode: jsonb refuses it, and a 500 would make Meta retry for days.
   it('answers 400 to a string with a lone UTF-16 surrogate', async () => {
     await expectRejected(withMessage((m) => (m.text = { body: 'half \ud800 a pair' })), 400, 'invalid_notification');
   });

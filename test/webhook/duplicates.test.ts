@@ -74,9 +74,7 @@ describe('Meta delivers at least once: each message is stored once', () => {
     expect(Number(conv.inbound_seq)).toBe(20);
   });
 
-  // Known bug: a redelivery inserts no row, but the conversation upsert runs
-  // before the message insert and counts the input, so it still bumps
-  // inbound_seq, re-takes the lease and moves last_message_at to now().
+  // Meta retries for days: a redelivery must not bump inbound_seq, take the lease or reorder the list.
   it('leaves the conversation as it was when a message is delivered again', async () => {
     const m = textMessage('15550004007', 'delivered again later');
     const body = notification({ value: messagesValue(p.phoneNumberId, [m]) });
