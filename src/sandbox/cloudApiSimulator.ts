@@ -19,14 +19,27 @@ export interface StatusDelays {
  *   or, without `code`, a plain-text body as a proxy would send; `body`
  *   replaces the body verbatim (a malformed or unexpected answer);
  * - `{ delayMs }` alone: handled normally after the delay;
- * - `{ drop: true }`: the socket is closed without an answer.
+ * - `{ drop: true }`: the socket is closed without an answer;
+ * - `{ asyncFailure: { code, title } }`: a send is accepted (200 and a
+ *   wamid), then only a `failed` status with that error is posted, as Meta
+ *   does for errors it finds after accepting (131026 undeliverable, …).
  * `delayMs` may accompany any of them.
  */
 export type ScriptedResponse = { on?: 'send' | 'read'; delayMs?: number } & (
   | { status: number; code?: number; title?: string; details?: string; subcode?: number; body?: string }
   | { drop: true }
+  | { asyncFailure: AsyncFailure }
   | Record<never, never>
 );
+
+/** The error of a `failed` status. */
+export interface AsyncFailure {
+  code: number;
+  title: string;
+  details?: string;
+}
+
+type PostedStatus = 'sent' | 'delivered' | 'read' | 'failed';
 
 export interface SimulatorOptions {
   /** Default 0: a free port. */
@@ -36,7 +49,7 @@ export interface SimulatorOptions {
   webhookUrl?: string;
   /** Signs the posted statuses (`X-Hub-Signature-256`); required with webhookUrl. */
   appSecret?: string;
-  /** Default { sent: 0, delivered: 20, read: 100 }; null: no statuses are posted. */
+  /** Default { sent: 0, delivered: 20, read: 100 }; null: no statuses are posted. A `failed` status goes at `sent`'s delay (or 0). */
   statusDelaysMs?: StatusDelays | null;
   /** A standing delay before every answer (default 0). */
   latencyMs?: number;
@@ -68,9 +81,9 @@ export interface SimulatorEvents {
   /** A message was marked read. */
   read: { phoneNumberId: string; messageId: string; typing: boolean };
   /** A status notification was posted to the webhook and answered 2xx. */
-  status: { phoneNumberId: string; wamid: string; status: 'sent' | 'delivered' | 'read' };
+  status: { phoneNumberId: string; wamid: string; status: PostedStatus };
   /** Posting a status failed after its retries. */
-  statusError: { phoneNumberId: string; wamid: string; status: 'sent' | 'delivered' | 'read'; error: Error };
+  statusError: { phoneNumberId: string; wamid: string; status: PostedStatus; error: Error };
 }
 
 export interface SimulatorStats {
@@ -112,6 +125,15 @@ const ROUTE = /^\/(?:v\d+(?:\.\d+)?\/)?([^/?]+)\/messages\/?(?:\?.*)?$/;
 const MAX_BODY = 1 << 20;
 const MAX_TEXT = 4096;
 const STATUS_RETRIES = 3;
+
+interface StatusTarget {
+  phoneNumberId: string;
+  wamid: string;
+  to: string | null;
+  recipient: string | null;
+  callbackData: string | null;
+  failure: AsyncFailure | null;
+}
 
 class SimError {
   constructor(
@@ -237,7 +259,8 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
         checkToken(phoneNumberId, req.headers.authorization);
         if (!isObject(body)) throw new SimError(400, 100, 'The request body must be a JSON object', 'Invalid parameter');
         if (body.messaging_product !== 'whatsapp') throw new SimError(400, 100, 'Invalid parameter', 'The parameter messaging_product is required and must be "whatsapp".');
-        reply(res, rec, 200, kind === 'read' ? markRead(phoneNumberId, body) : sendText(phoneNumberId, body));
+        const failure = scripted && 'asyncFailure' in scripted ? scripted.asyncFailure : null;
+        reply(res, rec, 200, kind === 'read' ? markRead(phoneNumberId, body) : sendText(phoneNumberId, body, failure));
       } catch (e) {
         if (!(e instanceof SimError)) throw e;
         stats.errors++;
@@ -250,7 +273,11 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
 
   function takeScripted(kind: 'send' | 'read' | null): ScriptedResponse | undefined {
     if (queue.length === 0) return undefined;
-    const i = queue.findIndex((s) => s.on === undefined || s.on === kind);
+    // A scripted async failure only makes sense for a send.
+    const i = queue.findIndex((s) => {
+      const on = s.on ?? ('asyncFailure' in s ? 'send' : undefined);
+      return on === undefined || on === kind;
+    });
     return i < 0 ? undefined : queue.splice(i, 1)[0];
   }
 
@@ -265,7 +292,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     }
   }
 
-  function sendText(phoneNumberId: string, body: Record<string, unknown>): string {
+  function sendText(phoneNumberId: string, body: Record<string, unknown>, failure: AsyncFailure | null): string {
     const to = typeof body.to === 'string' && body.to.length > 0 ? body.to : null;
     const recipient = typeof body.recipient === 'string' && body.recipient.length > 0 ? body.recipient : null;
     if ((to === null) === (recipient === null)) throw new SimError(400, 100, 'Invalid parameter', 'Exactly one of the parameters to and recipient is required.');
@@ -284,9 +311,13 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     const callbackData = typeof cb === 'string' ? cb : null;
     events.emit('send', { phoneNumberId, to, recipient, body: text.body, wamid, callbackData } satisfies SimulatorEvents['send']);
     if (webhook && delays) {
-      for (const status of ['sent', 'delivered', 'read'] as const) {
-        const d = delays[status];
-        if (d !== null) later(d, () => postStatus(phoneNumberId, wamid, status, to, recipient, callbackData, 0));
+      const target = { phoneNumberId, wamid, to, recipient, callbackData, failure };
+      if (failure) later(delays.sent ?? 0, () => postStatus(target, 'failed', 0));
+      else {
+        for (const status of ['sent', 'delivered', 'read'] as const) {
+          const d = delays[status];
+          if (d !== null) later(d, () => postStatus(target, status, 0));
+        }
       }
     }
     const contact = to !== null ? `{"input":${JSON.stringify(to)},"wa_id":${JSON.stringify(to)}}` : `{"input":${JSON.stringify(recipient)},"user_id":${JSON.stringify(recipient)}}`;
@@ -302,22 +333,26 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     return '{"success":true}';
   }
 
-  function postStatus(
-    phoneNumberId: string,
-    wamid: string,
-    status: 'sent' | 'delivered' | 'read',
-    to: string | null,
-    recipient: string | null,
-    callbackData: string | null,
-    attempt: number,
-  ): void {
+  function postStatus(target: StatusTarget, status: PostedStatus, attempt: number): void {
     if (closed || !webhook) return;
     const wh = webhook;
+    const { phoneNumberId, wamid, to, recipient, callbackData, failure } = target;
     const item: Record<string, unknown> = { id: wamid, status, timestamp: String(Math.floor(Date.now() / 1000)) };
     if (to !== null) item.recipient_id = to;
     else item.recipient_user_id = recipient;
     if (callbackData !== null) item.biz_opaque_callback_data = callbackData;
-    if (status !== 'read') item.pricing = { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' };
+    if (status === 'sent' || status === 'delivered') item.pricing = { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' };
+    if (status === 'failed' && failure) {
+      item.errors = [
+        {
+          code: failure.code,
+          title: failure.title,
+          message: failure.title,
+          error_data: { details: failure.details ?? failure.title },
+          href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/',
+        },
+      ];
+    }
     const payload = {
       object: 'whatsapp_business_account',
       entry: [
@@ -336,7 +371,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     const failed = (error: Error) => {
       if (closed) return;
       if (attempt + 1 < STATUS_RETRIES) {
-        later(200 * 2 ** attempt, () => postStatus(phoneNumberId, wamid, status, to, recipient, callbackData, attempt + 1));
+        later(200 * 2 ** attempt, () => postStatus(target, status, attempt + 1));
         return;
       }
       stats.statusFailures++;
@@ -380,6 +415,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       for (const r of responses) {
         if (r.delayMs !== undefined) nonNegative('delayMs', r.delayMs);
         if ('status' in r && (!Number.isInteger(r.status) || r.status < 100 || r.status > 599)) throw new RangeError(`scripted status must be an HTTP status, got ${r.status}`);
+        if ('asyncFailure' in r && !Number.isInteger(r.asyncFailure.code)) throw new RangeError(`asyncFailure.code must be an integer, got ${r.asyncFailure.code}`);
       }
       queue.push(...responses);
     },
