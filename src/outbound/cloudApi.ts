@@ -10,6 +10,7 @@ export const MAX_CALLBACK_DATA_BYTES = 512;
 const INVALID_PARAMETER = 100;
 const TITLE_MAX = 1024;
 
+/** Tuning of the Cloud API client. */
 export interface CloudApiOptions {
   /** Keep-alive connections to the API's origin (default 64). */
   connections?: number;

@@ -10,6 +10,7 @@ export class PacerClosedError extends Error {
   }
 }
 
+/** Tuning of the Pacer; tests shrink the backoff unit to milliseconds. */
 export interface PacerOptions {
   /** The unit of the pair backoff, 4^n of them (default 1,000 ms: SPEC's 4^n seconds). */
   pairBackoffUnitMs?: number;
@@ -93,7 +94,8 @@ export class Pacer {
     if (opts.signal?.aborted) return Promise.reject(opts.signal.reason);
     if (opts.recipient !== undefined) {
       const wait = this.pairWaitMs(phoneNumberId, opts.recipient);
-      if (wait > 0) return this.afterPairBackoff(wait, opts.signal).then(() => this.take(phoneNumberId, mps, { signal: opts.signal }));
+      // Checked again after the wait: a concurrent send may have been limited meanwhile.
+      if (wait > 0) return this.afterPairBackoff(wait, opts.signal).then(() => this.take(phoneNumberId, mps, opts));
     }
     if (++this.takes % SWEEP_EVERY === 0) this.sweep();
 

@@ -1,5 +1,6 @@
 import { CloudApiError } from './types.ts';
 
+/** How sendWithRetry retries. */
 export interface RetryOptions {
   /** Attempts in all, the first included (default 6). */
   maxAttempts?: number;

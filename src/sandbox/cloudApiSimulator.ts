@@ -41,6 +41,7 @@ export interface AsyncFailure {
 
 type PostedStatus = 'sent' | 'delivered' | 'read' | 'failed';
 
+/** How the simulator listens, answers and posts statuses. */
 export interface SimulatorOptions {
   /** Default 0: a free port. */
   port?: number;
@@ -75,6 +76,7 @@ export interface RecordedRequest {
   status: number | null;
 }
 
+/** What the simulator reports as it works. */
 export interface SimulatorEvents {
   /** A text send was accepted. */
   send: { phoneNumberId: string; to: string | null; recipient: string | null; body: string; wamid: string; callbackData: string | null };
@@ -86,6 +88,7 @@ export interface SimulatorEvents {
   statusError: { phoneNumberId: string; wamid: string; status: PostedStatus; error: Error };
 }
 
+/** Counters since start (or the last reset). */
 export interface SimulatorStats {
   /** TCP connections accepted: with keep-alive, far fewer than requests. */
   connections: number;
