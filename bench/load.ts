@@ -1,0 +1,197 @@
+import { Pool } from 'undici';
+import { RollingWindow, type Summary } from '../src/metrics/rollingWindow.ts';
+import type { CloudApiSimulator } from '../src/sandbox/cloudApiSimulator.ts';
+import { sign } from '../src/webhook/signature.ts';
+
+/** One simulated customer: writes to one business number, waits for the answer, writes again. */
+export interface Customer {
+  /** The channel's phone_number_id the customer writes to. */
+  phoneNumberId: string;
+  /** The customer's WhatsApp number. */
+  waId: string;
+}
+
+export interface LoadOptions {
+  /** Base URLs of the pipeline's processes; messages go round robin, as through a load balancer. */
+  targets: string[];
+  /** The Cloud APIs the pipeline sends through: answers are learnt from their `send` events. */
+  simulators: CloudApiSimulator[];
+  appSecret: string;
+  customers: Customer[];
+  /** Messages each customer writes at most; 0: no limit (until `stopWriting`). */
+  messagesPerCustomer: number;
+  /** Connections per target (default 64). */
+  connections?: number;
+}
+
+/** What the load has seen so far. */
+export interface LoadSnapshot {
+  /** Webhooks posted (customer messages only, not the simulators' statuses). */
+  sent: number;
+  /** Answers received since start. */
+  answered: number;
+  /** Answers received since `beginMeasuring`. */
+  answeredMeasured: number;
+  /** Customers waiting for an answer now. */
+  waiting: number;
+  /** Webhooks not answered 200. */
+  rejected: number;
+  /** Webhooks that failed at the HTTP level (connection refused, reset). */
+  failed: number;
+  /** Sends that matched no waiting customer (a fallback text, an answer to an old message). */
+  unmatched: number;
+  /** Since `beginMeasuring`: client-side webhook acknowledgement and end-to-end times, ms. */
+  ackMs: Summary;
+  endToEndMs: Summary;
+}
+
+interface Waiter {
+  text: string;
+  resolve: (answeredAt: number | null) => void;
+}
+
+/**
+ * Simulated customers, each a loop: post a signed text webhook (timing its
+ * acknowledgement), wait until the Cloud API receives the answer addressed to
+ * it (end-to-end time), write again. An answer is recognised by its recipient
+ * and by ending with the customer's last text (the fake model echoes it), so a
+ * late answer to an earlier message is never taken for the current one.
+ */
+export class Load {
+  private readonly pools: Pool[];
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly offs: (() => void)[] = [];
+  private readonly loops: Promise<void>[] = [];
+  private writing = true;
+  private measuring = false;
+  private next = 0;
+  private seq = 0;
+  private ack = new RollingWindow();
+  private e2e = new RollingWindow();
+  private counts = { sent: 0, answered: 0, answeredMeasured: 0, rejected: 0, failed: 0, unmatched: 0 };
+  private readonly stamp = Date.now().toString(36);
+
+  constructor(private readonly opts: LoadOptions) {
+    if (opts.targets.length === 0) throw new Error('the load needs at least one target');
+    this.pools = opts.targets.map((t) => new Pool(t, { connections: opts.connections ?? 64, keepAliveTimeout: 60_000, pipelining: 1 }));
+    for (const sim of opts.simulators) {
+      this.offs.push(sim.on('send', (e) => this.onSend(e.phoneNumberId, e.to, e.body)));
+    }
+  }
+
+  /** Every customer starts writing. */
+  start(): void {
+    for (const c of this.opts.customers) this.loops.push(this.customer(c));
+  }
+
+  /** From now on, times are recorded and answers counted as measured. */
+  beginMeasuring(): void {
+    this.ack = new RollingWindow();
+    this.e2e = new RollingWindow();
+    this.counts.answeredMeasured = 0;
+    this.measuring = true;
+  }
+
+  /** Customers write no new message; those waiting keep waiting. */
+  stopWriting(): void {
+    this.writing = false;
+  }
+
+  /** Waits until every customer has its answer or `timeoutMs` passed; then gives up on the rest. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.stopWriting();
+    const all = Promise.all(this.loops);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([all, timedOut]);
+    clearTimeout(timer);
+    for (const w of this.waiters.values()) w.resolve(null);
+    this.waiters.clear();
+    await all;
+  }
+
+  snapshot(): LoadSnapshot {
+    return { ...this.counts, waiting: this.waiters.size, ackMs: this.ack.sinceStart(), endToEndMs: this.e2e.sinceStart() };
+  }
+
+  async close(): Promise<void> {
+    await this.drain(0);
+    for (const off of this.offs.splice(0)) off();
+    await Promise.all(this.pools.map((p) => p.destroy()));
+  }
+
+  private onSend(phoneNumberId: string, to: string | null, body: string): void {
+    const at = performance.now();
+    const key = `${phoneNumberId}|${to}`;
+    const w = this.waiters.get(key);
+    if (!w || !body.endsWith(w.text)) {
+      this.counts.unmatched++;
+      return;
+    }
+    this.waiters.delete(key);
+    w.resolve(at);
+  }
+
+  private async customer(c: Customer): Promise<void> {
+    const key = `${c.phoneNumberId}|${c.waId}`;
+    for (let n = 0; this.writing && (this.opts.messagesPerCustomer === 0 || n < this.opts.messagesPerCustomer); n++) {
+      const text = `m${this.stamp}.${(this.seq++).toString(36)} from ${c.waId}`;
+      const raw = notification(c, text, `wamid.BENCH${this.stamp}${this.seq.toString(36)}`);
+      const answered = new Promise<number | null>((resolve) => this.waiters.set(key, { text, resolve }));
+      const pool = this.pools[this.next++ % this.pools.length];
+      const measured = this.measuring;
+      const started = performance.now();
+      this.counts.sent++;
+      let status = 0;
+      try {
+        const res = await pool.request({
+          method: 'POST',
+          path: '/webhooks/whatsapp',
+          headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, this.opts.appSecret) },
+          body: raw,
+        });
+        await res.body.dump();
+        status = res.statusCode;
+      } catch {
+        this.counts.failed++;
+      }
+      const acked = performance.now();
+      if (status !== 200) {
+        if (status !== 0) this.counts.rejected++;
+        this.waiters.delete(key);
+        // A refused message gets no answer; wait a little before writing again rather than spin.
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (measured) this.ack.record(acked - started);
+      const at = await answered;
+      if (at === null) return;
+      this.counts.answered++;
+      if (this.measuring) this.counts.answeredMeasured++;
+      if (measured) this.e2e.record(at - started);
+    }
+  }
+}
+
+/** A WhatsApp `messages` notification with one text message, as Meta sends it. */
+function notification(c: Customer, text: string, wamid: string): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: 'BENCH_WABA',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550100', phone_number_id: c.phoneNumberId },
+              contacts: [{ profile: { name: `Customer ${c.waId}` }, wa_id: c.waId }],
+              messages: [{ from: c.waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
+            },
+          },
+        ],
+      },
+    ],
+  });
+}

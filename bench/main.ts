@@ -1,0 +1,113 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.ts';
+import { profileMarkdown, summariseProfile } from './cpuProfile.ts';
+import { parseBenchOptions, USAGE } from './options.ts';
+import { jsonReport, markdown, type BenchReport } from './report.ts';
+import { runOnce, type RunDetails, type RunResult, type RunSpec } from './run.ts';
+
+/** Where the benchmark writes: the table to `out`, progress to `progress`. */
+export interface BenchIo {
+  out: NodeJS.WritableStream;
+  progress: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/**
+ * The benchmark of SPEC §8: for each model latency, wagate (with each
+ * process count asked for) then the old pipeline, each on a fresh database
+ * with the same fakes and the same load; prints one markdown table and
+ * returns (and with --json writes) the results. Throws BenchOptionsError on a
+ * bad option.
+ */
+export async function bench(args: string[], io: BenchIo = { out: process.stdout, progress: process.stderr }): Promise<BenchReport | null> {
+  const o = parseBenchOptions(args);
+  if (o.help) {
+    io.out.write(USAGE + '\n');
+    return null;
+  }
+  const say = progressWriter(io.progress);
+  let pgDir: string | null = null;
+  let embedded: EmbeddedServer | null = null;
+  const onSignal = () => {
+    say.done();
+    io.progress.write('benchmark interrupted: stopping\n');
+    void (embedded?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  try {
+    let serverUrl = o.databaseUrl;
+    if (!serverUrl) {
+      say.line('starting embedded PostgreSQL');
+      pgDir = await mkdtemp(path.join(tmpdir(), 'wagate-bench-pg-'));
+      embedded = await startEmbeddedPostgres(pgDir);
+      serverUrl = embedded.url;
+    }
+    if (o.cpuProfile) await mkdir(o.cpuProfile, { recursive: true });
+    const runs: { result: RunResult; details: RunDetails }[] = [];
+    const profiles: string[] = [];
+    for (const modelLatencyMs of o.modelLatenciesMs) {
+      const specs: RunSpec[] = o.processes.map((processes) => ({ ...common(o), pipeline: 'wagate', modelLatencyMs, processes }));
+      if (o.baseline) specs.push({ ...common(o), pipeline: 'baseline', modelLatencyMs, processes: 1, cpuProfileDir: null });
+      for (const spec of specs) {
+        const seen = o.cpuProfile && spec.pipeline === 'wagate' ? new Set(await readdir(o.cpuProfile)) : null;
+        const run = await runOnce({ serverUrl, progress: say.line }, spec);
+        say.done();
+        runs.push(run);
+        io.progress.write(`done: ${spec.pipeline}${spec.processes > 1 ? ` ×${spec.processes}` : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
+        if (seen && o.cpuProfile) {
+          for (const f of (await readdir(o.cpuProfile)).filter((f) => f.endsWith('.cpuprofile') && !seen.has(f))) {
+            const file = path.join(o.cpuProfile, f);
+            profiles.push(`wagate, model ${modelLatencyMs} ms, ${spec.processes} process(es): ` + profileMarkdown(file, await summariseProfile(file)));
+          }
+        }
+      }
+    }
+    const report = jsonReport(runs);
+    io.out.write('\n' + markdown(runs));
+    for (const p of profiles) io.out.write('\n' + p);
+    if (o.json) {
+      await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
+      io.out.write(`\nJSON written to ${o.json}\n`);
+    }
+    return report;
+  } finally {
+    process.off('SIGINT', onSignal);
+    say.done();
+    if (embedded) await embedded.stop().catch(() => {});
+    if (pgDir) await rm(pgDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function common(o: ReturnType<typeof parseBenchOptions>): Omit<RunSpec, 'pipeline' | 'modelLatencyMs' | 'processes'> {
+  return {
+    tenants: o.tenants,
+    conversations: o.conversations,
+    messages: o.messages,
+    warmupS: o.warmupS,
+    durationS: o.durationS,
+    drainS: o.drainS,
+    cpuProfileDir: o.cpuProfile,
+  };
+}
+
+/** One progress line, rewritten in place on a terminal; every fifth line otherwise. */
+function progressWriter(stream: BenchIo['progress']) {
+  let pending = false;
+  let n = 0;
+  return {
+    line(text: string) {
+      if (stream.isTTY) {
+        stream.write(`\r\x1b[K${text}`);
+        pending = true;
+      } else if (n++ % 5 === 0) {
+        stream.write(text + '\n');
+      }
+    },
+    done() {
+      if (pending) stream.write('\n');
+      pending = false;
+      n = 0;
+    },
+  };
+}

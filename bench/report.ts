@@ -1,0 +1,86 @@
+import type { RunDetails, RunResult } from './run.ts';
+
+/** The benchmark's JSON output (SPEC §8): one object per run. */
+export interface BenchReport {
+  runs: RunResult[];
+}
+
+type Better = 'higher' | 'lower';
+
+const ROWS: { label: string; better: Better; get: (r: RunResult) => number | null }[] = [
+  { label: 'messages answered per second', better: 'higher', get: (r) => r.messagesPerSecond },
+  { label: 'webhook acknowledgement p50 (ms)', better: 'lower', get: (r) => r.ackMs.p50 },
+  { label: 'webhook acknowledgement p99 (ms)', better: 'lower', get: (r) => r.ackMs.p99 },
+  { label: 'gateway overhead p50 (ms)', better: 'lower', get: (r) => r.overheadMs.p50 },
+  { label: 'gateway overhead p99 (ms)', better: 'lower', get: (r) => r.overheadMs.p99 },
+  { label: 'end-to-end p50 (ms)', better: 'lower', get: (r) => r.endToEndMs.p50 },
+  { label: 'end-to-end p99 (ms)', better: 'lower', get: (r) => r.endToEndMs.p99 },
+  { label: 'database round trips per answered message', better: 'lower', get: (r) => r.dbRoundTripsPerMessage },
+  { label: 'new connections per answered message', better: 'lower', get: (r) => r.connectionsOpenedPerMessage },
+  { label: 'peak RSS (MB)', better: 'lower', get: (r) => r.peakRssMb },
+  { label: 'messages answered in the window', better: 'higher', get: (r) => r.messages },
+];
+
+/** How many times better `a` (wagate) is than `b` (baseline); "–" when unknown. */
+export function gain(a: number | null, b: number | null, better: Better): string {
+  if (a === null || b === null) return '–';
+  const [num, den] = better === 'higher' ? [a, b] : [b, a];
+  if (den === 0) return num === 0 ? '1×' : '∞';
+  const g = num / den;
+  return `${g >= 100 ? g.toFixed(0) : g >= 10 ? g.toFixed(1) : g.toFixed(2)}×`;
+}
+
+function fmt(v: number | null): string {
+  if (v === null) return '–';
+  if (v === 0) return '0';
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+/**
+ * One markdown table: for each model latency, each wagate run beside the
+ * baseline run of the same latency and the gain ("×" how many times better,
+ * whichever direction is better for that row); then a few lines per run.
+ */
+export function markdown(runs: { result: RunResult; details: RunDetails }[]): string {
+  const latencies = [...new Set(runs.map((r) => r.result.modelLatencyMs))];
+  const cols: { title: string; value: (row: (typeof ROWS)[number]) => string }[] = [];
+  for (const lat of latencies) {
+    const base = runs.find((r) => r.result.modelLatencyMs === lat && r.result.pipeline === 'baseline')?.result ?? null;
+    for (const w of runs.filter((r) => r.result.modelLatencyMs === lat && r.result.pipeline === 'wagate')) {
+      const p = w.result.processes;
+      cols.push({ title: `wagate${p > 1 ? ` ×${p} processes` : ''}, model ${lat} ms`, value: (row) => fmt(row.get(w.result)) });
+      if (base) cols.push({ title: 'gain', value: (row) => gain(row.get(w.result), row.get(base), row.better) });
+    }
+    if (base) cols.push({ title: `baseline, model ${lat} ms`, value: (row) => fmt(row.get(base)) });
+  }
+  const lines = [`| | ${cols.map((c) => c.title).join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`];
+  for (const row of ROWS) lines.push(`| ${row.label} | ${cols.map((c) => c.value(row)).join(' | ')} |`);
+  lines.push('');
+  for (const { result: r, details: d } of runs) {
+    const statements = Object.entries(d.statements)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(', ');
+    lines.push(
+      `- ${r.pipeline}${r.processes > 1 ? ` ×${r.processes}` : ''}, model ${r.modelLatencyMs} ms: ${d.sent} messages sent, ${d.unanswered} unanswered at the end` +
+        `${d.rejected ? `, ${d.rejected} refused` : ''}${d.unmatched ? `, ${d.unmatched} unmatched sends` : ''}, ${d.statusesPosted} status webhooks posted back` +
+        `${d.rssMbAtStart !== null ? `; RSS ${fmt(d.rssMbAtStart)} MB after warm-up, ${fmt(d.rssMbAtEnd)} MB at the end` : ''}` +
+        `${statements ? `; round trips per answered message by statement: ${statements}` : ''}.`,
+    );
+  }
+  for (const lat of latencies) {
+    const ws = runs.filter((r) => r.result.modelLatencyMs === lat && r.result.pipeline === 'wagate').map((r) => r.result);
+    const one = ws.find((r) => r.processes === 1);
+    for (const many of ws.filter((r) => r.processes > 1)) {
+      if (one) lines.push(`- model ${lat} ms: ${many.processes} processes answer ${gain(many.messagesPerSecond, one.messagesPerSecond, 'higher')} the messages per second of one.`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The JSON document written by `--json FILE`. */
+export function jsonReport(runs: { result: RunResult }[]): BenchReport {
+  return { runs: runs.map((r) => r.result) };
+}

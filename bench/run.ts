@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createDb } from '../src/db/db.ts';
+import { freePort } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { startCloudApiSimulator, type CloudApiSimulator } from '../src/sandbox/cloudApiSimulator.ts';
+import { Provisioning } from '../src/tenancy/provision.ts';
+import { firstJsonLine, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
+import { Load, type Customer, type LoadSnapshot } from './load.ts';
+import { bucketDelta, bucketQuantile, histogramBuckets, parsePrometheus, sumOf, type Sample } from './prometheus.ts';
+
+/** Which pipeline a run drives. */
+export type PipelineName = 'wagate' | 'baseline';
+
+/** One run's settings. */
+export interface RunSpec {
+  pipeline: PipelineName;
+  modelLatencyMs: number;
+  /** wagate processes sharing the database (the baseline always has one). */
+  processes: number;
+  tenants: number;
+  conversations: number;
+  /** Per customer; 0: until the run's time is up. */
+  messages: number;
+  warmupS: number;
+  durationS: number;
+  /** Longest wait, after the time is up, for the answers still owed. */
+  drainS: number;
+  /** Folder for a CPU profile of each wagate process; null: no profile. */
+  cpuProfileDir: string | null;
+}
+
+/** One row of the report's JSON (SPEC §8), and what the markdown adds beside it. */
+export interface RunResult {
+  pipeline: PipelineName;
+  modelLatencyMs: number;
+  processes: number;
+  /** Answers received in the measured window. */
+  messages: number;
+  messagesPerSecond: number;
+  ackMs: { p50: number | null; p99: number | null };
+  overheadMs: { p50: number | null; p99: number | null };
+  endToEndMs: { p50: number | null; p99: number | null };
+  dbRoundTripsPerMessage: number | null;
+  connectionsOpenedPerMessage: number | null;
+  peakRssMb: number | null;
+}
+
+/** What the markdown shows beside the JSON figures. */
+export interface RunDetails {
+  sent: number;
+  unanswered: number;
+  rejected: number;
+  unmatched: number;
+  statusesPosted: number;
+  /** Round trips per answered message, by statement name (wagate only). */
+  statements: Record<string, number>;
+  rssMbAtStart: number | null;
+  rssMbAtEnd: number | null;
+}
+
+/** Where a run happens: the PostgreSQL server on which each run gets a fresh database. */
+export interface RunEnvironment {
+  serverUrl: string;
+  /** Called about once a second with a progress line. */
+  progress: (line: string) => void;
+}
+
+const ADMIN_KEY = 'bench-admin-key-' + randomBytes(8).toString('hex');
+const APP_SECRET = 'bench-app-secret-' + randomBytes(8).toString('hex');
+const SECRET_KEY_HEX = randomBytes(32).toString('hex');
+
+interface Target {
+  url: string;
+  child: Child;
+  /** Prometheus text of the process (wagate with the admin key; the baseline's own). */
+  scrape(): Promise<Sample[]>;
+}
+
+/** Runs one pipeline under load and measures it. Everything it starts, it stops. */
+export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ result: RunResult; details: RunDetails }> {
+  const label = `${spec.pipeline}, model ${spec.modelLatencyMs} ms${spec.processes > 1 ? `, ${spec.processes} processes` : ''}`;
+  const dbUrl = await createDatabase(env.serverUrl, `bench_${spec.pipeline}_${randomBytes(4).toString('hex')}`);
+  const cleanup: (() => Promise<unknown>)[] = [() => dropDatabase(env.serverUrl, dbUrl)];
+  try {
+    await migrate(dbUrl);
+    const channels = await provision(dbUrl, spec.tenants);
+    const tokens = new Map(channels.map((c) => [c.phoneNumberId, c.accessToken]));
+
+    const model = spawnChild('fake model', 'test/support/fakeModel.main.ts', ['--latency-ms', String(spec.modelLatencyMs)]);
+    cleanup.unshift(() => model.stop());
+    const { openaiBaseUrl } = await firstJsonLine<{ openaiBaseUrl: string }>(model);
+
+    const processes = spec.pipeline === 'baseline' ? 1 : spec.processes;
+    const ports = await Promise.all(Array.from({ length: processes }, () => freePort()));
+    const simulators: CloudApiSimulator[] = [];
+    for (const port of ports) {
+      const sim = await startCloudApiSimulator({ webhookUrl: `http://127.0.0.1:${port}/webhooks/whatsapp`, appSecret: APP_SECRET, tokens, maxRecorded: 1 });
+      cleanup.unshift(() => sim.close());
+      simulators.push(sim);
+    }
+    const targets: Target[] = [];
+    for (let i = 0; i < processes; i++) {
+      const t = spec.pipeline === 'wagate'
+        ? await startWagate(ports[i], dbUrl, simulators[i].url, openaiBaseUrl, spec.cpuProfileDir)
+        : await startBaselineChild(ports[i], dbUrl, simulators[i].url, openaiBaseUrl);
+      cleanup.unshift(() => t.child.stop());
+      targets.push(t);
+    }
+
+    const customers: Customer[] = Array.from({ length: spec.conversations }, (_, i) => ({
+      phoneNumberId: channels[i % channels.length].phoneNumberId,
+      waId: String(100_000_000_000 + i),
+    }));
+    const load = new Load({ targets: targets.map((t) => t.url), simulators, appSecret: APP_SECRET, customers, messagesPerCustomer: spec.messages });
+    cleanup.unshift(() => load.close());
+
+    const started = performance.now();
+    const ticker = setInterval(() => {
+      void progressLine(label, started, load.snapshot(), targets).then(env.progress);
+    }, 1_000);
+    cleanup.unshift(async () => clearInterval(ticker));
+    load.start();
+
+    await sleep(spec.warmupS * 1000);
+    const before = await Promise.all(targets.map((t) => t.scrape()));
+    const memStart = await memorySum(targets);
+    load.beginMeasuring();
+    const windowStart = performance.now();
+    await sleep(spec.durationS * 1000);
+    const windowEnd = performance.now();
+    const inWindow = load.snapshot().answeredMeasured;
+    await load.drain(spec.drainS * 1000);
+    // The last answers' statuses are part of the load: let them arrive before counting.
+    await sleep(500);
+    clearInterval(ticker);
+    const after = await Promise.all(targets.map((t) => t.scrape()));
+    const memEnd = await memorySum(targets);
+    const snap = load.snapshot();
+
+    const delta = (name: string) => sum(after, name) - sum(before, name);
+    const answered = snap.answeredMeasured;
+    const overhead = mergedDelta(before, after, 'wagate_turn_overhead_seconds');
+    const statements: Record<string, number> = {};
+    if (answered > 0) {
+      for (const s of after.flat()) {
+        if (s.name !== 'wagate_db_statement_seconds_count') continue;
+        const prev = sumOf(before.flat(), s.name, { statement: s.labels.statement });
+        const n = s.value - prev;
+        if (n > 0) statements[s.labels.statement] = (statements[s.labels.statement] ?? 0) + n / answered;
+      }
+    }
+    const ms = (v: number | null) => (v === null ? null : round(v * 1000));
+    const result: RunResult = {
+      pipeline: spec.pipeline,
+      modelLatencyMs: spec.modelLatencyMs,
+      processes,
+      messages: inWindow,
+      messagesPerSecond: round(inWindow / ((windowEnd - windowStart) / 1000)),
+      ackMs: { p50: snap.ackMs.p50, p99: snap.ackMs.p99 },
+      overheadMs: { p50: ms(bucketQuantile(overhead, 0.5)), p99: ms(bucketQuantile(overhead, 0.99)) },
+      endToEndMs: { p50: snap.endToEndMs.p50, p99: snap.endToEndMs.p99 },
+      dbRoundTripsPerMessage: answered > 0 ? round(delta('wagate_db_round_trips_total') / answered) : null,
+      connectionsOpenedPerMessage: answered > 0 ? round(delta('wagate_db_connections_opened_total') / answered) : null,
+      peakRssMb: memEnd ? round(memEnd.peakMb) : null,
+    };
+    const details: RunDetails = {
+      sent: snap.sent,
+      unanswered: snap.waiting,
+      rejected: snap.rejected + snap.failed,
+      unmatched: snap.unmatched,
+      statusesPosted: simulators.reduce((n, s) => n + s.stats().statusesPosted, 0),
+      statements: Object.fromEntries(Object.entries(statements).map(([k, v]) => [k, round(v)])),
+      rssMbAtStart: memStart ? round(memStart.rssMb) : null,
+      rssMbAtEnd: memEnd ? round(memEnd.rssMb) : null,
+    };
+    return { result, details };
+  } finally {
+    for (const fn of cleanup) await fn().catch(() => {});
+  }
+}
+
+async function startWagate(port: number, dbUrl: string, cloudUrl: string, openaiBaseUrl: string, cpuProfileDir: string | null): Promise<Target> {
+  const child = spawnChild('wagate', 'bin/wagate.mjs', ['start'], {
+    nodeArgs: cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [],
+    env: {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: dbUrl,
+      WHATSAPP_API_URL: `${cloudUrl}/v25.0`,
+      WHATSAPP_APP_SECRET: APP_SECRET,
+      WHATSAPP_VERIFY_TOKEN: 'bench-verify-token',
+      WAGATE_ADMIN_KEY: ADMIN_KEY,
+      WAGATE_SECRET_KEY: SECRET_KEY_HEX,
+      OPENAI_BASE_URL: openaiBaseUrl,
+      OPENAI_API_KEY: 'sk-bench',
+      OPENAI_MODEL: 'bench-model',
+      LOG_LEVEL: 'warn',
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilReady(child, `${url}/readyz`);
+  return { url, child, scrape: () => scrape(`${url}/metrics`, ADMIN_KEY) };
+}
+
+async function startBaselineChild(port: number, dbUrl: string, cloudUrl: string, openaiBaseUrl: string): Promise<Target> {
+  const child = spawnChild('baseline', 'bench/baseline/main.ts', [
+    '--port', String(port),
+    '--database-url', dbUrl,
+    '--whatsapp-api-url', `${cloudUrl}/v25.0`,
+    '--model-base-url', openaiBaseUrl,
+    '--model-api-key', 'sk-bench',
+    '--model', 'bench-model',
+    '--app-secret', APP_SECRET,
+    '--secret-key', SECRET_KEY_HEX,
+  ]);
+  const { url } = await firstJsonLine<{ url: string }>(child);
+  return { url, child, scrape: () => scrape(`${url}/metrics`, null) };
+}
+
+async function scrape(url: string, key: string | null): Promise<Sample[]> {
+  const res = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${text.slice(0, 200)}`);
+  return parsePrometheus(text);
+}
+
+function sum(perProcess: Sample[][], name: string): number {
+  return perProcess.reduce((n, s) => n + sumOf(s, name), 0);
+}
+
+function mergedDelta(before: Sample[][], after: Sample[][], name: string) {
+  return bucketDelta(histogramBuckets(after.flat(), name), histogramBuckets(before.flat(), name));
+}
+
+async function memorySum(targets: Target[]): Promise<{ rssMb: number; peakMb: number } | null> {
+  const all = await Promise.all(targets.map((t) => memoryOf(t.child.pid)));
+  let rssMb = 0;
+  let peakMb = 0;
+  for (const m of all) {
+    if (!m) return null;
+    rssMb += m.rssMb;
+    peakMb += m.peakMb;
+  }
+  return { rssMb, peakMb };
+}
+
+async function progressLine(label: string, started: number, s: LoadSnapshot, targets: Target[]): Promise<string> {
+  const secs = (performance.now() - started) / 1000;
+  const mem = await memorySum(targets);
+  return `[${label}] ${secs.toFixed(0)} s  sent ${s.sent}  answered ${s.answered}  waiting ${s.waiting}` +
+    (s.rejected + s.failed ? `  refused ${s.rejected + s.failed}` : '') +
+    (mem ? `  rss ${mem.rssMb.toFixed(0)} MB` : '');
+}
+
+/** Creates a database for one run and returns its URL. */
+async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  const u = new URL(serverUrl);
+  u.pathname = '/' + name;
+  return u.toString();
+}
+
+async function dropDatabase(serverUrl: string, dbUrl: string): Promise<void> {
+  const name = new URL(dbUrl).pathname.slice(1);
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Tenants, each with one channel, created through the same code as the admin API. */
+async function provision(dbUrl: string, tenants: number): Promise<{ phoneNumberId: string; accessToken: string }[]> {
+  const db = createDb({ connectionString: dbUrl, max: 2 });
+  try {
+    const p = new Provisioning(db, Buffer.from(SECRET_KEY_HEX, 'hex'), 'openai');
+    const out: { phoneNumberId: string; accessToken: string }[] = [];
+    for (let i = 0; i < tenants; i++) {
+      const t = await p.createTenant({ name: `Bench tenant ${i + 1}`, agent: { provider: 'openai' } });
+      const phoneNumberId = `10${String(i).padStart(10, '0')}`;
+      const accessToken = `token-${phoneNumberId}-${randomBytes(6).toString('hex')}`;
+      // 1,000 messages a second: an upgraded number, so pacing never limits the benchmark.
+      await p.addChannel(t.id, { phoneNumberId, displayPhoneNumber: `+1 555 ${String(i).padStart(4, '0')}`, accessToken, messagesPerSecond: 1000 });
+      out.push({ phoneNumberId, accessToken });
+    }
+    return out;
+  } finally {
+    await db.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (v: number) => Math.round(v * 100) / 100;
