@@ -67,6 +67,7 @@ export function markdown(runs: { result: RunResult; details: RunDetails }[]): st
       `- ${r.pipeline}${r.processes > 1 ? ` ×${r.processes}` : ''}, model ${r.modelLatencyMs} ms: ${d.sent} messages sent, ${d.unanswered} unanswered at the end` +
         `${d.rejected ? `, ${d.rejected} refused` : ''}${d.unmatched ? `, ${d.unmatched} unmatched sends` : ''}, ${d.statusesPosted} status webhooks posted back` +
         `${d.rssMbAtStart !== null ? `; RSS ${fmt(d.rssMbAtStart)} MB after warm-up, ${fmt(d.rssMbAtEnd)} MB at the end` : ''}` +
+        `${d.turnMeansMs.total !== null ? `; mean turn ${fmt(d.turnMeansMs.total)} ms = queue ${fmt(d.turnMeansMs.queue)} + agent ${fmt(d.turnMeansMs.agent)} + send ${fmt(d.turnMeansMs.send)} + the rest` : ''}` +
         `${statements ? `; round trips per answered message by statement: ${statements}` : ''}.`,
     );
   }

@@ -57,6 +57,8 @@ export interface RunDetails {
   statements: Record<string, number>;
   rssMbAtStart: number | null;
   rssMbAtEnd: number | null;
+  /** Mean milliseconds of a turn's parts in the measured window, from the pipeline's own histograms. */
+  turnMeansMs: { queue: number | null; agent: number | null; send: number | null; total: number | null };
 }
 
 /** Where a run happens: the PostgreSQL server on which each run gets a fresh database. */
@@ -139,6 +141,10 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const snap = load.snapshot();
 
     const delta = (name: string) => sum(after, name) - sum(before, name);
+    const meanMs = (histogram: string) => {
+      const n = delta(`${histogram}_count`);
+      return n > 0 ? round((delta(`${histogram}_sum`) / n) * 1000) : null;
+    };
     const answered = snap.answeredMeasured;
     const overhead = mergedDelta(before, after, 'wagate_turn_overhead_seconds');
     const statements: Record<string, number> = {};
@@ -173,6 +179,12 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       statements: Object.fromEntries(Object.entries(statements).map(([k, v]) => [k, round(v)])),
       rssMbAtStart: memStart ? round(memStart.rssMb) : null,
       rssMbAtEnd: memEnd ? round(memEnd.rssMb) : null,
+      turnMeansMs: {
+        queue: meanMs('wagate_turn_queue_wait_seconds'),
+        agent: meanMs('wagate_turn_agent_seconds'),
+        send: meanMs('wagate_turn_send_seconds'),
+        total: meanMs('wagate_turn_seconds'),
+      },
     };
     return { result, details };
   } finally {

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { BenchOptionsError, parseBenchOptions } from '../../bench/options.ts';
+
+describe('wagate bench options', () => {
+  it('has defaults that run both pipelines at model latency 0 and 1,000 ms', () => {
+    expect(parseBenchOptions([])).toMatchObject({
+      conversations: 200,
+      tenants: 20,
+      messages: 0,
+      modelLatenciesMs: [0, 1000],
+      processes: [1],
+      durationS: 20,
+      baseline: true,
+      json: null,
+      cpuProfile: null,
+      databaseUrl: null,
+    });
+  });
+
+  it('takes lists, --no-baseline and a JSON file', () => {
+    const o = parseBenchOptions(['--conversations', '2000', '--model-latency-ms', '1000', '--processes', '1,2', '--no-baseline', '--json', 'out.json', '--duration', '30']);
+    expect(o).toMatchObject({ conversations: 2000, modelLatenciesMs: [1000], processes: [1, 2], baseline: false, json: 'out.json', durationS: 30 });
+  });
+
+  it('names the option that is wrong', () => {
+    const bad: [string[], RegExp][] = [
+      [['--conversations', 'many'], /--conversations: must be a whole number/],
+      [['--conversations', '0'], /--conversations: must be a whole number from 1/],
+      [['--model-latency-ms', '0,-5'], /--model-latency-ms/],
+      [['--processes', '99'], /--processes: must be a whole number from 1 to 16/],
+      [['--database-url', 'mysql://x'], /--database-url: must be a postgres:\/\/ URL/],
+      [['--tenants', '50', '--conversations', '10'], /--tenants \(50\) cannot exceed --conversations \(10\)/],
+      [['--baseline', '--no-baseline'], /contradict/],
+      [['--frobnicate'], /frobnicate/],
+    ];
+    for (const [args, message] of bad) {
+      expect(() => parseBenchOptions(args)).toThrow(BenchOptionsError);
+      expect(() => parseBenchOptions(args)).toThrow(message);
+    }
+  });
+});
