@@ -110,6 +110,9 @@ export class Delivery {
       return;
     }
     if (row.inbound_seq !== null) state.dbSeq = Math.max(state.dbSeq, Number(row.inbound_seq));
-    if (row.released) state.dbSeq = state.knownSeq;
+    if (row.released) {
+      state.setLease(false);
+      state.dbSeq = state.knownSeq;
+    }
   }
 }

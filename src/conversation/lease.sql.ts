@@ -20,19 +20,19 @@ WITH c AS (
 SELECT c.id, c.tenant_id AS "tenantId", c.channel_id AS "channelId", c.paused, c.inbound_seq AS "inboundSeq",
        t.config_version AS "configVersion",
        json_build_object('waId', k.wa_id, 'userId', k.user_id, 'name', k.profile_name) AS contact,
-       (SELECT coalesce(json_agg(p ORDER BY p.id), '[]') FROM (
-          SELECT id, direction, author, wamid, type, body, media, disposition, conv_seq, wa_timestamp, created_at
+       (SELECT coalesce(json_agg(p ORDER BY p.id::bigint), '[]') FROM (
+          SELECT id::text AS id, direction, author, wamid, type, body, media, disposition, conv_seq, wa_timestamp, created_at
           FROM messages WHERE conversation_id = c.id AND direction = 'inbound' AND disposition IS NULL
         ) p) AS pending,
-       (SELECT coalesce(json_agg(q ORDER BY q.id), '[]') FROM (
-          SELECT id, body, turn_id FROM messages
+       (SELECT coalesce(json_agg(q ORDER BY q.id::bigint), '[]') FROM (
+          SELECT id::text AS id, body, turn_id FROM messages
           WHERE conversation_id = c.id AND direction = 'outbound' AND status = 'queued'
         ) q) AS queued,
-       (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM (
-          SELECT id, direction, author, type, body, media, disposition, conv_seq, created_at
+       (SELECT coalesce(json_agg(h ORDER BY h.id::bigint), '[]') FROM (
+          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq, created_at
           FROM messages
           WHERE conversation_id = c.id AND NOT (direction = 'inbound' AND disposition IS NULL)
-          ORDER BY id DESC LIMIT coalesce((t.agent->>'historyLength')::int, 20)
+          ORDER BY messages.id DESC LIMIT coalesce((t.agent->>'historyLength')::int, 20)
         ) h) AS history
 FROM c JOIN contacts k ON k.id = c.contact_id JOIN tenants t ON t.id = c.tenant_id
 `,

@@ -30,7 +30,7 @@ ins AS (
   SELECT ok.tenant_id, ok.channel_id, ok.id, 'outbound', $3, 'text', p.body, 'queued'
   FROM ok, unnest($4::text[]) WITH ORDINALITY AS p(body, n)
   ORDER BY p.n
-  RETURNING id, body, author, created_at
+  RETURNING id::text AS id, body, author, created_at
 ),
 conv AS (
   UPDATE conversations c SET
@@ -44,12 +44,12 @@ conv AS (
                        THEN now() + make_interval(secs => $6) ELSE c.lease_until END,
     last_message_at = now()
   FROM ok WHERE c.id = ok.id
-  RETURNING c.id, c.tenant_id, c.paused, c.paused_until, c.paused_by, c.inbound_seq, c.lease_owner = $5 AS held,
+  RETURNING c.id::text AS id, c.tenant_id::text AS tenant_id, c.paused, c.paused_until, c.paused_by, c.inbound_seq, c.lease_owner = $5 AS held,
             NOT ok.paused AND c.paused AS newly_paused
 )
 SELECT EXISTS (SELECT 1 FROM cur) AS found,
        EXISTS (SELECT 1 FROM ok) AS window_open,
-       (SELECT coalesce(json_agg(ins ORDER BY ins.id), '[]') FROM ins) AS messages,
+       (SELECT coalesce(json_agg(ins ORDER BY ins.id::bigint), '[]') FROM ins) AS messages,
        (SELECT row_to_json(conv) FROM conv) AS conv
 `,
 );

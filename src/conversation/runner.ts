@@ -161,6 +161,7 @@ export class ConversationRunner implements IngestConsumer {
     }
     state.configVersion = Math.max(state.configVersion, conv.configVersion);
     state.paused = conv.paused;
+    state.setLease(true);
     const added = state.addPending([...leftover, ...fresh]);
     advanceSeq(state, Number(conv.inboundSeq), isNew);
     if (added > 0) this.turns.onNewMessages(state);
@@ -219,6 +220,7 @@ export class ConversationRunner implements IngestConsumer {
       state.lost = true;
       return;
     }
+    state.setLease(true);
     state.tenantId = row.tenantId;
     state.channelId = row.channelId;
     state.contact = row.contact;
@@ -236,7 +238,8 @@ export class ConversationRunner implements IngestConsumer {
     if (added > 0) this.turns.onNewMessages(state);
     if (state.pending.length === 0 && state.outbox.length === 0) {
       const released = await this.releaseIfIdle(state.id, seq);
-      if (!released) state.dbSeq = seq + 1; // something new came in meanwhile: claim again
+      if (released) state.setLease(false);
+      else state.dbSeq = seq + 1; // something new came in meanwhile: claim again
     }
   }
 
@@ -269,12 +272,14 @@ export class ConversationRunner implements IngestConsumer {
     if (conv.held && !this.stopping) {
       let state = this.states.get(conv.id);
       if (state) {
+        state.setLease(true);
         for (const m of row.messages) state.outbox.push({ id: m.id, body: m.body, turnId: null, turn: null } satisfies OutgoingMessage);
         advanceSeq(state, Number(conv.inbound_seq), false);
         this.drive(state);
       } else {
         // Not in memory: claim loads the queued messages (and anything else left) and sends them.
         state = new ConversationState(conv.id, conv.tenant_id, '', { waId: null, userId: null, name: null }, 0);
+        state.setLease(true);
         state.dbSeq = Number(conv.inbound_seq);
         this.states.set(conv.id, state);
         this.drive(state);
@@ -316,6 +321,7 @@ export class ConversationRunner implements IngestConsumer {
         state = new ConversationState(id, '', '', { waId: null, userId: null, name: null }, 0);
         this.states.set(id, state);
       }
+      state.setLease(true);
       state.dbSeq = Math.max(state.dbSeq, state.knownSeq + 1);
       this.drive(state);
     }
@@ -324,13 +330,14 @@ export class ConversationRunner implements IngestConsumer {
 
   /** Renews every lease held; a conversation whose lease was lost is dropped at once. */
   private async renew(): Promise<void> {
-    const ids = [...this.states.keys()];
-    if (ids.length === 0) return;
-    const rows = await this.db.query<{ id: string }>(RENEW, [ids, this.leaseOwner, this.opts.leaseSeconds]);
+    const asked = [...this.states.values()].filter((s) => s.leaseHeld).map((s) => ({ state: s, epoch: s.leaseEpoch }));
+    if (asked.length === 0) return;
+    const rows = await this.db.query<{ id: string }>(RENEW, [asked.map((a) => a.state.id), this.leaseOwner, this.opts.leaseSeconds]);
     const kept = new Set(rows.map((r) => r.id));
-    for (const id of ids) {
-      const state = this.states.get(id);
-      if (state && !kept.has(id) && state.running) {
+    for (const { state, epoch } of asked) {
+      const id = state.id;
+      // Lost only if nothing this process did since asking explains the absence.
+      if (!kept.has(id) && state.leaseHeld && state.leaseEpoch === epoch && this.states.get(id) === state) {
         state.lost = true;
         state.agentCall?.abort(new Error('lease lost'));
         this.log.warn({ conversationId: id }, 'lease lost to another process');

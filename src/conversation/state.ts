@@ -52,6 +52,10 @@ export class ConversationState {
   dbSeq = 0;
   running = false;
   paused = false;
+  /** Whether this process holds the lease now (as the last statement about it said). */
+  leaseHeld = false;
+  /** Bumped at every take or release, so a renewal can tell its answer is stale. */
+  leaseEpoch = 0;
   /** Aborts the running agent call (coalescing restart, pause, lease lost). */
   agentCall: AbortController | null = null;
   restartRequested = false;
@@ -71,6 +75,12 @@ export class ConversationState {
     public contact: { waId: string | null; userId: string | null; name: string | null },
     public configVersion: number,
   ) {}
+
+  /** Records what a statement said of the lease. */
+  setLease(held: boolean): void {
+    if (held !== this.leaseHeld) this.leaseEpoch++;
+    this.leaseHeld = held;
+  }
 
   get idle(): boolean {
     return this.pending.length === 0 && this.outbox.length === 0 && this.dbSeq <= this.knownSeq;

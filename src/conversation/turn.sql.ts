@@ -47,7 +47,7 @@ reply AS (
   FROM allowed a, unnest($7::text[]) WITH ORDINALITY AS p(body, n)
   WHERE $8 IN ('answer', 'fallback', 'handoff')
   ORDER BY p.n
-  RETURNING id, body, created_at
+  RETURNING id::text AS id, body, created_at
 ),
 settle AS (
   UPDATE messages m SET
@@ -64,7 +64,7 @@ settle AS (
     updated_at = now()
   FROM cur
   WHERE m.id = ANY($4::bigint[]) AND m.conversation_id = cur.id AND m.disposition IS NULL
-  RETURNING m.id, m.disposition
+  RETURNING m.id::text AS id, m.disposition
 ),
 conv AS (
   UPDATE conversations c SET
@@ -84,7 +84,7 @@ SELECT
   (SELECT paused FROM cur) AS was_paused,
   (SELECT inbound_seq FROM cur) AS inbound_seq,
   (SELECT row_to_json(conv) FROM conv) AS conv,
-  (SELECT coalesce(json_agg(reply ORDER BY reply.id), '[]') FROM reply) AS replies,
+  (SELECT coalesce(json_agg(reply ORDER BY reply.id::bigint), '[]') FROM reply) AS replies,
   (SELECT coalesce(json_agg(settle), '[]') FROM settle) AS settled,
   (SELECT count FROM quota) AS usage_count
 `,
@@ -114,7 +114,7 @@ WITH msg AS (
     attempts = attempts + 1,
     updated_at = now()
   WHERE id = $1
-  RETURNING id, tenant_id, conversation_id, turn_id, status
+  RETURNING id::text AS id, tenant_id::text AS tenant_id, conversation_id::text AS conversation_id, turn_id, status
 ),
 failed AS (
   UPDATE messages m SET disposition = 'send_failed', updated_at = now()
@@ -129,7 +129,7 @@ conv AS (
     lease_until = CASE WHEN $7::bigint IS NOT NULL AND c.inbound_seq <= $7::bigint THEN NULL
                        ELSE now() + make_interval(secs => $8) END
   FROM msg
-  WHERE c.id = msg.conversation_id AND c.lease_owner = $6
+  WHERE c.id = msg.conversation_id::bigint AND c.lease_owner = $6
   RETURNING c.inbound_seq, c.lease_owner IS NULL AS released
 )
 SELECT (SELECT row_to_json(msg) FROM msg) AS msg,

@@ -144,18 +144,18 @@ st_up AS (
   WHERE x.id = t.id
     AND array_position(ARRAY['queued','sent','delivered','read','failed'], t.status)
       > array_position(ARRAY['queued','sent','delivered','read','failed'], x.status)
-  RETURNING x.id, x.tenant_id, x.conversation_id, x.status, x.error_code
+  RETURNING x.id::text AS id, x.tenant_id::text AS tenant_id, x.conversation_id::text AS conversation_id, x.status, x.error_code
 )
 SELECT
   (SELECT coalesce(json_agg(json_build_object(
-      'id', cv.id, 'tenantId', cv.tenant_id, 'channelId', cv.channel_id, 'paused', cv.paused, 'held', cv.held,
+      'id', cv.id::text, 'tenantId', cv.tenant_id::text, 'channelId', cv.channel_id::text, 'paused', cv.paused, 'held', cv.held,
       'inboundSeq', cv.inbound_seq, 'configVersion', ch.config_version,
       'contact', json_build_object('waId', cu.wa_id, 'userId', cu.user_id, 'name', cu.profile_name),
-      'messages', (SELECT coalesce(json_agg(mi ORDER BY mi.id), '[]') FROM msg_ins mi WHERE mi.conversation_id = cv.id),
+      'messages', (SELECT coalesce(jsonb_agg(to_jsonb(mi) || jsonb_build_object('id', mi.id::text, 'tenant_id', mi.tenant_id::text, 'conversation_id', mi.conversation_id::text) ORDER BY mi.id), '[]') FROM msg_ins mi WHERE mi.conversation_id = cv.id),
       'history', CASE WHEN cv.held THEN (
-        SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM (
-          SELECT id, direction, author, type, body, media, disposition, conv_seq, created_at
-          FROM messages WHERE conversation_id = cv.id ORDER BY id DESC LIMIT ch.history_length
+        SELECT coalesce(json_agg(h ORDER BY h.id::bigint), '[]') FROM (
+          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq, created_at
+          FROM messages WHERE conversation_id = cv.id ORDER BY messages.id DESC LIMIT ch.history_length
         ) h) END
     )), '[]')
    FROM conv_up cv JOIN contact_up cu ON cu.id = cv.contact_id JOIN ch ON ch.channel_id = cv.channel_id
