@@ -1,0 +1,250 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pauseConversation, sendManual } from '../../src/conversation/takeover.ts';
+import { provisionTenant } from '../support/gateway.ts';
+import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { notification } from '../support/webhooks.ts';
+import { ConversationRows } from './conversationRows.ts';
+import { Customers, newWaId, SendLog, settle } from './customers.ts';
+import { echoValue } from './messages.ts';
+
+describe('human takeover: a paused bot never answers', () => {
+  let h: PipelineHarness;
+  let rows: ConversationRows;
+  let sends: SendLog;
+  beforeAll(async () => {
+    h = await startPipeline();
+    rows = await ConversationRows.open(h.gw.dbUrl);
+    sends = new SendLog(h.cloud);
+  });
+  afterAll(async () => {
+    sends?.stop();
+    await rows?.close();
+    await h?.close();
+  });
+
+  async function tenant(agent: Record<string, unknown> = {}) {
+    const t = await provisionTenant(h.gw, { agent: { provider: 'openai', ...agent } });
+    return { ...t, customers: new Customers(h.gw.url, t.phoneNumberId) };
+  }
+
+  /** Writes one message and waits for its answer; returns the conversation id. */
+  async function answered(customers: Customers, wa: string, text = 'hi'): Promise<string> {
+    const n = sends.to(wa).length;
+    await customers.say(wa, text);
+    await eventually(() => sends.to(wa).length === n + 1, 10_000, 'the answer');
+    await eventually(() => rows.settled(wa));
+    return (await rows.conversation(wa))!.id;
+  }
+
+  async function usage(tenantId: string): Promise<number> {
+    const [r] = await rows.query<{ count: number }>('SELECT coalesce(sum(count), 0)::int AS count FROM usage WHERE tenant_id = $1', [tenantId]);
+    return r.count;
+  }
+
+  it('a pause committed while the agent call runs stops that reply: disposition paused, nothing sent, no quota used', async () => {
+    const { customers, tenant: t } = await tenant();
+    const wa = newWaId();
+    const before = h.model.requests.length;
+    h.model.script({ kind: 'echo', latencyMs: 1_000 });
+    await customers.say(wa, 'are you there?');
+    await eventually(() => h.model.requests.length > before, 5_000, 'the agent call');
+    const conv = (await rows.conversation(wa))!;
+    // Committed from outside this process (no event reaches its runner): only the reply commit's guard can stop the reply.
+    await rows.query(`UPDATE conversations SET paused = true, paused_by = 'operator' WHERE id = $1`, [conv.id]);
+    await eventually(() => rows.settled(wa), 10_000, 'the turn settled');
+    await settle(200);
+    expect(h.model.requests.length - before).toBe(1);
+    expect(sends.to(wa)).toEqual([]);
+    expect(await rows.dispositions(wa)).toEqual(['paused']);
+    expect(await rows.outbound(wa)).toEqual([]);
+    expect(await usage(t.id)).toBe(0);
+  });
+
+  it('paused during the agent call by pauseConversation: no reply; the customer writes again: still paused, no agent call; the resume timer resumes it', async () => {
+    const { customers } = await tenant();
+    const wa = newWaId();
+    const before = h.model.requests.length;
+    h.model.script({ kind: 'echo', latencyMs: 1_000 });
+    await customers.say(wa, 'first');
+    await eventually(() => h.model.requests.length > before, 5_000, 'the agent call');
+    const convId = (await rows.conversation(wa))!.id;
+    const paused = await pauseConversation(h.gw.ctx, convId, null, { minutes: 60 });
+    expect(paused.paused).toBe(true);
+    await eventually(() => rows.settled(wa), 10_000, 'the turn settled');
+    expect(await rows.dispositions(wa)).toEqual(['paused']);
+
+    // A customer's message never un-pauses the bot.
+    await customers.say(wa, 'hello?');
+    await customers.say(wa, 'anyone?');
+    await settle(400);
+    expect(await rows.dispositions(wa)).toEqual(['paused', 'paused', 'paused']);
+    expect(h.model.requests.length - before).toBe(1);
+    expect(sends.to(wa)).toEqual([]);
+    expect((await rows.conversation(wa))!.paused).toBe(true);
+
+    // The resume timer runs out without any message from the customer.
+    await rows.query(`UPDATE conversations SET paused_until = now() + interval '1 second' WHERE id = $1`, [convId]);
+    await eventually(async () => !(await rows.conversation(wa))!.paused, 5_000, 'resumed by the timer');
+    const conv = (await rows.conversation(wa))!;
+    expect(conv.paused_until).toBeNull();
+    // Messages that arrived while paused stay unanswered on resume.
+    await settle(300);
+    expect(sends.to(wa)).toEqual([]);
+    // The next message starts a turn as usual.
+    await customers.say(wa, 'back again');
+    await eventually(() => sends.to(wa).length === 1, 10_000, 'the answer after resume');
+    expect(sends.to(wa)).toEqual(['echo: back again']);
+    expect(await rows.dispositions(wa)).toEqual(['paused', 'paused', 'paused', 'answered']);
+  });
+
+  it("an operator's manual send is sent and pauses the bot; the customer's next message gets no agent call", async () => {
+    const { customers } = await tenant();
+    const wa = newWaId();
+    const convId = await answered(customers, wa);
+    const before = h.model.requests.length;
+    const r = await sendManual(h.gw.ctx, convId, null, 'Hi, this is Anna from the shop.');
+    expect(r.paused).toBe(true);
+    expect(r.messages).toHaveLength(1);
+    await eventually(() => sends.to(wa).length === 2, 10_000, 'the manual send');
+    expect(sends.to(wa)).toEqual(['echo: hi', 'Hi, this is Anna from the shop.']);
+    await eventually(async () => (await rows.outbound(wa)).at(-1)?.status === 'sent');
+    expect((await rows.outbound(wa)).at(-1)).toMatchObject({ author: 'operator', body: 'Hi, this is Anna from the shop.', status: 'sent' });
+    expect((await rows.conversation(wa))!).toMatchObject({ paused: true, paused_by: 'operator' });
+    await customers.say(wa, 'thanks Anna');
+    await settle(400);
+    expect(h.model.requests.length).toBe(before);
+    expect(await rows.dispositions(wa)).toEqual(['answered', 'paused']);
+    expect(sends.to(wa)).toHaveLength(2);
+  });
+
+  it('a manual send does not pause a tenant that turned autoPauseOnOperatorReply off', async () => {
+    const { customers } = await tenant({ autoPauseOnOperatorReply: false });
+    const wa = newWaId();
+    const convId = await answered(customers, wa);
+    const r = await sendManual(h.gw.ctx, convId, null, 'A note from a person.');
+    expect(r.paused).toBe(false);
+    await eventually(() => sends.to(wa).length === 2, 10_000, 'the manual send');
+    await answered(customers, wa, 'and the bot?');
+    expect(sends.to(wa)).toEqual(['echo: hi', 'A note from a person.', 'echo: and the bot?']);
+  });
+
+  it('a manual send outside the 24-hour window is refused with 409 outside_customer_service_window and queues nothing', async () => {
+    const { customers } = await tenant();
+    const wa = newWaId();
+    const convId = await answered(customers, wa);
+    await rows.query(
+      `UPDATE contacts SET last_inbound_at = now() - interval '25 hours' WHERE id = (SELECT contact_id FROM conversations WHERE id = $1)`,
+      [convId],
+    );
+    const outBefore = (await rows.outbound(wa)).length;
+    await expect(sendManual(h.gw.ctx, convId, null, 'too late')).rejects.toMatchObject({ status: 409, code: 'outside_customer_service_window' });
+    await settle(200);
+    expect((await rows.outbound(wa)).length).toBe(outBefore);
+    expect(sends.to(wa)).toEqual(['echo: hi']);
+    expect((await rows.conversation(wa))!.paused).toBe(false);
+  });
+
+  it('a message echo (the business answered from its own app) pauses the bot', async () => {
+    const { customers, phoneNumberId } = await tenant();
+    const wa = newWaId();
+    await answered(customers, wa);
+    const before = h.model.requests.length;
+    await customers.post(notification({ field: 'smb_message_echoes', value: echoValue(phoneNumberId, wa, 'I will take it from here') }));
+    expect((await rows.conversation(wa))!).toMatchObject({ paused: true, paused_by: 'business_app' });
+    expect((await rows.outbound(wa)).at(-1)).toMatchObject({ author: 'operator', body: 'I will take it from here' });
+    await customers.say(wa, 'ok');
+    await settle(400);
+    expect(h.model.requests.length).toBe(before);
+    expect(await rows.dispositions(wa)).toEqual(['answered', 'paused']);
+    // The echo is the business's own message: the gateway sends nothing for it.
+    expect(sends.to(wa)).toEqual(['echo: hi']);
+  });
+
+  it('a message echo does not pause a tenant that turned autoPauseOnOperatorReply off', async () => {
+    const { customers, phoneNumberId } = await tenant({ autoPauseOnOperatorReply: false });
+    const wa = newWaId();
+    await answered(customers, wa);
+    await customers.post(notification({ field: 'smb_message_echoes', value: echoValue(phoneNumberId, wa, 'a word from the owner') }));
+    expect((await rows.conversation(wa))!.paused).toBe(false);
+    await answered(customers, wa, 'still there?');
+    expect(sends.to(wa)).toEqual(['echo: hi', 'echo: still there?']);
+  });
+});
+
+describe('handoff to a human', () => {
+  let h: PipelineHarness;
+  let rows: ConversationRows;
+  let sends: SendLog;
+  beforeAll(async () => {
+    h = await startPipeline();
+    rows = await ConversationRows.open(h.gw.dbUrl);
+    sends = new SendLog(h.cloud);
+  });
+  afterAll(async () => {
+    sends?.stop();
+    await rows?.close();
+    await h?.close();
+  });
+
+  const HANDOFF = 'A person from our team will answer you here.';
+
+  it('a handoff keyword pauses the conversation and sends the handoff message, with no agent call', async () => {
+    const t = await provisionTenant(h.gw, { agent: { provider: 'openai', handoffKeywords: ['human', 'real person'], handoffMessage: HANDOFF } });
+    const customers = new Customers(h.gw.url, t.phoneNumberId);
+    const wa = newWaId();
+    const before = h.model.requests.length;
+    await customers.say(wa, 'Can I talk to a HUMAN, please?');
+    await eventually(() => sends.to(wa).length === 1, 10_000, 'the handoff message');
+    await eventually(() => rows.settled(wa));
+    expect(sends.to(wa)).toEqual([HANDOFF]);
+    expect(h.model.requests.length).toBe(before);
+    expect((await rows.conversation(wa))!.paused).toBe(true);
+    expect(await rows.dispositions(wa)).toEqual(['paused']);
+    await customers.say(wa, 'hello?');
+    await settle(400);
+    expect(h.model.requests.length).toBe(before);
+    expect(sends.to(wa)).toEqual([HANDOFF]);
+    expect(await rows.dispositions(wa)).toEqual(['paused', 'paused']);
+  });
+
+  it('a keyword inside another word is not a handoff', async () => {
+    const t = await provisionTenant(h.gw, { agent: { provider: 'openai', handoffKeywords: ['human'], handoffMessage: HANDOFF } });
+    const customers = new Customers(h.gw.url, t.phoneNumberId);
+    const wa = newWaId();
+    await customers.say(wa, 'Is this product humane?');
+    await eventually(() => sends.to(wa).length === 1, 10_000, 'the answer');
+    expect(sends.to(wa)).toEqual(['echo: Is this product humane?']);
+    expect((await rows.conversation(wa))!.paused).toBe(false);
+  });
+
+  it('the agent asking for a handoff (openai tool call) pauses the conversation and sends the handoff message', async () => {
+    const t = await provisionTenant(h.gw, { agent: { provider: 'openai', handoffMessage: HANDOFF } });
+    const customers = new Customers(h.gw.url, t.phoneNumberId);
+    const wa = newWaId();
+    h.model.script({ kind: 'handoff', reply: null, reason: 'refund request' });
+    await customers.say(wa, 'I want my money back');
+    await eventually(() => sends.to(wa).length === 1, 10_000, 'the handoff message');
+    await eventually(() => rows.settled(wa));
+    expect(sends.to(wa)).toEqual([HANDOFF]);
+    expect((await rows.conversation(wa))!).toMatchObject({ paused: true, paused_by: 'agent' });
+    expect(await rows.dispositions(wa)).toEqual(['paused']);
+    const before = h.model.requests.length;
+    await customers.say(wa, 'so?');
+    await settle(400);
+    expect(h.model.requests.length).toBe(before);
+    expect(sends.to(wa)).toEqual([HANDOFF]);
+  });
+
+  it('an agent answer with a handoff tool call sends the answer and pauses', async () => {
+    const t = await provisionTenant(h.gw, { agent: { provider: 'openai', handoffMessage: HANDOFF } });
+    const customers = new Customers(h.gw.url, t.phoneNumberId);
+    const wa = newWaId();
+    h.model.script({ kind: 'handoff', reply: 'Let me get a colleague for you.' });
+    await customers.say(wa, 'This is complicated');
+    await eventually(() => sends.to(wa).length === 1, 10_000, 'the answer');
+    await eventually(() => rows.settled(wa));
+    await settle(200);
+    expect(sends.to(wa)).toEqual(['Let me get a colleague for you.']);
+    expect((await rows.conversation(wa))!.paused).toBe(true);
+  });
+});
