@@ -104,7 +104,7 @@ describe('messages that arrive while a turn runs join it', () => {
     expect(sends.to(wa)).toEqual(turns.map((t) => `echo: ${t.at(-1)}`));
     const inbound = await rows.inbound(wa);
     const lastOfTurn = new Set(turns.map((t) => t.at(-1)));
-    expect(inbound.map((m) => m.disposition)).toEqual(inbound.map((m) => (lastOfTurn.has(m.body) ? 'answered' : 'coalesced')));
+    expect(inbound.map((m) => m.disposition)).toEqual(inbound.map((m) => (lastOfTurn.has(m.body ?? undefined) ? 'answered' : 'coalesced')));
     // Messages of one turn share its turn_id; different turns have different ones.
     expect(new Set(inbound.map((m) => m.turn_id)).size).toBe(turns.length);
     // The second turn's agent call saw the first turn's exchange as history.
