@@ -148,3 +148,20 @@ export async function memoryOf(pid: number): Promise<{ rssMb: number; peakMb: nu
     return null;
   }
 }
+
+// Linux reports CPU time in clock ticks; 100 a second on every common configuration.
+const TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) a process has used since it started, in ms; null where /proc is not available. */
+export async function cpuMsOf(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return Number.isFinite(utime) && Number.isFinite(stime) ? ((utime + stime) * 1000) / TICKS_PER_SECOND : null;
+  } catch {
+    return null;
+  }
+}

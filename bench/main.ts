@@ -56,7 +56,9 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
         runs.push(run);
         io.progress.write(`done: ${spec.pipeline}${spec.processes > 1 ? ` ×${spec.processes}` : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
         if (seen && o.cpuProfile) {
-          for (const f of (await readdir(o.cpuProfile)).filter((f) => f.endsWith('.cpuprofile') && !seen.has(f))) {
+          // Node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is
+          // the main thread, the others are the TypeScript loader's worker.
+          for (const f of (await readdir(o.cpuProfile)).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f) && !seen.has(f))) {
             const file = path.join(o.cpuProfile, f);
             profiles.push(`wagate, model ${modelLatencyMs} ms, ${spec.processes} process(es): ` + profileMarkdown(file, await summariseProfile(file)));
           }

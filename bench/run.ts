@@ -5,7 +5,7 @@ import { freePort } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../src/sandbox/cloudApiSimulator.ts';
 import { Provisioning } from '../src/tenancy/provision.ts';
-import { firstJsonLine, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
+import { cpuMsOf, firstJsonLine, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
 import { Load, type Customer, type LoadSnapshot } from './load.ts';
 import { bucketDelta, bucketQuantile, histogramBuckets, parsePrometheus, sumOf, type Sample } from './prometheus.ts';
 
@@ -53,10 +53,18 @@ export interface RunDetails {
   rejected: number;
   unmatched: number;
   statusesPosted: number;
-  /** Round trips per answered message, by statement name (wagate only). */
-  statements: Record<string, number>;
+  /** Round trips per answered message and their mean time, by statement name (wagate only). */
+  statements: Record<string, { perMessage: number; meanMs: number }>;
   rssMbAtStart: number | null;
   rssMbAtEnd: number | null;
+  /** CPU time the pipeline's processes used per answered message, ms (user + system). */
+  cpuMsPerMessage: number | null;
+  /** CPU time the benchmark's own process (customers and fake Cloud API) used per answered message, ms. */
+  loadCpuMsPerMessage: number | null;
+  /** The gateway's event-loop delay p99 at the end, ms (wagate only). */
+  eventLoopLagP99Ms: number | null;
+  /** The pipeline's own measure of its acknowledgements (handler entry to answer, status 200), statuses included. */
+  serverAckMs: { p50: number | null; p99: number | null };
   /** Mean milliseconds of a turn's parts in the measured window, from the pipeline's own histograms. */
   turnMeansMs: { queue: number | null; agent: number | null; send: number | null; total: number | null };
 }
@@ -127,6 +135,8 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     await sleep(spec.warmupS * 1000);
     const before = await Promise.all(targets.map((t) => t.scrape()));
     const memStart = await memorySum(targets);
+    const cpuStart = await cpuSum(targets);
+    const loadCpuStart = process.cpuUsage();
     load.beginMeasuring();
     const windowStart = performance.now();
     await sleep(spec.durationS * 1000);
@@ -138,6 +148,8 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     clearInterval(ticker);
     const after = await Promise.all(targets.map((t) => t.scrape()));
     const memEnd = await memorySum(targets);
+    const cpuEnd = await cpuSum(targets);
+    const loadCpu = process.cpuUsage(loadCpuStart);
     const snap = load.snapshot();
 
     const delta = (name: string) => sum(after, name) - sum(before, name);
@@ -147,13 +159,15 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     };
     const answered = snap.answeredMeasured;
     const overhead = mergedDelta(before, after, 'wagate_turn_overhead_seconds');
-    const statements: Record<string, number> = {};
+    const ack = mergedDelta(before, after, 'wagate_webhook_ack_seconds', { status: '200' });
+    const statements: Record<string, { perMessage: number; meanMs: number }> = {};
     if (answered > 0) {
-      for (const s of after.flat()) {
-        if (s.name !== 'wagate_db_statement_seconds_count') continue;
-        const prev = sumOf(before.flat(), s.name, { statement: s.labels.statement });
-        const n = s.value - prev;
-        if (n > 0) statements[s.labels.statement] = (statements[s.labels.statement] ?? 0) + n / answered;
+      const names = new Set(after.flat().filter((s) => s.name === 'wagate_db_statement_seconds_count').map((s) => s.labels.statement));
+      for (const statement of names) {
+        const of = (samples: Sample[][], name: string) => samples.reduce((n, p) => n + sumOf(p, name, { statement }), 0);
+        const count = of(after, 'wagate_db_statement_seconds_count') - of(before, 'wagate_db_statement_seconds_count');
+        const seconds = of(after, 'wagate_db_statement_seconds_sum') - of(before, 'wagate_db_statement_seconds_sum');
+        if (count > 0) statements[statement] = { perMessage: round(count / answered), meanMs: round((seconds / count) * 1000) };
       }
     }
     const ms = (v: number | null) => (v === null ? null : round(v * 1000));
@@ -176,9 +190,13 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       rejected: snap.rejected + snap.failed,
       unmatched: snap.unmatched,
       statusesPosted: simulators.reduce((n, s) => n + s.stats().statusesPosted, 0),
-      statements: Object.fromEntries(Object.entries(statements).map(([k, v]) => [k, round(v)])),
+      statements,
       rssMbAtStart: memStart ? round(memStart.rssMb) : null,
       rssMbAtEnd: memEnd ? round(memEnd.rssMb) : null,
+      cpuMsPerMessage: cpuStart !== null && cpuEnd !== null && answered > 0 ? round((cpuEnd - cpuStart) / answered) : null,
+      loadCpuMsPerMessage: answered > 0 ? round((loadCpu.user + loadCpu.system) / 1000 / answered) : null,
+      eventLoopLagP99Ms: spec.pipeline === 'wagate' ? round((Math.max(...after.map((s) => sumOf(s, 'nodejs_eventloop_lag_p99_seconds'))) || 0) * 1000) : null,
+      serverAckMs: { p50: ms(bucketQuantile(ack, 0.5)), p99: ms(bucketQuantile(ack, 0.99)) },
       turnMeansMs: {
         queue: meanMs('wagate_turn_queue_wait_seconds'),
         agent: meanMs('wagate_turn_agent_seconds'),
@@ -241,8 +259,8 @@ function sum(perProcess: Sample[][], name: string): number {
   return perProcess.reduce((n, s) => n + sumOf(s, name), 0);
 }
 
-function mergedDelta(before: Sample[][], after: Sample[][], name: string) {
-  return bucketDelta(histogramBuckets(after.flat(), name), histogramBuckets(before.flat(), name));
+function mergedDelta(before: Sample[][], after: Sample[][], name: string, where: Record<string, string> = {}) {
+  return bucketDelta(histogramBuckets(after.flat(), name, where), histogramBuckets(before.flat(), name, where));
 }
 
 async function memorySum(targets: Target[]): Promise<{ rssMb: number; peakMb: number } | null> {
@@ -255,6 +273,16 @@ async function memorySum(targets: Target[]): Promise<{ rssMb: number; peakMb: nu
     peakMb += m.peakMb;
   }
   return { rssMb, peakMb };
+}
+
+async function cpuSum(targets: Target[]): Promise<number | null> {
+  let total = 0;
+  for (const t of targets) {
+    const ms = await cpuMsOf(t.child.pid);
+    if (ms === null) return null;
+    total += ms;
+  }
+  return total;
 }
 
 async function progressLine(label: string, started: number, s: LoadSnapshot, targets: Target[]): Promise<string> {

@@ -22,7 +22,7 @@ function run(pipeline: 'wagate' | 'baseline', modelLatencyMs: number, over: Part
       peakRssMb: 150,
       ...over,
     },
-    details: { sent: 1010, unanswered: 0, rejected: 0, unmatched: 0, statusesPosted: 3000, statements: { ingest_notification: 4 }, rssMbAtStart: 120, rssMbAtEnd: 121, turnMeansMs: { queue: 0.1, agent: 1, send: 1, total: 3 } },
+    details: { sent: 1010, unanswered: 0, rejected: 0, unmatched: 0, statusesPosted: 3000, statements: { ingest_notification: { perMessage: 4, meanMs: 0.4 } }, rssMbAtStart: 120, rssMbAtEnd: 121, serverAckMs: { p50: 0.5, p99: 2 }, cpuMsPerMessage: 0.8, loadCpuMsPerMessage: 0.5, eventLoopLagP99Ms: 12, turnMeansMs: { queue: 0.1, agent: 1, send: 1, total: 3 } },
   };
 }
 
@@ -43,7 +43,7 @@ describe('the benchmark report', () => {
     expect(md).toContain('| messages answered per second | 1000 | 50.0× | 20.0 | 1000 | 50.0× | 1500 | 75.0× | 20.0 |');
     expect(md).toContain('| new connections per answered message | 0 | ∞ | 8.00 |');
     expect(md).toContain('model 1000 ms: 2 processes answer 1.50× the messages per second of one.');
-    expect(md).toContain('round trips per answered message by statement: ingest_notification 4.00');
+    expect(md).toContain('round trips per answered message by statement (mean time): ingest_notification 4.00 (0.40 ms)');
   });
 
   it('writes exactly the JSON shape of the specification', () => {
