@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { channelCreateInput, tenantCreateInput, tenantPatchInput } from '../tenancy/provision.ts';
+import { route, type RouteSpec } from './routeSpec.ts';
+import { apiKeyShape, channelShape, errorBody, idString, tenantShape } from './schemas.ts';
+
+/**
+ * Routes that other modules serve (provisioning, webhooks, health, metrics),
+ * described for the OpenAPI document from the same schemas their handlers
+ * parse with. The OpenAPI test checks that every /api route the server has
+ * is described, so a new route cannot go undocumented.
+ */
+
+const tenantParams = z.strictObject({ tenantId: idString });
+const e = (description: string) => ({ description, schema: errorBody });
+
+export const externalRoutes: RouteSpec[] = [
+  route({
+    method: 'POST',
+    url: '/api/tenants',
+    tag: 'provisioning',
+    summary: 'Create a tenant (name, monthly limit, agent configuration)',
+    auth: 'admin',
+    body: tenantCreateInput,
+    responses: { 201: { description: 'created', schema: tenantShape }, 400: e('invalid input'), 401: e('no key'), 403: e('not the admin key') },
+  }),
+  route({
+    method: 'GET',
+    url: '/api/tenants/:tenantId',
+    tag: 'provisioning',
+    summary: 'A tenant',
+    auth: 'admin_or_own_tenant',
+    params: tenantParams,
+    responses: { 200: { description: 'the tenant', schema: tenantShape }, 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
+  }),
+  route({
+    method: 'PATCH',
+    url: '/api/tenants/:tenantId',
+    tag: 'provisioning',
+    summary: 'Change a tenant: limit or agent configuration',
+    auth: 'admin_or_own_tenant',
+    params: tenantParams,
+    body: tenantPatchInput,
+    responses: { 200: { description: 'the tenant', schema: tenantShape }, 400: e('invalid input'), 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
+  }),
+  route({
+    method: 'POST',
+    url: '/api/tenants/:tenantId/channels',
+    tag: 'provisioning',
+    summary: 'Add a channel (a WhatsApp number) to a tenant',
+    description: 'The access token, app secret and verify token are stored encrypted and never shown again.',
+    auth: 'admin',
+    params: tenantParams,
+    body: channelCreateInput,
+    responses: {
+      201: { description: 'created', schema: channelShape },
+      400: e('invalid input'),
+      401: e('no key'),
+      403: e('not the admin key'),
+      404: e('no such tenant'),
+      409: e('phone_number_taken'),
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/api/tenants/:tenantId/api-keys',
+    tag: 'provisioning',
+    summary: 'A new tenant key (returned once)',
+    auth: 'admin',
+    params: tenantParams,
+    responses: { 201: { description: 'created', schema: apiKeyShape }, 401: e('no key'), 403: e('not the admin key'), 404: e('no such tenant') },
+  }),
+  route({
+    method: 'GET',
+    url: '/healthz',
+    tag: 'health',
+    summary: 'The process is up',
+    auth: 'none',
+    responses: { 200: { description: 'up', schema: z.object({ ok: z.boolean() }) } },
+  }),
+  route({
+    method: 'GET',
+    url: '/readyz',
+    tag: 'health',
+    summary: 'The database is reachable and migrated',
+    auth: 'none',
+    responses: { 200: { description: 'ready', schema: z.object({ ok: z.boolean() }) }, 503: { description: 'not ready', schema: z.object({ ok: z.boolean() }) } },
+  }),
+  route({
+    method: 'GET',
+    url: '/metrics',
+    tag: 'metrics',
+    summary: 'Prometheus metrics (admin)',
+    auth: 'admin',
+    responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, 401: e('no key'), 403: e('not the admin key') },
+  }),
+  route({
+    method: 'GET',
+    url: '/performance-metrics',
+    tag: 'metrics',
+    summary: 'Performance metrics as JSON (admin): p50/p95/p99 over the last 5 minutes and since start',
+    auth: 'admin',
+    responses: { 200: { description: 'the metrics' }, 401: e('no key'), 403: e('not the admin key') },
+  }),
+  route({
+    method: 'GET',
+    url: '/webhooks/whatsapp',
+    tag: 'webhooks',
+    summary: "Meta's subscription handshake",
+    description: 'hub.mode=subscribe, hub.verify_token, hub.challenge: answers the challenge when the token matches.',
+    auth: 'none',
+    responses: { 200: { description: 'the challenge', contentType: 'text/plain' }, 403: e('wrong verify token') },
+  }),
+  route({
+    method: 'POST',
+    url: '/webhooks/whatsapp',
+    tag: 'webhooks',
+    summary: "Meta's notifications (messages, statuses), signed with X-Hub-Signature-256",
+    description: 'Answers 200 only once everything in the notification is committed; 503 when the database is unreachable, so that Meta delivers it again.',
+    auth: 'none',
+    responses: {
+      200: { description: 'stored' },
+      400: e('not a WhatsApp Business Account notification'),
+      401: e('missing or wrong signature'),
+      413: e('over 4 MiB'),
+      503: e('database unavailable or shutting down: deliver again'),
+    },
+  }),
+  route({
+    method: 'GET',
+    url: '/webhooks/whatsapp/:channelId',
+    tag: 'webhooks',
+    summary: 'The handshake of a channel with its own Meta app',
+    auth: 'none',
+    params: z.strictObject({ channelId: idString }),
+    responses: { 200: { description: 'the challenge', contentType: 'text/plain' }, 403: e('wrong verify token') },
+  }),
+  route({
+    method: 'POST',
+    url: '/webhooks/whatsapp/:channelId',
+    tag: 'webhooks',
+    summary: "Notifications for a channel with its own Meta app (its own app secret)",
+    auth: 'none',
+    params: z.strictObject({ channelId: idString }),
+    responses: { 200: { description: 'stored' }, 401: e('missing or wrong signature'), 404: e('no such channel'), 503: e('deliver again') },
+  }),
+];

@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app/context.ts';
+import { sendManual } from '../conversation/takeover.ts';
+import { notFound } from '../shared/errors.ts';
+import type { Authenticator } from './auth.ts';
+import { decodeCursor, encodeCursor, messageCursor } from './cursor.ts';
+import type { EventHub } from './eventHub.ts';
+import { MESSAGES_ASC, MESSAGES_BY_IDS, MESSAGES_DESC } from './messages.sql.ts';
+import { handle, route } from './routeSpec.ts';
+import { conversationParams, errorBody, listOf, manualSendBody, manualSendShape, messageListQuery, messageShape } from './schemas.ts';
+import { scopeTenant } from './scope.ts';
+import { messageView, type MessageRow } from './views.ts';
+
+export const listMessagesRoute = route({
+  method: 'GET',
+  url: '/api/conversations/:id/messages',
+  tag: 'messages',
+  summary: "A conversation's messages, oldest first",
+  description:
+    'Each with its status and, for customer messages, its disposition: why the bot answered or did not. `order=desc` walks from the newest. ' +
+    'Paginated by cursor; messages that arrive during a walk come after the ones already listed, none skipped or repeated.',
+  auth: 'tenant',
+  resource: 'conversation',
+  params: conversationParams,
+  query: messageListQuery,
+  responses: {
+    200: { description: 'a page', schema: listOf(messageShape) },
+    400: { description: 'invalid query', schema: errorBody },
+    401: { description: 'no key, or an unknown one', schema: errorBody },
+    404: { description: "no such conversation (or another tenant's)", schema: errorBody },
+  },
+});
+
+export const sendMessageRoute = route({
+  method: 'POST',
+  url: '/api/conversations/:id/messages',
+  tag: 'messages',
+  summary: 'Send a text by hand',
+  description:
+    "Queued and sent in order with the conversation's other messages (split past 4,096 characters). Pauses the bot when the tenant keeps " +
+    "autoPauseOnOperatorReply. More than 24 hours after the customer's last message WhatsApp allows only templates: 409 outside_customer_service_window.",
+  auth: 'tenant',
+  resource: 'conversation',
+  params: conversationParams,
+  body: manualSendBody,
+  responses: {
+    201: { description: 'queued', schema: manualSendShape },
+    400: { description: 'invalid body', schema: errorBody },
+    401: { description: 'no key, or an unknown one', schema: errorBody },
+    404: { description: "no such conversation (or another tenant's)", schema: errorBody },
+    409: { description: 'outside_customer_service_window', schema: errorBody },
+    503: { description: 'this process does not send messages', schema: errorBody },
+  },
+});
+
+/** The message routes of SPEC §6: the conversation view and the operator's reply. */
+export async function messageRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator, hub: EventHub): Promise<void> {
+  const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
+
+  handle(app, listMessagesRoute, principal, async (p, { params, query }) => {
+    const cur = query.cursor === undefined ? null : decodeCursor(messageCursor, query.cursor);
+    const order = cur?.o ?? query.order ?? 'asc';
+    const [row] = await ctx.db.query<{ found: boolean; items: MessageRow[] }>(order === 'asc' ? MESSAGES_ASC : MESSAGES_DESC, [
+      params.id,
+      scopeTenant(p, undefined),
+      cur?.i ?? null,
+      query.limit + 1,
+    ]);
+    if (!row.found) throw notFound('conversation');
+    const more = row.items.length > query.limit;
+    const page = more ? row.items.slice(0, query.limit) : row.items;
+    return { items: page.map(messageView), nextCursor: more ? encodeCursor({ i: page[page.length - 1].id, o: order }) : null };
+  });
+
+  handle(app, sendMessageRoute, principal, async (p, { params, body, reply }) => {
+    const tenantId = scopeTenant(p, undefined);
+    const sent = await sendManual(ctx, params.id, tenantId, body.text);
+    const [row] = await ctx.db.query<{ items: (MessageRow & { tenant_id: string })[] }>(MESSAGES_BY_IDS, [params.id, sent.messages.map((m) => m.id)]);
+    // Queued messages raise no bus event until they are sent: tell the live views now.
+    for (const m of row.items) {
+      hub.publish({ type: 'message', tenantId: m.tenant_id, conversationId: params.id, data: { messageId: m.id, direction: 'outbound', author: 'operator' } });
+    }
+    return reply.code(201).send({ messages: row.items.map(messageView), paused: sent.paused, pausedUntil: sent.pausedUntil });
+  });
+}

@@ -1,0 +1,177 @@
+import { z } from 'zod';
+
+/**
+ * The operator API's shapes (SPEC §6), as zod schemas: inputs are parsed with
+ * them, and `/api/openapi.json` describes inputs and outputs from them. Ids
+ * are strings, times ISO 8601, lists `{items, nextCursor}`.
+ */
+
+export const DISPOSITIONS = [
+  'answered',
+  'coalesced',
+  'paused',
+  'over_quota',
+  'no_answer_needed',
+  'window_closed',
+  'duplicate',
+  'agent_failed',
+  'send_failed',
+  'unroutable',
+] as const;
+
+export const idString = z.string().regex(/^\d{1,18}$/, 'must be a numeric id');
+
+export const errorBody = z.object({
+  error: z.object({
+    code: z.string().describe('stable snake_case code, e.g. not_found, invalid_request, outside_customer_service_window'),
+    message: z.string(),
+  }),
+});
+
+export const messageShape = z.object({
+  id: z.string(),
+  conversationId: z.string(),
+  direction: z.enum(['inbound', 'outbound']),
+  author: z.enum(['customer', 'agent', 'operator']),
+  wamid: z.string().nullable(),
+  type: z.string().describe('text, image, document, location, reaction, … as WhatsApp names it'),
+  text: z.string().nullable().describe('the text, caption, button title … of the message; plain text, never HTML'),
+  media: z
+    .object({ mimeType: z.string().nullable(), caption: z.string().nullable(), filename: z.string().nullable() })
+    .nullable()
+    .describe('media messages only'),
+  status: z.string().describe('inbound: received; outbound: queued, sent, delivered, read, failed'),
+  disposition: z.enum(DISPOSITIONS).nullable().describe('inbound only: why it was or was not answered; null while its turn is pending'),
+  turnId: z.string().nullable(),
+  error: z.object({ code: z.number().nullable(), title: z.string().nullable() }).nullable(),
+  createdAt: z.string(),
+});
+export type MessageShape = z.infer<typeof messageShape>;
+
+export const conversationShape = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  channelId: z.string(),
+  contact: z.object({ waId: z.string().nullable(), userId: z.string().nullable(), name: z.string().nullable() }),
+  paused: z.boolean(),
+  pausedUntil: z.string().nullable().describe('when the resume timer ends the pause; null: paused until resumed'),
+  pausedBy: z.string().nullable().describe('operator, agent, business_app or timer'),
+  lastMessage: messageShape.nullable(),
+  lastMessageAt: z.string(),
+  unread: z.number().int().describe('customer messages since an operator last read the conversation'),
+});
+export type ConversationShape = z.infer<typeof conversationShape>;
+
+/** `{items, nextCursor}` of a schema. */
+export const listOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export const usageShape = z.object({
+  month: z.string().describe('YYYY-MM, UTC'),
+  count: z.number().int().describe('agent answers this month'),
+  limit: z.number().int().nullable().describe('monthlyMessageLimit; null: unlimited'),
+});
+
+export const sessionShape = z.object({
+  kind: z.enum(['admin', 'tenant']),
+  tenantId: z.string().nullable(),
+  tenantName: z.string().nullable(),
+});
+
+export const manualSendShape = z.object({
+  messages: z.array(messageShape).describe('the queued message, or its parts when the text was longer than 4,096 characters'),
+  paused: z.boolean(),
+  pausedUntil: z.string().nullable(),
+});
+
+const boolString = z.enum(['true', 'false']).transform((v) => v === 'true');
+const limit = (max: number, dflt: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= max, `must be between 1 and ${max}`)
+    .optional()
+    .transform((n) => n ?? dflt);
+
+/** `?tenantId=`: the admin key picks a tenant; a tenant key may only name its own. */
+export const tenantIdQuery = idString.optional().describe('admin key: one tenant (default: every tenant); a tenant key: its own only');
+
+export const conversationListQuery = z.strictObject({
+  cursor: z.string().max(8192).optional(),
+  limit: limit(200, 50),
+  paused: boolString.optional(),
+  unanswered: boolString.optional().describe("true: the customer's latest message has no answer after it"),
+  disposition: z
+    .enum([...DISPOSITIONS, 'pending'])
+    .optional()
+    .describe("the disposition of the customer's latest message (pending: not settled yet)"),
+  tenantId: tenantIdQuery,
+});
+
+export const messageListQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: limit(500, 100),
+  order: z.enum(['asc', 'desc']).optional().describe('asc (default): oldest first; desc: newest first'),
+});
+
+export const conversationParams = z.strictObject({ id: idString });
+
+export const pauseBody = z.strictObject({
+  minutes: z.number().int().min(1).max(525_600).nullable().optional().describe("resume timer for this pause; default: the tenant's resumeAfterMinutes"),
+});
+
+export const manualSendBody = z.strictObject({
+  text: z
+    .string()
+    .max(16_384)
+    .refine((s) => s.trim().length > 0, 'must not be empty'),
+});
+
+export const signInBody = z.strictObject({ key: z.string().min(1).max(200) });
+
+export const eventsQuery = z.strictObject({
+  conversationId: idString.optional().describe('only the events of this conversation'),
+  tenantId: tenantIdQuery,
+});
+
+export const tenantScopeQuery = z.strictObject({ tenantId: tenantIdQuery });
+
+export const agentShape = z.object({
+  provider: z.enum(['openai', 'http', 'demo']),
+  model: z.string().nullable(),
+  systemPrompt: z.string(),
+  baseUrl: z.string().nullable(),
+  url: z.string().nullable(),
+  historyLength: z.number().int(),
+  timeoutMs: z.number().int(),
+  coalesce: z.enum(['restart', 'queue']),
+  debounceMs: z.number().int(),
+  maxDebounceMs: z.number().int(),
+  handoffKeywords: z.array(z.string()),
+  handoffMessage: z.string().nullable(),
+  quotaNotice: z.string().nullable(),
+  fallbackMessage: z.string(),
+  handoffOnAgentFailure: z.boolean(),
+  markReadWithTyping: z.boolean(),
+  autoPauseOnOperatorReply: z.boolean(),
+  resumeAfterMinutes: z.number().int().nullable(),
+  hasApiKey: z.boolean().describe('apiKey is write-only: only whether one is set'),
+  hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
+});
+
+export const tenantShape = z.object({
+  id: z.string(),
+  name: z.string(),
+  monthlyMessageLimit: z.number().int().nullable(),
+  agent: agentShape,
+});
+
+export const channelShape = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  phoneNumberId: z.string(),
+  displayPhoneNumber: z.string(),
+  messagesPerSecond: z.number().int(),
+});
+
+export const apiKeyShape = z.object({ id: z.string(), key: z.string().describe('shown this once; only its hash is stored') });

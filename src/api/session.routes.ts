@@ -1,0 +1,112 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app/context.ts';
+import { AppError } from '../shared/errors.ts';
+import { safeEqual } from '../shared/secrets.ts';
+import type { Authenticator, Principal } from './auth.ts';
+import { FailureLimiter } from './failureLimiter.ts';
+import { handle, route } from './routeSpec.ts';
+import { SESSION_COOKIE } from './sameOrigin.ts';
+import { errorBody, sessionShape, signInBody } from './schemas.ts';
+
+/** Failed sign-ins allowed per client IP in SIGN_IN_WINDOW_MS before it must wait. */
+export const SIGN_IN_MAX_FAILURES = 10;
+export const SIGN_IN_WINDOW_MS = 15 * 60_000;
+
+export const signInRoute = route({
+  method: 'POST',
+  url: '/api/session',
+  tag: 'session',
+  summary: 'Sign in to the dashboard with a key',
+  description:
+    'Sets the key as an httpOnly, SameSite=Strict session cookie that the API then accepts instead of the Authorization header. ' +
+    `Failed attempts are limited per client IP: after ${SIGN_IN_MAX_FAILURES} in ${SIGN_IN_WINDOW_MS / 60_000} minutes, 429 with Retry-After.`,
+  auth: 'none',
+  body: signInBody,
+  responses: {
+    200: { description: 'signed in', schema: sessionShape },
+    400: { description: 'invalid body', schema: errorBody },
+    401: { description: 'unknown or revoked key', schema: errorBody },
+    403: { description: 'sent from a page of another site', schema: errorBody },
+    429: { description: 'too many failed sign-ins from this IP', schema: errorBody },
+  },
+});
+
+export const sessionRoute = route({
+  method: 'GET',
+  url: '/api/session',
+  tag: 'session',
+  summary: 'Who the key or session is',
+  auth: 'tenant',
+  responses: { 200: { description: 'the caller', schema: sessionShape }, 401: { description: 'no key, or an unknown one', schema: errorBody } },
+});
+
+export const signOutRoute = route({
+  method: 'DELETE',
+  url: '/api/session',
+  tag: 'session',
+  summary: 'Sign out: clears the session cookie',
+  auth: 'none',
+  responses: { 204: { description: 'signed out' }, 403: { description: 'sent from a page of another site', schema: errorBody } },
+});
+
+/** Dashboard sign-in, with its limit on failed attempts. */
+export async function sessionRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator, limiter: FailureLimiter): Promise<void> {
+  const describe = async (p: Principal) => {
+    if (p.kind === 'admin') return { kind: 'admin' as const, tenantId: null, tenantName: null };
+    const t = await ctx.provisioning.getTenant(p.tenantId);
+    return { kind: 'tenant' as const, tenantId: p.tenantId, tenantName: t.name };
+  };
+
+  handle(
+    app,
+    signInRoute,
+    async (req) => {
+      const wait = limiter.retryAfter(req.ip);
+      if (wait > 0) throw new RateLimited(wait);
+      return null;
+    },
+    async (_none, { body, req, reply }) => {
+      const p = await principalFor(ctx, body.key);
+      if (!p) {
+        limiter.fail(req.ip);
+        throw new AppError(401, 'unauthorized', 'unknown or revoked API key');
+      }
+      setSession(req, reply, body.key);
+      return describe(p);
+    },
+  );
+
+  handle(app, sessionRoute, (req) => auth.principal(req), async (p) => describe(p));
+
+  handle(app, signOutRoute, async () => null, async (_none, { reply }) => {
+    reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict' });
+    return reply.code(204).send();
+  });
+}
+
+/** 429 with the seconds to wait. */
+class RateLimited extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, 'too_many_attempts', `too many failed sign-ins; try again in ${retryAfterSeconds} s`);
+  }
+}
+
+/** Sets Retry-After on a RateLimited error before the error handler renders it. */
+export function addRetryAfter(app: FastifyInstance): void {
+  app.addHook('onError', async (_req, reply, err) => {
+    if (err instanceof RateLimited) reply.header('retry-after', String(err.retryAfterSeconds));
+  });
+}
+
+async function principalFor(ctx: AppContext, key: string): Promise<Principal | null> {
+  const admin = ctx.config.adminKey;
+  if (admin && safeEqual(key, admin)) return { kind: 'admin' };
+  const tenantId = await ctx.provisioning.tenantForKey(key);
+  return tenantId ? { kind: 'tenant', tenantId } : null;
+}
+
+function setSession(req: FastifyRequest, reply: FastifyReply, key: string): void {
+  // A session cookie (no Max-Age): it ends with the browser session. The key
+  // never reaches script: httpOnly; never another site's request: SameSite=Strict.
+  reply.setCookie(SESSION_COOKIE, key, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
+}

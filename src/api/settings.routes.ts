@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app/context.ts';
+import { tenantPatchInput } from '../tenancy/provision.ts';
+import type { Authenticator } from './auth.ts';
+import { handle, route } from './routeSpec.ts';
+import { errorBody, tenantScopeQuery, tenantShape } from './schemas.ts';
+import { oneTenant } from './scope.ts';
+
+export const getSettingsRoute = route({
+  method: 'GET',
+  url: '/api/settings',
+  tag: 'tenant',
+  summary: "The caller's tenant: name, monthly limit and agent configuration",
+  description: 'The same as GET /api/tenants/{tenantId} for the key\'s own tenant. Secrets are never shown, only whether they are set.',
+  auth: 'tenant',
+  query: tenantScopeQuery,
+  responses: {
+    200: { description: 'the tenant', schema: tenantShape },
+    400: { description: 'the admin key without tenantId', schema: errorBody },
+    401: { description: 'no key, or an unknown one', schema: errorBody },
+    404: { description: "another tenant's tenantId", schema: errorBody },
+  },
+});
+
+export const patchSettingsRoute = route({
+  method: 'PATCH',
+  url: '/api/settings',
+  tag: 'tenant',
+  summary: "Change the caller's tenant: limit, agent configuration (provider, model, system prompt, coalescing, debounce, handoff keywords, resume timer …)",
+  description: 'The same as PATCH /api/tenants/{tenantId} for the key\'s own tenant. Agent fields not given keep their value; null clears the nullable ones.',
+  auth: 'tenant',
+  query: tenantScopeQuery,
+  body: tenantPatchInput,
+  responses: {
+    200: { description: 'the tenant after the change', schema: tenantShape },
+    400: { description: 'invalid input', schema: errorBody },
+    401: { description: 'no key, or an unknown one', schema: errorBody },
+    404: { description: "another tenant's tenantId", schema: errorBody },
+  },
+});
+
+/** The tenant's own settings, for the dashboard's settings page. */
+export async function settingsRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator): Promise<void> {
+  const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
+  handle(app, getSettingsRoute, principal, async (p, { query }) => ctx.provisioning.getTenant(oneTenant(p, query.tenantId)));
+  handle(app, patchSettingsRoute, principal, async (p, { query, body }) => ctx.provisioning.updateTenant(oneTenant(p, query.tenantId), body));
+}

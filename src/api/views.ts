@@ -1,0 +1,88 @@
+import { DISPOSITIONS, type ConversationShape, type MessageShape } from './schemas.ts';
+
+/** A message as MESSAGE_COLUMNS selects it, through row_to_json / json_agg (times are strings there). */
+export interface MessageRow {
+  id: string;
+  conversation_id: string;
+  direction: 'inbound' | 'outbound';
+  author: 'customer' | 'agent' | 'operator';
+  wamid: string | null;
+  type: string;
+  body: string | null;
+  media: Record<string, unknown> | null;
+  status: string;
+  disposition: string | null;
+  turn_id: string | null;
+  error_code: number | null;
+  error_title: string | null;
+  errors: unknown;
+  created_at: string | Date;
+}
+
+/** A conversation as CONVERSATION_COLUMNS selects it. */
+export interface ConversationRow {
+  id: string;
+  tenant_id: string;
+  channel_id: string;
+  paused: boolean;
+  paused_until: Date | null;
+  paused_by: string | null;
+  last_message_at: Date;
+  wa_id: string | null;
+  user_id: string | null;
+  profile_name: string | null;
+  last_message: MessageRow | null;
+  unread: number;
+}
+
+const iso = (t: string | Date): string => (t instanceof Date ? t : new Date(t)).toISOString();
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const dispositions = new Set<string>(DISPOSITIONS);
+
+/** The error of a failed send, or the first error Meta attached to an inbound message. */
+function errorOf(r: MessageRow): MessageShape['error'] {
+  if (r.error_code !== null || r.error_title !== null) return { code: r.error_code, title: r.error_title };
+  if (Array.isArray(r.errors) && r.errors.length > 0) {
+    const e = r.errors[0] as { code?: unknown; title?: unknown; message?: unknown };
+    return { code: typeof e.code === 'number' ? e.code : null, title: str(e.title) ?? str(e.message) };
+  }
+  return null;
+}
+
+/** The API's message shape (SPEC §6). */
+export function messageView(r: MessageRow): MessageShape {
+  const media = r.media
+    ? { mimeType: str(r.media.mime_type), caption: str(r.media.caption), filename: str(r.media.filename) }
+    : null;
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    direction: r.direction,
+    author: r.author,
+    wamid: r.wamid,
+    type: r.type,
+    text: r.body,
+    media,
+    status: r.status,
+    disposition: r.disposition !== null && dispositions.has(r.disposition) ? (r.disposition as MessageShape['disposition']) : null,
+    turnId: r.turn_id,
+    error: errorOf(r),
+    createdAt: iso(r.created_at),
+  };
+}
+
+/** The API's conversation shape (SPEC §6). */
+export function conversationView(r: ConversationRow): ConversationShape {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    channelId: r.channel_id,
+    contact: { waId: r.wa_id, userId: r.user_id, name: r.profile_name },
+    paused: r.paused,
+    pausedUntil: r.paused_until ? iso(r.paused_until) : null,
+    pausedBy: r.paused ? r.paused_by : null,
+    lastMessage: r.last_message ? messageView(r.last_message) : null,
+    lastMessageAt: iso(r.last_message_at),
+    unread: r.unread,
+  };
+}
