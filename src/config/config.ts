@@ -75,6 +75,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY']);
+
 /** Parses 32 bytes given as 64 hex characters or base64. */
 export function parseSecretKey(value: string): Buffer {
   const v = value.trim();
@@ -100,7 +102,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     const issue = parsed.error.issues[0];
     const name = String(issue.path[0] ?? 'environment');
     const got = env[name];
-    throw new ConfigError(`${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`);
+    // Secrets and URLs that may carry a password are never echoed.
+    const shown = got === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(got)})`;
+    throw new ConfigError(`${name}: ${issue.message}${shown}`);
   }
   const e = parsed.data;
   if (!sandbox) {
