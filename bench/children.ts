@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -152,15 +152,53 @@ export async function memoryOf(pid: number): Promise<{ rssMb: number; peakMb: nu
 // Linux reports CPU time in clock ticks; 100 a second on every common configuration.
 const TICKS_PER_SECOND = 100;
 
-/** CPU time (user + system) a process has used since it started, in ms; null where /proc is not available. */
-export async function cpuMsOf(pid: number): Promise<number | null> {
+/** A process's parent and CPU ticks, from /proc/<pid>/stat; null when it is gone or /proc is missing. */
+async function statOf(pid: number): Promise<{ ppid: number; own: number; children: number } | null> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at ") ".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return Number.isFinite(utime) && Number.isFinite(stime) ? ((utime + stime) * 1000) / TICKS_PER_SECOND : null;
+    // Fields after the command name (which may hold spaces) start at ") ": state, ppid, …, utime (12th), stime, cutime, cstime.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return { ppid: f[1], own: f[11] + f[12], children: f[13] + f[14] };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system) a process has used since it started, in ms; null where /proc is not available. */
+export async function cpuMsOf(pid: number): Promise<number | null> {
+  const s = await statOf(pid);
+  return s && Number.isFinite(s.own) ? (s.own * 1000) / TICKS_PER_SECOND : null;
+}
+
+/**
+ * CPU time of a process and all its children, living or exited (a server
+ * that forks a process per connection, as PostgreSQL does), in ms; null
+ * where /proc is not available.
+ */
+export async function treeCpuMs(pid: number): Promise<number | null> {
+  const root = await statOf(pid);
+  if (!root) return null;
+  // Exited children that were waited for are in the parent's cutime/cstime.
+  let ticks = root.own + root.children;
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return null;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const s = await statOf(Number(e));
+    if (s && s.ppid === pid) ticks += s.own + s.children;
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/** The postmaster's pid, from the first line of `postmaster.pid` in a PostgreSQL data folder. */
+export async function postmasterPid(dataDir: string): Promise<number | null> {
+  try {
+    const pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
   }

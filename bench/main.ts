@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.ts';
+import { postmasterPid } from './children.ts';
 import { profileMarkdown, summariseProfile } from './cpuProfile.ts';
 import { parseBenchOptions, USAGE } from './options.ts';
 import { jsonReport, markdown, type BenchReport } from './report.ts';
@@ -37,11 +38,13 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
   process.once('SIGINT', onSignal);
   try {
     let serverUrl = o.databaseUrl;
+    let postgresPid: number | null = null;
     if (!serverUrl) {
       say.line('starting embedded PostgreSQL');
       pgDir = await mkdtemp(path.join(tmpdir(), 'wagate-bench-pg-'));
       embedded = await startEmbeddedPostgres(pgDir);
       serverUrl = embedded.url;
+      postgresPid = await postmasterPid(path.join(pgDir, 'postgres'));
     }
     if (o.cpuProfile) await mkdir(o.cpuProfile, { recursive: true });
     const runs: { result: RunResult; details: RunDetails }[] = [];
@@ -51,7 +54,7 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
       if (o.baseline) specs.push({ ...common(o), pipeline: 'baseline', modelLatencyMs, processes: 1, cpuProfileDir: null });
       for (const spec of specs) {
         const seen = o.cpuProfile && spec.pipeline === 'wagate' ? new Set(await readdir(o.cpuProfile)) : null;
-        const run = await runOnce({ serverUrl, progress: say.line }, spec);
+        const run = await runOnce({ serverUrl, postgresPid, progress: say.line }, spec);
         say.done();
         runs.push(run);
         io.progress.write(`done: ${spec.pipeline}${spec.processes > 1 ? ` ×${spec.processes}` : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
@@ -89,6 +92,7 @@ function common(o: ReturnType<typeof parseBenchOptions>): Omit<RunSpec, 'pipelin
     warmupS: o.warmupS,
     durationS: o.durationS,
     drainS: o.drainS,
+    dbPoolMax: o.dbPoolMax,
     cpuProfileDir: o.cpuProfile,
   };
 }

@@ -14,6 +14,8 @@ export interface BenchOptions {
   json: string | null;
   cpuProfile: string | null;
   databaseUrl: string | null;
+  /** DB_POOL_MAX of each wagate process; null: the gateway's default. */
+  dbPoolMax: number | null;
   help: boolean;
 }
 
@@ -35,6 +37,7 @@ prints one table of the results.
   --baseline             run the old pipeline too (the default); --no-baseline skips it
   --json FILE            also write the results as JSON
   --cpu-profile DIR      write a CPU profile of each wagate process to DIR and summarise it
+  --db-pool-max N        DB_POOL_MAX of each wagate process (default: the gateway's, 10)
   --database-url URL     a PostgreSQL server to create the runs' databases on
                          (default: an embedded one in a temporary folder)
   --help                 this text`;
@@ -88,6 +91,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
         json: { type: 'string' },
         'cpu-profile': { type: 'string' },
         'database-url': { type: 'string' },
+        'db-pool-max': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -114,6 +118,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     json: str('json') ?? null,
     cpuProfile: str('cpu-profile') ?? null,
     databaseUrl,
+    dbPoolMax: str('db-pool-max') === undefined ? null : whole('db-pool-max', str('db-pool-max'), 10, 1, 1000),
     help: values.help === true,
   };
   if (o.tenants > o.conversations) throw new BenchOptionsError(`--tenants (${o.tenants}) cannot exceed --conversations (${o.conversations}): each tenant needs a customer`);

@@ -5,7 +5,7 @@ import { freePort } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../src/sandbox/cloudApiSimulator.ts';
 import { Provisioning } from '../src/tenancy/provision.ts';
-import { cpuMsOf, firstJsonLine, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
+import { cpuMsOf, firstJsonLine, treeCpuMs, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
 import { Load, type Customer, type LoadSnapshot } from './load.ts';
 import { bucketDelta, bucketQuantile, histogramBuckets, parsePrometheus, sumOf, type Sample } from './prometheus.ts';
 
@@ -26,6 +26,8 @@ export interface RunSpec {
   durationS: number;
   /** Longest wait, after the time is up, for the answers still owed. */
   drainS: number;
+  /** DB_POOL_MAX of each wagate process; null: the gateway's default. */
+  dbPoolMax: number | null;
   /** Folder for a CPU profile of each wagate process; null: no profile. */
   cpuProfileDir: string | null;
 }
@@ -59,6 +61,8 @@ export interface RunDetails {
   rssMbAtEnd: number | null;
   /** CPU time the pipeline's processes used per answered message, ms (user + system). */
   cpuMsPerMessage: number | null;
+  /** CPU time PostgreSQL used per answered message, ms (embedded server only). */
+  postgresCpuMsPerMessage: number | null;
   /** CPU time the benchmark's own process (customers and fake Cloud API) used per answered message, ms. */
   loadCpuMsPerMessage: number | null;
   /** The gateway's event-loop delay p99 at the end, ms (wagate only). */
@@ -72,6 +76,8 @@ export interface RunDetails {
 /** Where a run happens: the PostgreSQL server on which each run gets a fresh database. */
 export interface RunEnvironment {
   serverUrl: string;
+  /** The PostgreSQL server's main process when the benchmark started it (its CPU is measured), else null. */
+  postgresPid: number | null;
   /** Called about once a second with a progress line. */
   progress: (line: string) => void;
 }
@@ -112,7 +118,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const targets: Target[] = [];
     for (let i = 0; i < processes; i++) {
       const t = spec.pipeline === 'wagate'
-        ? await startWagate(ports[i], dbUrl, simulators[i].url, openaiBaseUrl, spec.cpuProfileDir)
+        ? await startWagate(ports[i], dbUrl, simulators[i].url, openaiBaseUrl, spec)
         : await startBaselineChild(ports[i], dbUrl, simulators[i].url, openaiBaseUrl);
       cleanup.unshift(() => t.child.stop());
       targets.push(t);
@@ -137,6 +143,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const memStart = await memorySum(targets);
     const cpuStart = await cpuSum(targets);
     const loadCpuStart = process.cpuUsage();
+    const pgCpuStart = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
     load.beginMeasuring();
     const windowStart = performance.now();
     await sleep(spec.durationS * 1000);
@@ -150,6 +157,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const memEnd = await memorySum(targets);
     const cpuEnd = await cpuSum(targets);
     const loadCpu = process.cpuUsage(loadCpuStart);
+    const pgCpuEnd = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
     const snap = load.snapshot();
 
     const delta = (name: string) => sum(after, name) - sum(before, name);
@@ -194,6 +202,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       rssMbAtStart: memStart ? round(memStart.rssMb) : null,
       rssMbAtEnd: memEnd ? round(memEnd.rssMb) : null,
       cpuMsPerMessage: cpuStart !== null && cpuEnd !== null && answered > 0 ? round((cpuEnd - cpuStart) / answered) : null,
+      postgresCpuMsPerMessage: pgCpuStart !== null && pgCpuEnd !== null && answered > 0 ? round((pgCpuEnd - pgCpuStart) / answered) : null,
       loadCpuMsPerMessage: answered > 0 ? round((loadCpu.user + loadCpu.system) / 1000 / answered) : null,
       eventLoopLagP99Ms: spec.pipeline === 'wagate' ? round((Math.max(...after.map((s) => sumOf(s, 'nodejs_eventloop_lag_p99_seconds'))) || 0) * 1000) : null,
       serverAckMs: { p50: ms(bucketQuantile(ack, 0.5)), p99: ms(bucketQuantile(ack, 0.99)) },
@@ -210,9 +219,9 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
   }
 }
 
-async function startWagate(port: number, dbUrl: string, cloudUrl: string, openaiBaseUrl: string, cpuProfileDir: string | null): Promise<Target> {
+async function startWagate(port: number, dbUrl: string, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec): Promise<Target> {
   const child = spawnChild('wagate', 'bin/wagate.mjs', ['start'], {
-    nodeArgs: cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [],
+    nodeArgs: spec.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.cpuProfileDir}`] : [],
     env: {
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -226,6 +235,7 @@ async function startWagate(port: number, dbUrl: string, cloudUrl: string, openai
       OPENAI_API_KEY: 'sk-bench',
       OPENAI_MODEL: 'bench-model',
       LOG_LEVEL: 'warn',
+      ...(spec.dbPoolMax !== null ? { DB_POOL_MAX: String(spec.dbPoolMax) } : {}),
     },
   });
   const url = `http://127.0.0.1:${port}`;

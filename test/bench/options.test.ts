@@ -14,12 +14,13 @@ describe('wagate bench options', () => {
       json: null,
       cpuProfile: null,
       databaseUrl: null,
+      dbPoolMax: null,
     });
   });
 
   it('takes lists, --no-baseline and a JSON file', () => {
-    const o = parseBenchOptions(['--conversations', '2000', '--model-latency-ms', '1000', '--processes', '1,2', '--no-baseline', '--json', 'out.json', '--duration', '30']);
-    expect(o).toMatchObject({ conversations: 2000, modelLatenciesMs: [1000], processes: [1, 2], baseline: false, json: 'out.json', durationS: 30 });
+    const o = parseBenchOptions(['--conversations', '2000', '--model-latency-ms', '1000', '--processes', '1,2', '--no-baseline', '--json', 'out.json', '--duration', '30', '--db-pool-max', '40']);
+    expect(o).toMatchObject({ dbPoolMax: 40, conversations: 2000, modelLatenciesMs: [1000], processes: [1, 2], baseline: false, json: 'out.json', durationS: 30 });
   });
 
   it('names the option that is wrong', () => {
