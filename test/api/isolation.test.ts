@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allRoutes } from '../../src/api/openapi.ts';
+import type { RouteSpec } from '../../src/api/routeSpec.ts';
+import { api } from '../support/gateway.ts';
+import { startApiGateway, tenantWithConversation, type ApiHarness } from './harness.ts';
+
+/** A body each route accepts, so that only the ids decide the answer. */
+const VALID_BODY: Record<string, unknown> = {
+  'POST /api/conversations/:id/pause': { minutes: 5 },
+  'POST /api/conversations/:id/messages': { text: 'from the other tenant' },
+  'PATCH /api/settings': { agent: { systemPrompt: 'hijacked' } },
+  'PATCH /api/tenants/:tenantId': { agent: { systemPrompt: 'hijacked' } },
+  'POST /api/tenants/:tenantId/channels': { phoneNumberId: 'pn-hijack', displayPhoneNumber: '+1', accessToken: 't' },
+  'POST /api/tenants': { name: 'x' },
+  'POST /api/session': { key: 'wgk_nothing' },
+};
+
+const apiRoutes = allRoutes.filter((r) => r.url.startsWith('/api/') && r.auth !== 'none');
+
+describe("tenant isolation: another tenant's ids answer 404 on every route", () => {
+  let h: ApiHarness;
+  let a: Awaited<ReturnType<typeof tenantWithConversation>>;
+  let b: Awaited<ReturnType<typeof tenantWithConversation>>;
+  beforeAll(async () => {
+    h = await startApiGateway();
+    a = await tenantWithConversation(h.gw, { name: 'A', text: 'hello from A' });
+    b = await tenantWithConversation(h.gw, { name: 'B', text: 'hello from B' });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** The request of `spec` aimed at tenant A's resources, or null when the route names no id. */
+  function aimedAtA(spec: RouteSpec): { path: string; body?: unknown } | null {
+    let path = spec.url.replace(':id', a.conversationId).replace(':tenantId', a.tenant.id);
+    const query = spec.query ? Object.keys((spec.query as any).shape) : [];
+    const qs: string[] = [];
+    if (query.includes('conversationId')) qs.push(`conversationId=${a.conversationId}`);
+    else if (query.includes('tenantId')) qs.push(`tenantId=${a.tenant.id}`);
+    if (path === spec.url && qs.length === 0) return null;
+    if (qs.length) path += '?' + qs.join('&');
+    return { path, body: VALID_BODY[`${spec.method} ${spec.url}`] };
+  }
+
+  it('walks every /api route with tenant B\'s key against tenant A\'s ids', async () => {
+    const checked: string[] = [];
+    for (const spec of apiRoutes) {
+      const req = aimedAtA(spec);
+      if (!req) continue;
+      const r = await api(h.gw, spec.method, req.path, req.body, b.key);
+      expect(r.status, `${spec.method} ${req.path}`).toBe(404);
+      expect(r.body.error.code).toBe('not_found');
+      checked.push(`${spec.method} ${spec.url}`);
+    }
+    expect(checked).toEqual(
+      expect.arrayContaining([
+        'GET /api/conversations',
+        'GET /api/conversations/:id',
+        'POST /api/conversations/:id/pause',
+        'POST /api/conversations/:id/resume',
+        'POST /api/conversations/:id/read',
+        'GET /api/conversations/:id/messages',
+        'POST /api/conversations/:id/messages',
+        'GET /api/events',
+        'GET /api/usage',
+        'GET /api/settings',
+        'PATCH /api/settings',
+        'GET /api/tenants/:tenantId',
+        'PATCH /api/tenants/:tenantId',
+        'POST /api/tenants/:tenantId/channels',
+        'POST /api/tenants/:tenantId/api-keys',
+      ]),
+    );
+  });
+
+  it("changed nothing of tenant A's", async () => {
+    const conv = await api(h.gw, 'GET', `/api/conversations/${a.conversationId}`, undefined, a.key);
+    expect(conv.body.paused).toBe(false);
+    const msgs = (await api(h.gw, 'GET', `/api/conversations/${a.conversationId}/messages`, undefined, a.key)).body.items;
+    expect(msgs.some((m: any) => m.author === 'operator')).toBe(false);
+    expect((await api(h.gw, 'GET', '/api/settings', undefined, a.key)).body.agent.systemPrompt).not.toBe('hijacked');
+    expect(h.cloud.requests().some((r: any) => JSON.stringify(r.body).includes('from the other tenant'))).toBe(false);
+  });
+
+  it("B's lists never contain A's conversations", async () => {
+    const list = await api(h.gw, 'GET', '/api/conversations?limit=200', undefined, b.key);
+    expect(list.body.items.map((c: any) => c.id)).toEqual([b.conversationId]);
+    expect(list.body.items.every((c: any) => c.tenantId === b.tenant.id)).toBe(true);
+  });
+
+  it('every /api route answers 401 without a key, and with an unknown one', async () => {
+    for (const spec of apiRoutes) {
+      const path = spec.url.replace(':id', a.conversationId).replace(':tenantId', a.tenant.id);
+      const body = VALID_BODY[`${spec.method} ${spec.url}`];
+      for (const key of [null, 'wgk_not_a_real_key']) {
+        const r = await api(h.gw, spec.method, path, body, key);
+        expect(r.status, `${spec.method} ${path} with ${key}`).toBe(401);
+        expect(r.body.error.code).toBe('unauthorized');
+      }
+    }
+  });
+});

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIGN_IN_MAX_FAILURES } from '../../src/api/session.routes.ts';
+import { api, TEST_ADMIN_KEY } from '../support/gateway.ts';
+import { startApiGateway, tenantWithConversation, type ApiHarness } from './harness.ts';
+
+/** A request with full control of the headers a browser would send. */
+async function raw(base: string, method: string, path: string, headers: Record<string, string>, body?: unknown) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+describe('dashboard sessions: POST/GET/DELETE /api/session', () => {
+  let h: ApiHarness;
+  let origin: string;
+  beforeAll(async () => {
+    h = await startApiGateway();
+    origin = h.gw.url;
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('signs in with a tenant key: an httpOnly, SameSite=Strict cookie that the API accepts', async () => {
+    const t = await tenantWithConversation(h.gw);
+    const r = await raw(origin, 'POST', '/api/session', { origin }, { key: t.key });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ kind: 'tenant', tenantId: t.tenant.id, tenantName: 'Acme' });
+    const setCookie = r.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^wagate_session=wgk_/);
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
+    expect(setCookie).toMatch(/Path=\//);
+    const cookie = setCookie.split(';')[0];
+
+    expect((await raw(origin, 'GET', '/api/session', { cookie })).body).toEqual(r.body);
+    const list = await raw(origin, 'GET', '/api/conversations', { cookie });
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((c: any) => c.id)).toEqual([t.conversationId]);
+  });
+
+  it('the admin key signs in as admin', async () => {
+    const r = await raw(origin, 'POST', '/api/session', { origin }, { key: TEST_ADMIN_KEY });
+    expect(r.body).toEqual({ kind: 'admin', tenantId: null, tenantName: null });
+  });
+
+  it('refuses state-changing cookie requests that do not come from a page of this site', async () => {
+    const t = await tenantWithConversation(h.gw);
+    const cookie = `wagate_session=${t.key}`;
+    const path = `/api/conversations/${t.conversationId}/pause`;
+    for (const headers of [{ cookie }, { cookie, origin: 'https://evil.example' }, { cookie, origin: 'null' }, { cookie, referer: 'http://attacker.test/page' }]) {
+      const r = await raw(origin, 'POST', path, headers, {});
+      expect(r.status, JSON.stringify(headers)).toBe(403);
+      expect(r.body.error.code).toBe('cross_site_request');
+    }
+    expect((await api(h.gw, 'GET', `/api/conversations/${t.conversationId}`, undefined, t.key)).body.paused).toBe(false);
+    // From the dashboard's own origin it works; reads are not affected; a bearer key is not a cookie.
+    expect((await raw(origin, 'POST', path, { cookie, origin }, {})).status).toBe(200);
+    expect((await raw(origin, 'GET', `/api/conversations/${t.conversationId}`, { cookie, origin: 'https://evil.example' })).status).toBe(200);
+    expect((await raw(origin, 'POST', `/api/conversations/${t.conversationId}/resume`, { authorization: `Bearer ${t.key}`, origin: 'https://evil.example' })).status).toBe(200);
+  });
+
+  it('refuses a sign-in posted from another site', async () => {
+    const t = await tenantWithConversation(h.gw);
+    const r = await raw(origin, 'POST', '/api/session', { origin: 'https://evil.example' }, { key: t.key });
+    expect(r.status).toBe(403);
+    expect(r.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('a wrong key is 401 and sets no cookie; a bad body is 400', async () => {
+    const r = await raw(origin, 'POST', '/api/session', { origin }, { key: 'wgk_wrong' });
+    expect(r.status).toBe(401);
+    expect(r.headers.get('set-cookie')).toBeNull();
+    for (const body of [{}, { key: '' }, { key: 12 }, { key: 'x', remember: true }]) {
+      expect((await raw(origin, 'POST', '/api/session', { origin }, body)).status, JSON.stringify(body)).toBe(400);
+    }
+    expect((await raw(origin, 'POST', '/api/session', { origin })).status).toBe(400);
+  });
+
+  it('sign-out clears the cookie', async () => {
+    const r = await raw(origin, 'DELETE', '/api/session', { origin });
+    expect(r.status).toBe(204);
+    expect(r.headers.get('set-cookie')).toMatch(/^wagate_session=;.*(Expires=Thu, 01 Jan 1970|Max-Age=0)/i);
+  });
+
+  it('API responses carry nosniff, no-store and a deny-all CSP', async () => {
+    const t = await tenantWithConversation(h.gw);
+    const r = await raw(origin, 'GET', '/api/conversations', { authorization: `Bearer ${t.key}` });
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    expect(r.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    expect(r.headers.get('x-frame-options')).toBe('DENY');
+    // Errors too.
+    const e = await raw(origin, 'GET', '/api/conversations', {});
+    expect(e.status).toBe(401);
+    expect(e.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('failed sign-ins are rate-limited per IP', () => {
+  it(`after ${SIGN_IN_MAX_FAILURES} failures: 429 with Retry-After, even for a right key`, async () => {
+    const h = await startApiGateway();
+    try {
+      const t = await tenantWithConversation(h.gw);
+      const origin = h.gw.url;
+      for (let i = 0; i < SIGN_IN_MAX_FAILURES; i++) {
+        expect((await raw(origin, 'POST', '/api/session', { origin }, { key: `wgk_guess_${i}` })).status).toBe(401);
+      }
+      for (const key of ['wgk_guess_more', t.key]) {
+        const r = await raw(origin, 'POST', '/api/session', { origin }, { key });
+        expect(r.status).toBe(429);
+        expect(r.body.error.code).toBe('too_many_attempts');
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(r.headers.get('set-cookie')).toBeNull();
+      }
+      // Bearer keys keep working: the limit is on sign-in.
+      expect((await api(h.gw, 'GET', '/api/conversations', undefined, t.key)).status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
+});
