@@ -52,7 +52,8 @@ describe('dashboard sessions: POST/GET/DELETE /api/session', () => {
     const t = await tenantWithConversation(h.gw);
     const cookie = `wagate_session=${t.key}`;
     const path = `/api/conversations/${t.conversationId}/pause`;
-    for (const headers of [{ cookie }, { cookie, origin: 'https://evil.example' }, { cookie, origin: 'null' }, { cookie, referer: 'http://attacker.test/page' }]) {
+    const attempts: Record<string, string>[] = [{ cookie }, { cookie, origin: 'https://evil.example' }, { cookie, origin: 'null' }, { cookie, referer: 'http://attacker.test/page' }];
+    for (const headers of attempts) {
       const r = await raw(origin, 'POST', path, headers, {});
       expect(r.status, JSON.stringify(headers)).toBe(403);
       expect(r.body.error.code).toBe('cross_site_request');
