@@ -1,8 +1,8 @@
-import type { Histogram } from 'prom-client';
 import type { AppContext } from '../app/context.ts';
 import type { RoutePlugin } from '../app/server.ts';
 import { RollingWindow, type Summary } from './rollingWindow.ts';
 import { metricsRoutes } from './routes.ts';
+import type { HistogramChild } from './histogram.ts';
 import { createSeries, type Series } from './series.ts';
 
 /** A time series of `/performance-metrics`, in milliseconds. */
@@ -107,19 +107,18 @@ function createMetrics(ctx: AppContext, now: () => number): Metrics {
   if (ctx.db.stats.roundTrips > 0) s.dbRoundTrips.inc(ctx.db.stats.roundTrips);
   if (connectionsOpened > 0) s.dbConnectionsOpened.inc(connectionsOpened);
 
-  // Label lookups hash the label set; the hot series keep their children.
-  const statementChildren = new Map<string, Histogram.Internal<'statement'>>();
-  const ackChildren = new Map<number, Histogram.Internal<'status'>>();
-  const turnChildren = new Map<string, Record<'queue' | 'agent' | 'send' | 'total' | 'overhead', Histogram.Internal<'tenant'>>>();
+  const statementChildren = new Map<string, HistogramChild>();
+  const ackChildren = new Map<number, HistogramChild>();
+  const turnChildren = new Map<string, Record<'queue' | 'agent' | 'send' | 'total' | 'overhead', HistogramChild>>();
   const turnSeries = (tenant: string) => {
     let c = turnChildren.get(tenant);
     if (!c) {
       c = {
-        queue: s.turnQueueWait.labels(tenant),
-        agent: s.turnAgent.labels(tenant),
-        send: s.turnSend.labels(tenant),
-        total: s.turnTotal.labels(tenant),
-        overhead: s.turnOverhead.labels(tenant),
+        queue: s.turnQueueWait.child(tenant),
+        agent: s.turnAgent.child(tenant),
+        send: s.turnSend.child(tenant),
+        total: s.turnTotal.child(tenant),
+        overhead: s.turnOverhead.child(tenant),
       };
       turnChildren.set(tenant, c);
     }
@@ -148,13 +147,13 @@ function createMetrics(ctx: AppContext, now: () => number): Metrics {
     s.dbRoundTrips.inc();
     const label = statementLabel(name || 'unnamed');
     let child = statementChildren.get(label);
-    if (!child) statementChildren.set(label, (child = s.dbStatement.labels(label)));
+    if (!child) statementChildren.set(label, (child = s.dbStatement.child(label)));
     child.observe(ms / 1000);
     windows.statement.record(ms);
   });
   on('webhook.ack', ({ status, ms }) => {
     let child = ackChildren.get(status);
-    if (!child) ackChildren.set(status, (child = s.webhookAck.labels(String(status))));
+    if (!child) ackChildren.set(status, (child = s.webhookAck.child(String(status))));
     child.observe(ms / 1000);
   });
   on('webhook.unroutable', () => s.unroutable.inc());

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LabelledHistogram } from './histogram.ts';
 
 /**
  * Histogram bounds in seconds, from 100 µs to 60 s in a 1–1.5–2–3–5–7.5
@@ -13,13 +14,13 @@ export const SECONDS_BUCKETS = [
 /** Every Prometheus series the gateway exposes, in one registry of its own. */
 export interface Series {
   readonly registry: Registry;
-  readonly webhookAck: Histogram<'status'>;
-  readonly turnQueueWait: Histogram<'tenant'>;
-  readonly turnAgent: Histogram<'tenant'>;
-  readonly turnSend: Histogram<'tenant'>;
-  readonly turnTotal: Histogram<'tenant'>;
-  readonly turnOverhead: Histogram<'tenant'>;
-  readonly dbStatement: Histogram<'statement'>;
+  readonly webhookAck: LabelledHistogram;
+  readonly turnQueueWait: LabelledHistogram;
+  readonly turnAgent: LabelledHistogram;
+  readonly turnSend: LabelledHistogram;
+  readonly turnTotal: LabelledHistogram;
+  readonly turnOverhead: LabelledHistogram;
+  readonly dbStatement: LabelledHistogram;
   readonly messagesIn: Counter<'tenant' | 'type' | 'direction'>;
   readonly dispositions: Counter<'tenant' | 'disposition'>;
   readonly messagesOut: Counter<'tenant' | 'author' | 'result' | 'error_code'>;
@@ -43,7 +44,7 @@ export interface Series {
 export function createSeries(pool: () => { total: number; idle: number; waiting: number }): Series {
   const registry = new Registry();
   const registers = [registry];
-  const seconds = (name: string, help: string, labelNames: string[]) => new Histogram({ name, help, labelNames, buckets: SECONDS_BUCKETS, registers });
+  const seconds = (name: string, help: string, [label]: [string]) => new LabelledHistogram(registry, name, help, label, SECONDS_BUCKETS);
   const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
   const gauge = (name: string, help: string, collect?: (this: Gauge) => void) => new Gauge({ name, help, registers, collect });
 
