@@ -99,5 +99,12 @@ export function profileMarkdown(file: string, s: ProfileSummary): string {
     '|---|---|---:|',
     ...s.functions.map((f) => `| ${f.name} | ${f.where} | ${pct(f.share)} |`),
   ];
+  const writes = s.functions.find((f) => f.name === 'writev' && !f.where);
+  if (writes && writes.share > 0.1) {
+    lines.push(
+      '',
+      `writev (socket writes: queries to PostgreSQL, HTTP requests and answers) is timed by the profiler's clock: when a write wakes the process at the other end on a busy machine, the time that process runs before this one is scheduled again is counted here too. The CPU time per answered message above is the figure to compare.`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
