@@ -34,13 +34,20 @@ export interface LoadSnapshot {
   answeredMeasured: number;
   /** Customers waiting for an answer now. */
   waiting: number;
+  /** Messages whose answer had not come when `drain` gave up on them. */
+  abandoned: number;
   /** Webhooks not answered 200. */
   rejected: number;
   /** Webhooks that failed at the HTTP level (connection refused, reset). */
   failed: number;
   /** Sends that matched no waiting customer (a fallback text, an answer to an old message). */
   unmatched: number;
-  /** Since `beginMeasuring`: client-side webhook acknowledgement and end-to-end times, ms. */
+  /**
+   * Client-side times, ms: the acknowledgement of each webhook posted since
+   * `beginMeasuring`, and the end-to-end time of each answer received since
+   * then (whenever its message was posted: a pipeline with a deep queue answers
+   * in the window messages posted before it).
+   */
   ackMs: Summary;
   endToEndMs: Summary;
 }
@@ -68,7 +75,7 @@ export class Load {
   private seq = 0;
   private ack = new RollingWindow();
   private e2e = new RollingWindow();
-  private counts = { sent: 0, answered: 0, answeredMeasured: 0, rejected: 0, failed: 0, unmatched: 0 };
+  private counts = { sent: 0, answered: 0, answeredMeasured: 0, rejected: 0, failed: 0, unmatched: 0, abandoned: 0 };
   private readonly stamp = Date.now().toString(36);
 
   constructor(private readonly opts: LoadOptions) {
@@ -105,6 +112,7 @@ export class Load {
     const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([all, timedOut]);
     clearTimeout(timer);
+    this.counts.abandoned += this.waiters.size;
     for (const w of this.waiters.values()) w.resolve(null);
     this.waiters.clear();
     await all;
@@ -167,8 +175,10 @@ export class Load {
       const at = await answered;
       if (at === null) return;
       this.counts.answered++;
-      if (this.measuring) this.counts.answeredMeasured++;
-      if (measured) this.e2e.record(at - started);
+      if (this.measuring) {
+        this.counts.answeredMeasured++;
+        this.e2e.record(at - started);
+      }
     }
   }
 }

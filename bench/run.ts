@@ -194,7 +194,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     };
     const details: RunDetails = {
       sent: snap.sent,
-      unanswered: snap.waiting,
+      unanswered: snap.abandoned,
       rejected: snap.rejected + snap.failed,
       unmatched: snap.unmatched,
       statusesPosted: simulators.reduce((n, s) => n + s.stats().statusesPosted, 0),
