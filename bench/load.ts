@@ -20,7 +20,11 @@ export interface LoadOptions {
   customers: Customer[];
   /** Messages each customer writes at most; 0: no limit (until `stopWriting`). */
   messagesPerCustomer: number;
-  /** Connections per target (default 64). */
+  /**
+   * Connections per target. Default: one per customer (each has one webhook in flight at most),
+   * as Meta opens as many as it needs; fewer would queue webhooks inside this
+   * client and count that wait as acknowledgement time.
+   */
   connections?: number;
 }
 
@@ -80,7 +84,8 @@ export class Load {
 
   constructor(private readonly opts: LoadOptions) {
     if (opts.targets.length === 0) throw new Error('the load needs at least one target');
-    this.pools = opts.targets.map((t) => new Pool(t, { connections: opts.connections ?? 64, keepAliveTimeout: 60_000, pipelining: 1 }));
+    const connections = opts.connections ?? Math.max(1, opts.customers.length);
+    this.pools = opts.targets.map((t) => new Pool(t, { connections, keepAliveTimeout: 60_000, pipelining: 1 }));
     for (const sim of opts.simulators) {
       this.offs.push(sim.on('send', (e) => this.onSend(e.phoneNumberId, e.to, e.body)));
     }
