@@ -4,7 +4,7 @@ import { eventually, startPipeline, type PipelineHarness } from '../support/pipe
 import { imageMessage } from './messages.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog, settle } from './customers.ts';
-import { messagesValue, notification } from '../support/webhooks.ts';
+import { messagesValue, notification, textNotification } from '../support/webhooks.ts';
 
 /** The customer messages of one model request: the user messages after the last assistant message. */
 function turnMessages(body: any): string[] {
@@ -79,6 +79,29 @@ describe('messages that arrive while a turn runs join it', () => {
     }
     expect(sends.to(wa)).toEqual(['echo: can you fix it?']);
     expect(turnMessages(h.model.requests.slice(before).at(-1)!.body)).toEqual(['look at this', '[image] my broken bike', 'can you fix it?']);
+  });
+
+  it('Meta delivering the same message again while its turn runs: no restart, one agent call, one answer', async () => {
+    const { phoneNumberId } = await provisionTenant(h.gw, { agent: { provider: 'openai', coalesce: 'restart' } });
+    const customers = new Customers(h.gw.url, phoneNumberId);
+    const wa = newWaId();
+    const n = textNotification(phoneNumberId, wa, 'only once please');
+    const before = h.model.requests.length;
+    h.model.script({ kind: 'echo', latencyMs: 500 });
+    await customers.post(n.body);
+    await eventually(() => h.model.requests.length > before, 5_000, 'the agent call');
+    await customers.post(n.body);
+    await customers.post(n.body);
+    await eventually(() => rows.settled(wa), 10_000, 'settled');
+    await settle(300);
+    expect(h.model.requests.length - before).toBe(1);
+    expect(sends.to(wa)).toEqual(['echo: only once please']);
+    expect(await rows.dispositions(wa)).toEqual(['answered']);
+    // Delivered again after the answer: still nothing more.
+    await customers.post(n.body);
+    await settle(400);
+    expect(h.model.requests.length - before).toBe(1);
+    expect(sends.to(wa)).toEqual(['echo: only once please']);
   });
 
   it('coalesce queue: a burst of 5 is answered in order, every message answered or coalesced, none missing', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pauseConversation, sendManual } from '../../src/conversation/takeover.ts';
+import { pauseConversation, resumeConversation, sendManual } from '../../src/conversation/takeover.ts';
 import { provisionTenant } from '../support/gateway.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 import { notification } from '../support/webhooks.ts';
@@ -115,6 +115,52 @@ describe('human takeover: a paused bot never answers', () => {
     expect(h.model.requests.length).toBe(before);
     expect(await rows.dispositions(wa)).toEqual(['answered', 'paused']);
     expect(sends.to(wa)).toHaveLength(2);
+  });
+
+  it("an operator's manual send while the agent call runs: the operator's message goes out, the bot's reply does not", async () => {
+    const { customers } = await tenant();
+    const wa = newWaId();
+    const convId = await answered(customers, wa);
+    const before = h.model.requests.length;
+    h.model.script({ kind: 'echo', latencyMs: 1_000 });
+    await customers.say(wa, 'what about my order?');
+    await eventually(() => h.model.requests.length > before, 5_000, 'the agent call');
+    await sendManual(h.gw.ctx, convId, null, 'Let me check that for you personally.');
+    await eventually(() => rows.settled(wa), 10_000, 'settled');
+    await settle(1_200);
+    expect(sends.to(wa)).toEqual(['echo: hi', 'Let me check that for you personally.']);
+    expect(await rows.dispositions(wa)).toEqual(['answered', 'paused']);
+  });
+
+  it('a message echo while the agent call runs: the reply commit sees the pause and the reply is not sent', async () => {
+    const { customers, phoneNumberId } = await tenant();
+    const wa = newWaId();
+    await answered(customers, wa);
+    const before = h.model.requests.length;
+    h.model.script({ kind: 'echo', latencyMs: 800 });
+    await customers.say(wa, 'hello?');
+    await eventually(() => h.model.requests.length > before, 5_000, 'the agent call');
+    await customers.post(notification({ field: 'smb_message_echoes', value: echoValue(phoneNumberId, wa, 'Answering from my phone') }));
+    await eventually(() => rows.settled(wa), 10_000, 'settled');
+    await settle(1_000);
+    expect(sends.to(wa)).toEqual(['echo: hi']);
+    expect(await rows.dispositions(wa)).toEqual(['answered', 'paused']);
+  });
+
+  it('an explicit resume: messages that arrived while paused stay unanswered, the next one is answered', async () => {
+    const { customers } = await tenant();
+    const wa = newWaId();
+    const convId = await answered(customers, wa);
+    await pauseConversation(h.gw.ctx, convId, null);
+    await customers.say(wa, 'while paused');
+    await eventually(async () => (await rows.dispositions(wa))[1] === 'paused');
+    const r = await resumeConversation(h.gw.ctx, convId, null);
+    expect(r.paused).toBe(false);
+    await settle(400);
+    expect(sends.to(wa)).toEqual(['echo: hi']);
+    await answered(customers, wa, 'after resume');
+    expect(sends.to(wa)).toEqual(['echo: hi', 'echo: after resume']);
+    expect(await rows.dispositions(wa)).toEqual(['answered', 'paused', 'answered']);
   });
 
   it('a manual send does not pause a tenant that turned autoPauseOnOperatorReply off', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, provisionTenant } from '../support/gateway.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
-import { postWebhook, textNotification } from '../support/webhooks.ts';
+import { messagesValue, notification, postWebhook, textNotification } from '../support/webhooks.ts';
 import { sqlClient } from '../support/db.ts';
 
 describe('a text message is answered', () => {
@@ -54,5 +54,32 @@ describe('a text message is answered', () => {
     expect(h.gw.ctx.db.stats.connectionsOpened - conns).toBe(0);
     off();
     expect(statements).toEqual(['ingest_notification', 'turn_reply_commit', 'turn_send_result']);
+  });
+
+  it('a message that needs no turn (paused conversation, reaction) costs one round trip: the ingest', async () => {
+    const { phoneNumberId } = await provisionTenant(h.gw, { agent: { provider: 'openai' } });
+    const wa = '15550002222';
+    const first = textNotification(phoneNumberId, wa, 'hi');
+    const sent = h.cloud.once('send', (e) => e.to === wa);
+    await postWebhook(h.gw.url, first.body);
+    await sent;
+    const c = await sqlClient(h.gw.dbUrl);
+    try {
+      await eventually(async () => (await c.query(`SELECT lease_owner FROM conversations v JOIN contacts k ON k.id = v.contact_id WHERE k.wa_id = $1`, [wa])).rows[0]?.lease_owner === null);
+      await c.query(`UPDATE conversations SET paused = true WHERE contact_id = (SELECT id FROM contacts WHERE wa_id = $1)`, [wa]);
+    } finally {
+      await c.end();
+    }
+    const statements: string[] = [];
+    const off = h.gw.ctx.bus.on('db.statement', (e) => {
+      if (!['lease_sweep', 'lease_resume_due', 'lease_renew'].includes(e.name)) statements.push(e.name);
+    });
+    const paused = textNotification(phoneNumberId, wa, 'while paused');
+    expect((await postWebhook(h.gw.url, paused.body)).status).toBe(200);
+    const reaction = { from: wa, id: `wamid.R${Date.now()}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'reaction', reaction: { message_id: first.wamid, emoji: '👍' } };
+    expect((await postWebhook(h.gw.url, notification({ value: messagesValue(phoneNumberId, [reaction]) }))).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    off();
+    expect(statements).toEqual(['ingest_notification', 'ingest_notification']);
   });
 });

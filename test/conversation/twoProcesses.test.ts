@@ -88,6 +88,24 @@ describe('two processes on one database', () => {
     }
   });
 
+  it('a turn longer than the lease keeps it by renewal: the other process, sweeping all along, never takes the conversation over', async () => {
+    const t = await provisionTenant({ url: p.url } as Gateway, { agent: { provider: 'openai' } });
+    const wa = newWaId();
+    const before = model.requests.length;
+    // Leases last 5 s here; the agent takes 7 s.
+    model.script({ kind: 'echo', latencyMs: 7_000 });
+    await new Customers(p.url, t.phoneNumberId).say(wa, 'a long think');
+    // Ingest takes its lease for a fixed 15 s; bring it to the runner's 5 s, so only renewal can keep it past the call.
+    await rows.query(`UPDATE conversations SET lease_until = now() + interval '5 seconds' WHERE id = (SELECT id FROM conversations c WHERE c.contact_id = (SELECT id FROM contacts WHERE wa_id = $1))`, [wa]);
+    await eventually(() => sends.to(wa).length === 1, 15_000, 'the answer');
+    await eventually(() => rows.settled(wa));
+    await new Promise((r) => setTimeout(r, 500));
+    const calls = model.requests.slice(before).filter((r) => turnMessages(r.body).includes('a long think'));
+    expect(calls).toHaveLength(1);
+    expect(sends.to(wa)).toEqual(['echo: a long think']);
+    expect(await rows.dispositions(wa)).toEqual(['answered']);
+  });
+
   // BUG (reported): with coalesce restart, a message ingested by the process
   // that does NOT hold the conversation does not cancel the holder's running
   // agent call. The holder sees it only as a leftover when it ingests another
