@@ -132,4 +132,35 @@ describe('two processes on one database', () => {
     expect(sends.to(wa)).toEqual(['echo: b4']);
     expect(turnMessages(model.requests.slice(before).at(-1)!.body)).toEqual(['b1', 'b2', 'b3', 'b4']);
   });
+  // Runs last: it kills P.
+  it('the holder killed mid-turn: the other process takes its conversations over once the leases run out, each answered once', async () => {
+    const t = await provisionTenant({ url: q.url } as Gateway, { agent: { provider: 'openai', coalesce: 'queue' } });
+    const viaP = new Customers(p.url, t.phoneNumberId);
+    const viaQ = new Customers(q.url, t.phoneNumberId);
+    const was = Array.from({ length: 20 }, () => newWaId());
+    model.setLatency(2_000);
+    await Promise.all(was.map((wa) => viaP.say(wa, `${wa} first`)));
+    // Past the first renewal, the leases are the runner's 5 s; the agent calls are running.
+    await new Promise((r) => setTimeout(r, 1_500));
+    p.kill('SIGKILL');
+    await p.exited;
+    model.setLatency(100);
+    // Written while the dead holder's leases still run: Q stores them and leaves them to the holder of record.
+    await Promise.all(was.slice(0, 5).map((wa) => viaQ.say(wa, `${wa} second`)));
+    await allSettled(20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const [i, wa] of was.entries()) {
+      const got = sends.to(wa);
+      if (i < 5) {
+        // Both messages answered, in order (one turn or two), nothing twice.
+        expect(got.at(-1), wa).toBe(`echo: ${wa} second`);
+        expect(got.length).toBeLessThanOrEqual(2);
+        if (got.length === 2) expect(got[0]).toBe(`echo: ${wa} first`);
+      } else {
+        expect(got, wa).toEqual([`echo: ${wa} first`]);
+      }
+      const ds = await rows.dispositions(wa);
+      expect(ds.every((d) => d === 'answered' || d === 'coalesced'), `${wa}: ${ds.join(',')}`).toBe(true);
+    }
+  });
 });
