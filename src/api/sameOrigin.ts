@@ -3,6 +3,8 @@ import { AppError } from '../shared/errors.ts';
 
 /** The dashboard's session cookie (read by auth.ts's `bearer`). */
 export const SESSION_COOKIE = 'wagate_session';
+/** A marker beside it that the page may read: "a session cookie was set". It holds no secret. */
+export const SIGNED_IN_COOKIE = 'wagate_signed_in';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -21,7 +23,7 @@ function requestOriginHost(req: FastifyRequest): string | null {
 export function usesSessionCookie(req: FastifyRequest): boolean {
   if (req.headers.authorization) return false;
   const cookie = req.headers.cookie;
-  return typeof cookie === 'string' && cookie.includes(`${SESSION_COOKIE}=`);
+  return typeof cookie === 'string' && new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=`).test(cookie);
 }
 
 /**

@@ -5,7 +5,7 @@ import { safeEqual } from '../shared/secrets.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { FailureLimiter } from './failureLimiter.ts';
 import { handle, route } from './routeSpec.ts';
-import { SESSION_COOKIE } from './sameOrigin.ts';
+import { SESSION_COOKIE, SIGNED_IN_COOKIE } from './sameOrigin.ts';
 import { errorBody, sessionShape, signInBody } from './schemas.ts';
 
 /** Failed sign-ins allowed per client IP in SIGN_IN_WINDOW_MS before it must wait. */
@@ -80,6 +80,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext, auth:
 
   handle(app, signOutRoute, async () => null, async (_none, { reply }) => {
     reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict' });
+    reply.clearCookie(SIGNED_IN_COOKIE, { path: '/', sameSite: 'strict' });
     return reply.code(204).send();
   });
 }
@@ -109,4 +110,6 @@ function setSession(req: FastifyRequest, reply: FastifyReply, key: string): void
   // A session cookie (no Max-Age): it ends with the browser session. The key
   // never reaches script: httpOnly; never another site's request: SameSite=Strict.
   reply.setCookie(SESSION_COOKIE, key, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
+  // A marker the page can read (it holds nothing secret): lets it skip asking for a session it does not have.
+  reply.setCookie(SIGNED_IN_COOKIE, '1', { path: '/', sameSite: 'strict', secure: req.protocol === 'https' });
 }

@@ -5,6 +5,7 @@ import { startGateway, type Gateway } from '../app/gateway.ts';
 import type { RoutePlugin } from '../app/server.ts';
 import { createPipeline } from '../conversation/services.ts';
 import { metricsPlugin } from '../metrics/metrics.ts';
+import { operatorPlugins } from '../api/operatorPlugins.ts';
 import { createCloudApi } from '../outbound/cloudApi.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import { ensureDemoTenant, loadSandboxState } from '../sandbox/setup.ts';
@@ -21,7 +22,7 @@ Configuration comes from the environment (and a .env file); see the README.
   --help      this text`;
 
 /** Extra route sets the other stages contribute (operator API, dashboard, sandbox page). */
-export const extraPlugins: RoutePlugin[] = [metricsPlugin];
+export const extraPlugins: RoutePlugin[] = [metricsPlugin, ...operatorPlugins];
 
 /** `wagate start`: runs until SIGTERM or SIGINT, then shuts down cleanly and exits 0. */
 export async function runStart(args: string[]): Promise<void> {

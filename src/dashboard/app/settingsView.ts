@@ -1,0 +1,205 @@
+import { h, type ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, type TenantSettings } from './api.ts';
+
+/** The form's values: every field as the inputs hold it (text). */
+type Form = Record<string, string | boolean>;
+
+function toForm(t: TenantSettings): Form {
+  const a = t.agent;
+  return {
+    monthlyMessageLimit: t.monthlyMessageLimit === null ? '' : String(t.monthlyMessageLimit),
+    provider: a.provider,
+    model: a.model ?? '',
+    baseUrl: a.baseUrl ?? '',
+    apiKey: '',
+    url: a.url ?? '',
+    secret: '',
+    systemPrompt: a.systemPrompt,
+    historyLength: String(a.historyLength),
+    timeoutMs: String(a.timeoutMs),
+    coalesce: a.coalesce,
+    debounceMs: String(a.debounceMs),
+    maxDebounceMs: String(a.maxDebounceMs),
+    handoffKeywords: a.handoffKeywords.join(', '),
+    handoffMessage: a.handoffMessage ?? '',
+    quotaNotice: a.quotaNotice ?? '',
+    fallbackMessage: a.fallbackMessage,
+    handoffOnAgentFailure: a.handoffOnAgentFailure,
+    markReadWithTyping: a.markReadWithTyping,
+    autoPauseOnOperatorReply: a.autoPauseOnOperatorReply,
+    resumeAfterMinutes: a.resumeAfterMinutes === null ? '' : String(a.resumeAfterMinutes),
+  };
+}
+
+const int = (s: string | boolean) => Number(String(s).trim());
+const orNull = (s: string | boolean) => (String(s).trim() === '' ? null : String(s));
+
+/** The PATCH body: what the form says, numbers as numbers, blanks as null where the API allows it. */
+function toPatch(f: Form): Record<string, unknown> {
+  const agent: Record<string, unknown> = {
+    provider: f.provider,
+    systemPrompt: f.systemPrompt,
+    historyLength: int(f.historyLength),
+    timeoutMs: int(f.timeoutMs),
+    coalesce: f.coalesce,
+    debounceMs: int(f.debounceMs),
+    maxDebounceMs: int(f.maxDebounceMs),
+    handoffKeywords: String(f.handoffKeywords)
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+    handoffMessage: orNull(f.handoffMessage),
+    quotaNotice: orNull(f.quotaNotice),
+    fallbackMessage: f.fallbackMessage,
+    handoffOnAgentFailure: f.handoffOnAgentFailure,
+    markReadWithTyping: f.markReadWithTyping,
+    autoPauseOnOperatorReply: f.autoPauseOnOperatorReply,
+    resumeAfterMinutes: orNull(f.resumeAfterMinutes) === null ? null : int(f.resumeAfterMinutes),
+    baseUrl: orNull(f.baseUrl),
+    url: orNull(f.url),
+  };
+  if (String(f.model).trim()) agent.model = String(f.model).trim();
+  // Secrets are write-only: left empty, the stored one stays.
+  if (String(f.apiKey).trim()) agent.apiKey = String(f.apiKey).trim();
+  if (String(f.secret).trim()) agent.secret = String(f.secret).trim();
+  return { monthlyMessageLimit: orNull(f.monthlyMessageLimit) === null ? null : int(f.monthlyMessageLimit), agent };
+}
+
+/** The tenant's agent settings: provider, model, prompt, coalescing, debounce, handoff, resume timer, limit. */
+export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
+  const [tenant, setTenant] = useState<TenantSettings | null>(null);
+  const [form, setForm] = useState<Form | null>(null);
+  const [status, setStatus] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    api.settings().then(
+      (t) => {
+        setTenant(t);
+        setForm(toForm(t));
+      },
+      (err) => setError(err instanceof Error ? err.message : String(err)),
+    );
+  }, []);
+
+  if (!form || !tenant) return h('main', { class: 'page' }, error ? h('p', { class: 'error', role: 'alert' }, error) : h('p', { class: 'muted' }, 'Loading…'));
+
+  const set = (k: string) => (e: Event) => {
+    const t = e.target as HTMLInputElement;
+    setForm({ ...form, [k]: t.type === 'checkbox' ? t.checked : t.value });
+    setStatus(null);
+  };
+  const text = (k: string, label: string, help?: string, attrs: Record<string, unknown> = {}) =>
+    field(k, label, help, h('input', { id: 'f-' + k, name: k, value: form[k] as string, onInput: set(k), 'aria-describedby': help ? `h-${k}` : undefined, ...attrs }));
+  const num = (k: string, label: string, help?: string, attrs: Record<string, unknown> = {}) => text(k, label, help, { type: 'number', inputMode: 'numeric', min: 0, ...attrs });
+  const check = (k: string, label: string, help?: string) =>
+    h(
+      'div',
+      { class: 'field check' },
+      h('input', { id: 'f-' + k, type: 'checkbox', checked: form[k] as boolean, onChange: set(k), 'aria-describedby': help ? `h-${k}` : undefined }),
+      h('label', { for: 'f-' + k }, label),
+      help ? h('p', { id: `h-${k}`, class: 'help' }, help) : null,
+    );
+  const select = (k: string, label: string, options: [string, string][], help?: string) =>
+    field(
+      k,
+      label,
+      help,
+      h('select', { id: 'f-' + k, value: form[k] as string, onChange: set(k), 'aria-describedby': help ? `h-${k}` : undefined }, options.map(([v, l]) => h('option', { value: v }, l))),
+    );
+
+  const save = async (ev: Event) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    setStatus(null);
+    try {
+      const t = await api.saveSettings(toPatch(form));
+      setTenant(t);
+      setForm(toForm(t));
+      setStatus('Saved. New turns use these settings.');
+      props.onSaved(t);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return h(
+    'main',
+    { class: 'page' },
+    h('h2', null, 'Agent settings'),
+    h('p', { class: 'muted' }, tenant.name),
+    h(
+      'form',
+      { class: 'settings', onSubmit: save },
+      group(
+        'Model',
+        select('provider', 'Provider', [
+          ['demo', 'Demo agent (built in, offline)'],
+          ['openai', 'OpenAI-compatible model'],
+          ['http', 'Your own HTTP endpoint'],
+        ]),
+        form.provider === 'openai' ? text('model', 'Model', 'For example gpt-4o-mini. Empty: the gateway default.') : null,
+        form.provider === 'openai' ? text('baseUrl', 'Base URL', 'Empty: the gateway default. Any OpenAI-compatible endpoint.', { type: 'url', placeholder: 'https://api.openai.com/v1' }) : null,
+        form.provider === 'openai'
+          ? text('apiKey', 'API key', tenant.agent.hasApiKey ? 'A key is set. Leave empty to keep it.' : 'Empty: the gateway default key.', { type: 'password', autocomplete: 'off' })
+          : null,
+        form.provider === 'http' ? text('url', 'Endpoint URL', 'Receives the conversation as JSON; answers {"reply": "…"}.', { type: 'url' }) : null,
+        form.provider === 'http'
+          ? text('secret', 'Signing secret', tenant.agent.hasSecret ? 'A secret is set. Leave empty to keep it.' : 'Signs each request (HMAC).', { type: 'password', autocomplete: 'off' })
+          : null,
+        field(
+          'systemPrompt',
+          'System prompt',
+          'What the agent is told before every conversation.',
+          h('textarea', { id: 'f-systemPrompt', rows: 6, value: form.systemPrompt as string, onInput: set('systemPrompt'), 'aria-describedby': 'h-systemPrompt', maxLength: 20000 }),
+        ),
+        num('historyLength', 'History length', 'Messages of the conversation the agent sees.', { max: 200 }),
+        num('timeoutMs', 'Timeout (ms)', 'An agent call longer than this is tried again (3 tries in all).', { min: 100, max: 300000 }),
+      ),
+      group(
+        'Bursts of messages',
+        select('coalesce', 'Messages during a running answer', [
+          ['restart', 'Restart the answer with all of them'],
+          ['queue', 'Answer them in the next turn'],
+        ]),
+        num('debounceMs', 'Debounce (ms)', 'Quiet time to wait for more messages before answering. 0: answer at once.', { max: 60000 }),
+        num('maxDebounceMs', 'Longest wait (ms)', 'After this the bot answers even if messages keep coming.', { max: 300000 }),
+      ),
+      group(
+        'Handing over to people',
+        text('handoffKeywords', 'Handoff keywords', 'Comma separated. A customer message with one of them pauses the bot.'),
+        text('handoffMessage', 'Handoff reply', 'Sent when a keyword pauses the bot. Empty: nothing is sent.'),
+        check('autoPauseOnOperatorReply', 'Pause the bot when a person answers', 'From this dashboard, the API or your WhatsApp Business app.'),
+        num('resumeAfterMinutes', 'Resume after (minutes)', 'A paused conversation goes back to the bot after this long. Empty: it stays paused.', { min: 1, max: 525600 }),
+        check('handoffOnAgentFailure', 'Pause the bot when the agent fails'),
+        text('fallbackMessage', 'Fallback message', 'Sent when the agent fails. Empty: nothing is sent.'),
+        check('markReadWithTyping', 'Mark messages read and show "typing…" while answering'),
+      ),
+      group(
+        'Limit',
+        num('monthlyMessageLimit', 'Monthly answers', 'Agent answers per calendar month. Empty: unlimited.'),
+        text('quotaNotice', 'Limit notice', 'Sent once a month when the limit is reached. Empty: nothing is sent.'),
+      ),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'submit', class: 'primary', disabled: busy }, busy ? 'Saving…' : 'Save'),
+        status ? h('span', { class: 'ok', role: 'status' }, status) : null,
+        error ? h('p', { class: 'error', role: 'alert' }, error) : null,
+      ),
+    ),
+  );
+}
+
+function field(k: string, label: string, help: string | undefined, control: ComponentChildren) {
+  return h('div', { class: 'field' }, h('label', { for: 'f-' + k }, label), control, help ? h('p', { id: `h-${k}`, class: 'help' }, help) : null);
+}
+
+function group(legend: string, ...children: ComponentChildren[]) {
+  return h('fieldset', null, h('legend', null, legend), ...(children as ComponentChildren[]));
+}

@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { request } from 'undici';
+import { z } from 'zod';
+import type { AppContext } from '../app/context.ts';
+import type { RoutePlugin } from '../app/server.ts';
+import { sameOriginGuard } from '../api/sameOrigin.ts';
+import { addSecurityHeaders, PAGE_HEADERS } from '../api/securityHeaders.ts';
+import { SseStreams } from '../api/sse.ts';
+import { pageAssets } from '../dashboard/assets.ts';
+import { sql } from '../db/db.ts';
+import { AppError, badRequest, notFound } from '../shared/errors.ts';
+import { sign } from '../webhook/signature.ts';
+import { metaJson, type CloudApiSimulator } from './cloudApiSimulator.ts';
+import { SANDBOX_PHONE_NUMBER_ID } from './setup.ts';
+
+/** The demo channel and its tenant's name. */
+export const SANDBOX_CHANNEL = sql(
+  'sandbox_channel',
+  `SELECT c.id::text AS id, c.display_phone_number, t.name
+   FROM channels c JOIN tenants t ON t.id = c.tenant_id WHERE c.phone_number_id = $1`,
+);
+
+/** The demo channel's customers, most recent first. */
+export const SANDBOX_CUSTOMERS = sql(
+  'sandbox_customers',
+  `SELECT wa_id, profile_name FROM contacts
+   WHERE channel_id = $1 AND wa_id IS NOT NULL
+   ORDER BY last_inbound_at DESC NULLS LAST, id DESC LIMIT 50`,
+);
+
+/** One customer's chat as their phone shows it: what they sent, and what the business's number sent them. */
+export const SANDBOX_CHAT = sql(
+  'sandbox_chat',
+  `SELECT m.id::text AS id, m.wamid, m.direction, m.type, m.body, m.media, m.status, m.created_at
+   FROM messages m
+   JOIN conversations v ON v.id = m.conversation_id
+   JOIN contacts k ON k.id = v.contact_id
+   WHERE k.channel_id = $1 AND k.contact_key = $2
+     AND (m.direction = 'inbound' OR m.status IN ('sent', 'delivered', 'read'))
+   ORDER BY m.id DESC LIMIT 200`,
+);
+
+const waIdParam = z.strictObject({ waId: z.string().regex(/^\d{5,20}$/, 'a phone number in digits') });
+
+const sendBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).optional(),
+    type: z.enum(['text', 'image', 'document']).default('text'),
+    text: z.string().max(4096).optional(),
+    caption: z.string().max(1024).optional(),
+    filename: z.string().trim().min(1).max(240).optional(),
+  })
+  .refine((b) => b.type !== 'text' || (b.text ?? '').trim().length > 0, { message: 'text: must not be empty', path: ['text'] });
+
+// The business marks messages read when a turn starts: remembered so a reloaded phone page shows blue ticks.
+const READ_MEMORY = 10_000;
+
+/**
+ * The sandbox's phone page (`/sandbox`) and its API: write as a customer of
+ * the demo channel (the message goes through the real signed webhook path:
+ * built as Meta builds it, signed with the app secret, posted to this
+ * gateway's /webhooks/whatsapp) and see the business's answers and typing
+ * indicator as the Cloud API simulator receives them. Only in sandbox mode.
+ */
+export const sandboxPlugin: RoutePlugin = async (app, ctx) => {
+  const simulator = ctx.sandbox?.simulator;
+  if (!simulator) return;
+  const assets = await pageAssets();
+  addSecurityHeaders(app, PAGE_HEADERS);
+  // The fake phone takes no key, but another site's page may still not post as a customer.
+  sameOriginGuard(app, () => true);
+  const streams = new SseStreams(app);
+  const readWamids = new Set<string>();
+  const offRead = simulator.on('read', (e) => {
+    if (e.phoneNumberId !== SANDBOX_PHONE_NUMBER_ID) return;
+    readWamids.add(e.messageId);
+    if (readWamids.size > READ_MEMORY) readWamids.delete(readWamids.values().next().value as string);
+  });
+  app.addHook('onClose', async () => offRead());
+
+  const channel = async () => {
+    const [row] = await ctx.db.query<{ id: string; display_phone_number: string; name: string }>(SANDBOX_CHANNEL, [SANDBOX_PHONE_NUMBER_ID]);
+    if (!row) throw new AppError(503, 'unavailable', 'the demo channel is not set up yet; try again in a moment');
+    return row;
+  };
+
+  app.get('/sandbox', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(assets.sandboxHtml));
+
+  app.get('/sandbox/api/state', async (_req, reply) => {
+    const ch = await channel();
+    const customers = await ctx.db.query<{ wa_id: string; profile_name: string | null }>(SANDBOX_CUSTOMERS, [ch.id]);
+    return reply.header('cache-control', 'no-store').send({
+      business: { name: ch.name, displayPhoneNumber: ch.display_phone_number },
+      customers: customers.map((c) => ({ waId: c.wa_id, name: c.profile_name })),
+    });
+  });
+
+  app.get('/sandbox/api/chats/:waId', async (req, reply) => {
+    const { waId } = parse(waIdParam, req.params, true);
+    const ch = await channel();
+    const rows = await ctx.db.query<{ id: string; wamid: string | null; direction: string; type: string; body: string | null; media: Record<string, unknown> | null; status: string; created_at: Date }>(
+      SANDBOX_CHAT,
+      [ch.id, waId],
+    );
+    return reply.header('cache-control', 'no-store').send({
+      messages: rows.reverse().map((m) => ({
+        id: m.id,
+        wamid: m.wamid,
+        fromMe: m.direction === 'inbound',
+        type: m.type,
+        text: m.body,
+        filename: typeof m.media?.filename === 'string' ? m.media.filename : null,
+        status: m.direction === 'inbound' ? (m.wamid && readWamids.has(m.wamid) ? 'read' : 'delivered') : m.status,
+        createdAt: m.created_at.toISOString(),
+      })),
+    });
+  });
+
+  app.post('/sandbox/api/chats/:waId/messages', async (req, reply) => {
+    const { waId } = parse(waIdParam, req.params, true);
+    const body = parse(sendBody, req.body ?? {}, false);
+    const ch = await channel();
+    const wamid = `wamid.SANDBOX${randomBytes(12).toString('hex').toUpperCase()}`;
+    const notification = buildNotification(ch.display_phone_number, waId, body.name ?? `Customer ${waId.slice(-4)}`, wamid, body);
+    await postSigned(app, ctx, metaJson(notification));
+    return reply.code(201).send({ wamid });
+  });
+
+  app.get('/sandbox/api/events', async (_req, reply) => {
+    const offs: (() => void)[] = [];
+    const stream = streams.start(reply, PAGE_HEADERS, () => offs.forEach((off) => off()));
+    offs.push(...forward(simulator, (event, data) => stream.send(event, data)));
+    if (stream.closed) offs.forEach((off) => off());
+    stream.send('ready', {});
+    return reply;
+  });
+};
+
+/** The simulator's sends and read receipts of the demo channel, as the phone page's events. */
+function forward(simulator: CloudApiSimulator, send: (event: string, data: unknown) => void): (() => void)[] {
+  return [
+    simulator.on('send', (e) => {
+      if (e.phoneNumberId === SANDBOX_PHONE_NUMBER_ID) send('reply', { waId: e.to, wamid: e.wamid, text: e.body });
+    }),
+    simulator.on('read', (e) => {
+      if (e.phoneNumberId === SANDBOX_PHONE_NUMBER_ID) send('read', { wamid: e.messageId, typing: e.typing });
+    }),
+  ];
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown, isPath: boolean): z.infer<T> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  if (isPath) throw notFound('customer');
+  const issue = r.error.issues[0];
+  throw badRequest('invalid_request', `${issue.path.length ? issue.path.join('.') + ': ' : ''}${issue.message}`);
+}
+
+/** A `messages` notification as Meta sends it for one customer message. */
+function buildNotification(
+  displayPhoneNumber: string,
+  waId: string,
+  name: string,
+  wamid: string,
+  body: z.infer<typeof sendBody>,
+): Record<string, unknown> {
+  const message: Record<string, unknown> = { from: waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: body.type };
+  const mediaId = `sandbox-media-${randomBytes(6).toString('hex')}`;
+  if (body.type === 'text') message.text = { body: body.text };
+  else if (body.type === 'image') message.image = { id: mediaId, mime_type: 'image/jpeg', sha256: randomBytes(32).toString('base64'), ...(body.caption ? { caption: body.caption } : {}) };
+  else
+    message.document = {
+      id: mediaId,
+      mime_type: 'application/pdf',
+      sha256: randomBytes(32).toString('base64'),
+      filename: body.filename ?? 'document.pdf',
+      ...(body.caption ? { caption: body.caption } : {}),
+    };
+  return {
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: 'SANDBOX_WABA',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: displayPhoneNumber.replace(/\D/g, ''), phone_number_id: SANDBOX_PHONE_NUMBER_ID },
+              contacts: [{ profile: { name }, wa_id: waId }],
+              messages: [message],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Posts the bytes, signed with the app secret, to this gateway's own webhook: the path Meta's notifications take. */
+async function postSigned(app: FastifyInstance, ctx: AppContext, bytes: string): Promise<void> {
+  const secret = ctx.config.whatsappAppSecret;
+  if (!secret) throw new AppError(503, 'unavailable', 'no app secret configured');
+  const addr = app.server.address() as AddressInfo | null;
+  if (!addr || typeof addr !== 'object') throw new AppError(503, 'unavailable', 'the server is not listening');
+  const host = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const res = await request(`http://${host}:${addr.port}/webhooks/whatsapp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(bytes, secret) },
+    body: bytes,
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new AppError(502, 'webhook_refused', `the gateway's webhook answered ${res.statusCode}: ${text.slice(0, 200)}`);
+}
