@@ -12,6 +12,8 @@ import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 export interface AppContext {
   readonly config: Config;
   readonly db: Db;
+  /** The PostgreSQL URL in use (for the one LISTEN connection). */
+  readonly databaseUrl: string;
   readonly bus: Bus;
   readonly log: Logger;
   /** This process's lease id (a new one at every start). */

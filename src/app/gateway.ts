@@ -69,6 +69,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const ctx: AppContext = {
       config,
       db,
+      databaseUrl,
       bus,
       log,
       leaseOwner: randomUUID(),

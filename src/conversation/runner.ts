@@ -87,6 +87,7 @@ export class ConversationRunner implements IngestConsumer {
   private sweepTimer: NodeJS.Timeout | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private stopping = false;
+  private readonly noticesSent = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -99,6 +100,11 @@ export class ConversationRunner implements IngestConsumer {
     private readonly opts: RunnerOptions = DEFAULT_RUNNER_OPTIONS,
   ) {
     bus.on('conversation.paused', (e) => this.onPauseChange(e.conversationId, e.paused));
+    // Whether ingest found the limit reached or a reply commit did, the notice goes out once a month.
+    bus.on('message.disposition', (e) => {
+      if (e.disposition === 'over_quota') this.track(this.quotaNotice(e.tenantId, e.conversationId));
+    });
+    turns.refresh = (state) => this.claim(state);
   }
 
   /** Starts the sweep (at once, then periodically) and lease renewal. */
@@ -134,7 +140,6 @@ export class ConversationRunner implements IngestConsumer {
         });
         if (m.disposition) this.bus.emit('message.disposition', { tenantId: conv.tenantId, conversationId: conv.id, disposition: m.disposition, count: 1 });
       }
-      if (conv.messages.some((m) => m.disposition === 'over_quota')) this.track(this.quotaNotice(conv));
       if (conv.held) this.onHeld(conv);
     }
     for (const s of result.statuses) {
@@ -194,11 +199,13 @@ export class ConversationRunner implements IngestConsumer {
 
   private async loop(state: ConversationState): Promise<void> {
     let claims = 0;
-    while (!state.lost && !this.stopping) {
+    while (!state.lost) {
+      // Committed replies go out even while stopping: a turn that finished within the grace is answered.
       if (state.outbox.length > 0) {
         await this.delivery.sendNext(state);
         continue;
       }
+      if (this.stopping) return;
       if (state.pending.length > 0) {
         await this.turns.run(state);
         continue;
@@ -288,14 +295,35 @@ export class ConversationRunner implements IngestConsumer {
     return result;
   }
 
-  /** Sends the tenant's monthly quota notice, once per month. */
-  private async quotaNotice(conv: IngestedConversation): Promise<void> {
-    const tenant = await this.tenants.get(conv.tenantId, conv.configVersion);
+  /** Sends the tenant's monthly quota notice, once per month (remembered here to spare the statement). */
+  private async quotaNotice(tenantId: string, conversationId: string): Promise<void> {
+    const month = new Date().toISOString().slice(0, 7);
+    const key = `${tenantId}:${month}`;
+    if (this.noticesSent.has(key)) return;
+    const tenant = await this.tenants.get(tenantId);
     const notice = tenant.agent.quotaNotice;
     if (!notice) return;
-    const claimed = await this.db.query(CLAIM_QUOTA_NOTICE, [conv.tenantId]);
+    this.noticesSent.add(key);
+    if (this.noticesSent.size > 10_000) this.noticesSent.clear();
+    const claimed = await this.db.query(CLAIM_QUOTA_NOTICE, [tenantId]);
     if (claimed.length === 0) return;
-    await this.enqueue({ conversationId: conv.id, tenantId: conv.tenantId, author: 'agent', texts: [notice], autoPause: false, requireWindow: false });
+    await this.enqueue({ conversationId, tenantId, author: 'agent', texts: [notice], autoPause: false, requireWindow: false });
+  }
+
+  /**
+   * Another process ingested messages for a conversation this one holds
+   * (LISTEN/NOTIFY): claim them, and with `coalesce: restart` cancel the
+   * running agent call so the turn starts again with them.
+   */
+  onRemoteWork(conversationId: string): void {
+    const state = this.states.get(conversationId);
+    if (!state || state.lost) return;
+    state.dbSeq = Math.max(state.dbSeq, state.knownSeq + 1);
+    if (state.agentCall && state.coalesce === 'restart') {
+      state.restartRequested = true;
+      state.agentCall.abort(new Error('restart'));
+    }
+    this.drive(state);
   }
 
   private onPauseChange(conversationId: string, paused: boolean): void {

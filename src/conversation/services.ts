@@ -9,6 +9,7 @@ import { FairLimiter } from './limiter.ts';
 import { ConversationRunner, DEFAULT_RUNNER_OPTIONS, type RunnerOptions } from './runner.ts';
 import { TenantDirectory } from './tenants.ts';
 import { TurnRunner } from './turn.ts';
+import { WorkListener } from './workListener.ts';
 
 /** Tuning knobs of the turn pipeline; tests shorten the waits. */
 export interface PipelineOptions {
@@ -50,9 +51,12 @@ export function createPipeline(ctx: AppContext, opts: PipelineOptions = {}): { p
   const delivery = new Delivery(ctx.db, ctx.bus, ctx.log, ctx.leaseOwner, ctx.channels, cloudApi, pacer, { leaseSeconds: runnerOpts.leaseSeconds, retry: opts.retry });
   const runner = new ConversationRunner(ctx.db, ctx.bus, ctx.log, ctx.leaseOwner, tenants, turns, delivery, runnerOpts);
   runner.start();
+  const listener = new WorkListener(ctx.databaseUrl, ctx.leaseOwner, (id) => runner.onRemoteWork(id), ctx.log, ctx.bus);
+  listener.start();
   const services: Service[] = [
     {
       async stop(graceMs) {
+        await listener.stop();
         await runner.stop(graceMs);
         pacer.close();
         await agents.close();

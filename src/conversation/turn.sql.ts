@@ -16,7 +16,8 @@ import { sql } from '../db/db.ts';
  *
  * $1 conversation, $2 lease owner, $3 highest conv_seq the turn handled,
  * $4 the turn's inbound message ids, $5 the one answered (the last),
- * $6 turn id, $7 reply parts, $8 kind: answer | fallback | handoff | none | window_closed,
+ * $6 turn id, $7 reply parts, $8 kind: answer | fallback | handoff | none | paused | window_closed
+ * (paused: the turn was stopped by a pause, even one undone since),
  * $9 pause the conversation (handoff), $10 lease seconds.
  */
 export const REPLY_COMMIT = sql(
@@ -52,7 +53,7 @@ reply AS (
 settle AS (
   UPDATE messages m SET
     disposition = CASE
-      WHEN cur.paused THEN 'paused'
+      WHEN cur.paused OR $8 = 'paused' THEN 'paused'
       WHEN $8 = 'window_closed' THEN 'window_closed'
       WHEN $8 = 'handoff' THEN 'paused'
       WHEN $8 = 'fallback' THEN 'agent_failed'

@@ -17,7 +17,7 @@ import { REPLY_COMMIT } from './turn.sql.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-type Kind = 'answer' | 'fallback' | 'handoff' | 'none' | 'window_closed';
+type Kind = 'answer' | 'fallback' | 'handoff' | 'none' | 'paused' | 'window_closed';
 
 interface CommitRow {
   held: boolean;
@@ -53,6 +53,9 @@ export class TurnRunner {
     private readonly limiter: FairLimiter,
     private readonly opts: TurnOptions,
   ) {}
+
+  /** Loads work another process ingested for a conversation this one holds (set by the runner). */
+  refresh: (state: ConversationState) => Promise<void> = async () => {};
 
   /** New messages reached a conversation: restart its agent call if it coalesces that way. */
   onNewMessages(state: ConversationState): void {
@@ -111,7 +114,7 @@ export class TurnRunner {
       let pause = false;
       let agentMs = 0;
       if (state.paused) {
-        kind = 'none';
+        kind = 'paused';
       } else if (last.sentAt !== null && Date.now() - last.sentAt > DAY_MS) {
         // The Cloud API would refuse a free-form reply (131047): no agent call.
         kind = 'window_closed';
@@ -127,6 +130,7 @@ export class TurnRunner {
         const agentStarted = performance.now();
         let out: AgentOutput | null = null;
         let failed = false;
+        let stoppedByPause = false;
         try {
           out = await callAgent(this.agents.agentFor(cfg.provider), {
             tenantId: state.tenantId,
@@ -143,7 +147,13 @@ export class TurnRunner {
           if (ctrl.signal.aborted) {
             state.agentCall = null;
             if (state.lost) return;
-            if (state.restartRequested && !state.paused) continue; // coalesce: start again with every pending message
+            if (state.restartRequested && !state.paused) {
+              // Coalesce: start again with every pending message, fetching first what another process ingested.
+              if (state.dbSeq > state.knownSeq) await this.refresh(state);
+              if (state.lost) return;
+              continue;
+            }
+            stoppedByPause = true;
           } else {
             failed = true;
             this.log.warn({ err, conversationId: state.id, tenantId: state.tenantId }, 'agent failed');
@@ -152,8 +162,8 @@ export class TurnRunner {
           agentMs = performance.now() - agentStarted;
           state.agentCall = null;
         }
-        if (state.paused) {
-          kind = 'none';
+        if (state.paused || stoppedByPause) {
+          kind = 'paused';
         } else if (failed || !out) {
           kind = 'fallback';
           texts = cfg.fallbackMessage ? [cfg.fallbackMessage] : [];

@@ -98,7 +98,7 @@ conv_up AS (
     last_message_at = greatest(v.last_message_at, excluded.last_message_at),
     last_inbound_at = greatest(v.last_inbound_at, excluded.last_inbound_at)
   RETURNING v.id, v.tenant_id, v.channel_id, v.contact_id, v.paused, v.paused_until, v.inbound_seq,
-            v.lease_owner = $3::uuid AS held, (v.xmax = 0) AS created
+            v.lease_owner = $3::uuid AS held, v.lease_owner, (v.xmax = 0) AS created
 ),
 msg_ins AS (
   INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, wamid, type, body, media, payload,
@@ -161,6 +161,12 @@ SELECT
    FROM conv_up cv JOIN contact_up cu ON cu.id = cv.contact_id JOIN ch ON ch.channel_id = cv.channel_id
   ) AS conversations,
   (SELECT coalesce(json_agg(su), '[]') FROM st_up su) AS statuses,
+  -- New work for a conversation another live process holds: tell that process
+  -- (delivered at commit) so it can fold the messages into its running turn.
+  (SELECT count(pg_notify('wagate_work', cv.lease_owner::text || ':' || cv.id::text))
+   FROM conv_up cv JOIN contact_up cu ON cu.id = cv.contact_id
+   JOIN per_contact p ON p.channel_id = cu.channel_id AND p."contactKey" = cu.contact_key
+   WHERE NOT cv.held AND cv.lease_owner IS NOT NULL AND p.answerable > 0) AS notified,
   (SELECT coalesce(json_agg(DISTINCT x.pid), '[]') FROM (
      SELECT "phoneNumberId" AS pid FROM inp UNION SELECT "phoneNumberId" FROM st
    ) x WHERE x.pid NOT IN (SELECT phone_number_id FROM ch)) AS unroutable

@@ -76,7 +76,7 @@ describe('the monthly message limit', () => {
   // message that ingest itself finds over the limit triggers it
   // (ConversationRunner.onIngested). Customers whose turns were cut at commit
   // time hear nothing at all.
-  it.fails('the quota notice goes out when turns are refused at the reply commit, not only when a later message arrives', async () => {
+  it('the quota notice goes out when turns are refused at the reply commit, not only when a later message arrives', async () => {
     const t = await provisionTenant(h.gw, { monthlyMessageLimit: 2, agent: { provider: 'openai', quotaNotice: NOTICE } });
     const customers = new Customers(h.gw.url, t.phoneNumberId);
     const was = Array.from({ length: 10 }, () => newWaId());

@@ -99,7 +99,7 @@ describe('shutdown: SIGTERM lets running turns finish and loses nothing', () => 
   // so once stop() set `stopping` the loop leaves before Delivery.sendNext. The
   // reply stays queued until some other process sweeps it. SPEC §5: "lets
   // running turns finish for up to WAGATE_SHUTDOWN_GRACE_MS".
-  it.fails("SIGTERM while a turn runs: the running turn's reply is sent before the process exits", async () => {
+  it("SIGTERM while a turn runs: the running turn's reply is sent before the process exits", async () => {
     const { gw, wa } = await termDuringTurn(8_000, 1_000);
     expect(await gw.exited).toEqual({ code: 0, signal: null });
     expect(sends.to(wa)).toEqual(['echo: a slow question']);

@@ -103,7 +103,7 @@ describe('human takeover: a paused bot never answers', () => {
   // the reply commit settles 'none' as no_answer_needed when the row is no
   // longer paused. Expected: answered (the bot runs again) or at least `paused`,
   // never "needs no answer" for a text message.
-  it.fails('a pause undone while the agent call runs: the message is answered or settled paused, never no_answer_needed', async () => {
+  it('a pause undone while the agent call runs: the message is answered or settled paused, never no_answer_needed', async () => {
     const { customers } = await tenant();
     const wa = newWaId();
     const before = h.model.requests.length;

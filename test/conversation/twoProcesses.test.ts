@@ -113,7 +113,7 @@ describe('two processes on one database', () => {
   // answers it in a turn of its own: here the customer gets "echo: b3" and then
   // "echo: b4" (requests [b1], [b1,b2,b3], [b4]). SPEC §5: "the customer gets
   // one answer for a burst … a restart or a second process changes none of this".
-  it.fails('coalesce restart across processes: a burst split over both, ending on the process not holding it, gets one answer that saw all 4', async () => {
+  it('coalesce restart across processes: a burst split over both, ending on the process not holding it, gets one answer that saw all 4', async () => {
     const t = await provisionTenant({ url: p.url } as Gateway, { agent: { provider: 'openai', coalesce: 'restart' } });
     const viaP = new Customers(p.url, t.phoneNumberId);
     const viaQ = new Customers(q.url, t.phoneNumberId);
