@@ -33,7 +33,9 @@ export interface ApiHarness {
  * with the tenants' agents (the demo agent by default) through a Cloud API
  * simulator, which posts statuses back as Meta would.
  */
-export async function startApiGateway(opts: { plugins?: RoutePlugin[]; env?: Record<string, string>; statuses?: boolean } = {}): Promise<ApiHarness> {
+export async function startApiGateway(
+  opts: { plugins?: RoutePlugin[]; env?: Record<string, string>; statuses?: boolean; /** Expose the simulator as the sandbox's. */ sandbox?: boolean } = {},
+): Promise<ApiHarness> {
   const port = await freePort();
   let cloud!: CloudApiSimulator;
   let pipeline!: Pipeline;
@@ -46,6 +48,7 @@ export async function startApiGateway(opts: { plugins?: RoutePlugin[]; env?: Rec
         appSecret: TEST_APP_SECRET,
         statusDelaysMs: opts.statuses === false ? null : { sent: 0, delivered: 20, read: 60 },
       });
+      if (opts.sandbox) ctx.sandbox = { simulator: cloud };
       const built = createPipeline(ctx, { ...FAST, cloudApi: createCloudApi(cloud.url + '/v25.0') });
       pipeline = built.pipeline;
       ctx.pipeline = pipeline;

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorApiPlugin } from '../../src/api/plugin.ts';
+import { dashboardPlugin } from '../../src/dashboard/plugin.ts';
+import { sandboxPlugin } from '../../src/sandbox/routes.ts';
+import { SANDBOX_PHONE_NUMBER_ID } from '../../src/sandbox/setup.ts';
+import { api, provisionTenant } from '../support/gateway.ts';
+import { eventually } from '../support/pipeline.ts';
+import { startApiGateway, type ApiHarness } from './harness.ts';
+import { openEventStream } from './sseClient.ts';
+
+async function post(h: ApiHarness, waId: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${h.gw.url}/sandbox/api/chats/${waId}/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('the sandbox phone page and its API', () => {
+  let h: ApiHarness;
+  let key: string;
+  beforeAll(async () => {
+    h = await startApiGateway({ plugins: [operatorApiPlugin, dashboardPlugin, sandboxPlugin], sandbox: true });
+    const t = await provisionTenant(h.gw, { name: 'Demo Bikes', phoneNumberId: SANDBOX_PHONE_NUMBER_ID, agent: { provider: 'demo', systemPrompt: 'You are Ava. Be kind.' } });
+    key = t.key;
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('serves /sandbox with the strict page policy', async () => {
+    const res = await fetch(`${h.gw.url}/sandbox`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await res.text();
+    const js = /src="(\/assets\/sandbox-[^"]+\.js)"/.exec(html)![1];
+    const asset = await fetch(h.gw.url + js);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+  });
+
+  it('a message written on the phone goes through the signed webhook: stored, answered, listed in the operator API', async () => {
+    const events = await openEventStream(`${h.gw.url}/sandbox/api/events`, {});
+    try {
+      await events.next((e) => e.event === 'ready');
+      const r = await post(h, '15550002001', { name: 'Carla', text: 'hello' });
+      expect(r.status).toBe(201);
+      expect(r.body.wamid).toMatch(/^wamid\.SANDBOX/);
+      // The business marks it read with a typing indicator, then answers.
+      const read = await events.next((e) => e.event === 'read' && e.data.wamid === r.body.wamid);
+      expect(read.data.typing).toBe(true);
+      const reply = await events.next((e) => e.event === 'reply' && e.data.waId === '15550002001');
+      expect(reply.data.text).toContain('"You are Ava."');
+
+      const conv = (await api(h.gw, 'GET', '/api/conversations', undefined, key)).body.items.find((c: any) => c.contact.waId === '15550002001');
+      expect(conv.contact.name).toBe('Carla');
+      const msgs = (await api(h.gw, 'GET', `/api/conversations/${conv.id}/messages`, undefined, key)).body.items;
+      expect(msgs[0]).toMatchObject({ wamid: r.body.wamid, text: 'hello', author: 'customer' });
+
+      const chat = await eventually(async () => {
+        const c = await (await fetch(`${h.gw.url}/sandbox/api/chats/15550002001`)).json();
+        return c.messages.length === 2 ? c : null;
+      });
+      expect(chat.messages[0]).toMatchObject({ fromMe: true, text: 'hello', status: 'read', wamid: r.body.wamid });
+      expect(chat.messages[1]).toMatchObject({ fromMe: false, text: reply.data.text });
+
+      const state = await (await fetch(`${h.gw.url}/sandbox/api/state`)).json();
+      expect(state.business).toEqual({ name: 'Demo Bikes', displayPhoneNumber: '+1 555 0100' });
+      expect(state.customers).toContainEqual({ waId: '15550002001', name: 'Carla' });
+    } finally {
+      events.close();
+    }
+  });
+
+  it('photos and documents carry caption and file name', async () => {
+    const img = await post(h, '15550002002', { type: 'image', caption: 'my bike' });
+    const doc = await post(h, '15550002002', { type: 'document', filename: 'receipt.pdf' });
+    expect(img.status).toBe(201);
+    expect(doc.status).toBe(201);
+    const conv = (await api(h.gw, 'GET', '/api/conversations', undefined, key)).body.items.find((c: any) => c.contact.waId === '15550002002');
+    const msgs = (await api(h.gw, 'GET', `/api/conversations/${conv.id}/messages`, undefined, key)).body.items.filter((m: any) => m.direction === 'inbound');
+    expect(msgs.map((m: any) => [m.type, m.text, m.media?.filename ?? null])).toEqual([
+      ['image', 'my bike', null],
+      ['document', null, 'receipt.pdf'],
+    ]);
+  });
+
+  it('400 for an empty or invalid message, 404 for a number that is not one; another site may not post', async () => {
+    for (const body of [{ text: '' }, { text: '   ' }, {}, { type: 'video', text: 'x' }, { text: 'x'.repeat(4097) }, { text: 'hi', admin: true }]) {
+      const r = await post(h, '15550002003', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.code).toBe('invalid_request');
+    }
+    expect((await post(h, 'abc', { text: 'hi' })).status).toBe(404);
+    expect((await fetch(`${h.gw.url}/sandbox/api/chats/12`)).status).toBe(404);
+    const cross = await post(h, '15550002003', { text: 'hi' }, { origin: 'https://evil.example' });
+    expect(cross.status).toBe(403);
+  });
+});
+
+describe('outside sandbox mode', () => {
+  it('there is no /sandbox', async () => {
+    const h = await startApiGateway({ plugins: [operatorApiPlugin, dashboardPlugin, sandboxPlugin] });
+    try {
+      expect((await fetch(`${h.gw.url}/sandbox`)).status).toBe(404);
+      expect((await fetch(`${h.gw.url}/sandbox/api/state`)).status).toBe(404);
+      // The dashboard is there in every mode.
+      const res = await fetch(`${h.gw.url}/`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/<script type="module" src="\/assets\/dashboard-[^"]+\.js"><\/script>/);
+      expect((await fetch(`${h.gw.url}/assets/nothing.js`)).status).toBe(404);
+    } finally {
+      await h.close();
+    }
+  });
+});
