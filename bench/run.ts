@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { createDb } from '../src/db/db.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../src/sandbox/cloudApiSimulator.ts';
-import { Provisioning } from '../src/tenancy/provision.ts';
+import { createDatabase, dropDatabase, provision } from './database.ts';
 import { cpuMsOf, firstJsonLine, treeCpuMs, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
 import { Load, type Customer, type LoadSnapshot } from './load.ts';
 import { bucketDelta, bucketQuantile, histogramBuckets, parsePrometheus, sumOf, type Sample } from './prometheus.ts';
@@ -100,7 +98,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
   const cleanup: (() => Promise<unknown>)[] = [() => dropDatabase(env.serverUrl, dbUrl)];
   try {
     await migrate(dbUrl);
-    const channels = await provision(dbUrl, spec.tenants);
+    const channels = await provision(dbUrl, spec.tenants, Buffer.from(SECRET_KEY_HEX, 'hex'));
     const tokens = new Map(channels.map((c) => [c.phoneNumberId, c.accessToken]));
 
     const model = spawnChild('fake model', 'test/support/fakeModel.main.ts', ['--latency-ms', String(spec.modelLatencyMs)]);
@@ -301,51 +299,6 @@ async function progressLine(label: string, started: number, s: LoadSnapshot, tar
   return `[${label}] ${secs.toFixed(0)} s  sent ${s.sent}  answered ${s.answered}  waiting ${s.waiting}` +
     (s.rejected + s.failed ? `  refused ${s.rejected + s.failed}` : '') +
     (mem ? `  rss ${mem.rssMb.toFixed(0)} MB` : '');
-}
-
-/** Creates a database for one run and returns its URL. */
-async function createDatabase(serverUrl: string, name: string): Promise<string> {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await c.end();
-  }
-  const u = new URL(serverUrl);
-  u.pathname = '/' + name;
-  return u.toString();
-}
-
-async function dropDatabase(serverUrl: string, dbUrl: string): Promise<void> {
-  const name = new URL(dbUrl).pathname.slice(1);
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  } finally {
-    await c.end();
-  }
-}
-
-/** Tenants, each with one channel, created through the same code as the admin API. */
-async function provision(dbUrl: string, tenants: number): Promise<{ phoneNumberId: string; accessToken: string }[]> {
-  const db = createDb({ connectionString: dbUrl, max: 2 });
-  try {
-    const p = new Provisioning(db, Buffer.from(SECRET_KEY_HEX, 'hex'), 'openai');
-    const out: { phoneNumberId: string; accessToken: string }[] = [];
-    for (let i = 0; i < tenants; i++) {
-      const t = await p.createTenant({ name: `Bench tenant ${i + 1}`, agent: { provider: 'openai' } });
-      const phoneNumberId = `10${String(i).padStart(10, '0')}`;
-      const accessToken = `token-${phoneNumberId}-${randomBytes(6).toString('hex')}`;
-      // 1,000 messages a second: an upgraded number, so pacing never limits the benchmark.
-      await p.addChannel(t.id, { phoneNumberId, displayPhoneNumber: `+1 555 ${String(i).padStart(4, '0')}`, accessToken, messagesPerSecond: 1000 });
-      out.push({ phoneNumberId, accessToken });
-    }
-    return out;
-  } finally {
-    await db.close();
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
