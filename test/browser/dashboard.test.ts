@@ -36,12 +36,14 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
 
   /** The phone's bubbles from the business, as text. */
   const theirBubbles = () => phone.locator('.bubble.them:not(.typing)').allTextContents();
-  /** Writes as the current customer on the phone page. */
+  /** Writes as the current customer on the phone page, and waits until the phone shows it sent. */
   async function write(text: string, kind: 'text' | 'image' | 'document' = 'text', filename?: string) {
+    const mine = await phone.locator('.bubble.me').count();
     await phone.selectOption('#kind', kind);
     if (filename !== undefined) await phone.fill('input.filename', filename);
     await phone.fill('#message', text);
     await phone.click('button.send');
+    await expect.poll(() => phone.locator('.bubble.me').count(), { timeout: WAIT }).toBe(mine + 1);
   }
 
   beforeAll(async () => {

@@ -185,13 +185,16 @@ function ReplyBox(props: { conv: Conversation; autoPauseOnReply: boolean | null;
   const send = async (ev?: Event) => {
     ev?.preventDefault();
     if (!text.trim() || busy) return;
+    const sent = text;
+    // Cleared at once, so the operator can write the next message while this one goes; given back on failure.
+    setText('');
     setBusy(true);
     setError(null);
     try {
-      await api.send(props.conv.id, text);
-      setText('');
+      await api.send(props.conv.id, sent);
       props.onSent();
     } catch (err) {
+      setText((cur) => cur || sent);
       setError(
         err instanceof ApiError && err.code === 'outside_customer_service_window'
           ? "The customer's last message is more than 24 hours old: WhatsApp only allows template messages now. Wait for the customer to write again."

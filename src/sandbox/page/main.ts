@@ -207,13 +207,18 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
     ev.preventDefault();
     if (sending) return;
     if (kind === 'text' && !text.trim()) return;
+    // Take what is written and clear the box at once: the customer may start the next message while this one goes.
+    const sent = { kind, text, filename: filename.trim() };
+    setText('');
+    setFilename('');
+    setKind('text');
     setSending(true);
     setError(null);
-    const body: Record<string, unknown> = { type: kind, name: customer.name ?? undefined };
-    if (kind === 'text') body.text = text;
+    const body: Record<string, unknown> = { type: sent.kind, name: customer.name ?? undefined };
+    if (sent.kind === 'text') body.text = sent.text;
     else {
-      if (text.trim()) body.caption = text;
-      if (kind === 'document' && filename.trim()) body.filename = filename.trim();
+      if (sent.text.trim()) body.caption = sent.text;
+      if (sent.kind === 'document' && sent.filename) body.filename = sent.filename;
     }
     try {
       const { wamid } = await json<{ wamid: string }>('POST', `/sandbox/api/chats/${customer.waId}/messages`, body);
@@ -224,18 +229,17 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
           id: wamid,
           wamid,
           fromMe: true,
-          type: kind,
-          text: kind === 'text' ? text : text.trim() || null,
-          filename: kind === 'document' ? filename.trim() || 'document.pdf' : null,
+          type: sent.kind,
+          text: sent.kind === 'text' ? sent.text : sent.text.trim() || null,
+          filename: sent.kind === 'document' ? sent.filename || 'document.pdf' : null,
           status: 'delivered',
           createdAt: new Date().toISOString(),
         },
       ]);
-      setText('');
-      setFilename('');
-      setKind('text');
     } catch (err) {
       setError(String(err instanceof Error ? err.message : err));
+      // Give the message back unless something new was written meanwhile.
+      setText((cur) => cur || sent.text);
     } finally {
       setSending(false);
     }
