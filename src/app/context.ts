@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import type { Db } from '../db/db.ts';
 import type { IngestConsumer } from '../ingest/ingest.ts';
+import type { IngestQueue } from '../ingest/queue.ts';
 import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
@@ -20,6 +21,8 @@ export interface AppContext {
   readonly leaseOwner: string;
   readonly channels: ChannelDirectory;
   readonly provisioning: Provisioning;
+  /** Stores notifications (one statement each, merged while the ingest lane is busy). */
+  readonly ingest: IngestQueue;
   /** Receives what ingest committed. */
   consumer: IngestConsumer;
   /** Counts and logs (once per id) a phone_number_id that no channel has. */

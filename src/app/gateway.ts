@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/config.ts';
-import { createDb, type Db } from '../db/db.ts';
+import { createDb, ingestLaneSize, type Db } from '../db/db.ts';
+import { IngestQueue } from '../ingest/queue.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 import type { IngestConsumer, IngestResult } from '../ingest/ingest.ts';
@@ -11,6 +12,9 @@ import { ChannelDirectory } from '../tenancy/channels.ts';
 import { Provisioning } from '../tenancy/provision.ts';
 import type { AppContext } from './context.ts';
 import { buildServer, type RoutePlugin } from './server.ts';
+
+/** How long a conversation's lease lasts without renewal (the runner renews it every 5 s). */
+export const LEASE_SECONDS = 15;
 
 /** A part of the gateway with a life of its own (runner, sweeper, sender). */
 export interface Service {
@@ -64,15 +68,27 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     if (applied.length) log.info({ applied }, 'migrations applied');
     const bus = new Bus();
     db = createDb({ connectionString: databaseUrl, max: config.dbPoolMax, bus });
+    await db.warm();
     const unroutableSeen = new Set<string>();
     const defaultProvider = config.openai.apiKey ? 'openai' : 'demo';
+    const leaseOwner = randomUUID();
+    const theDb0 = db;
     const ctx: AppContext = {
       config,
       db,
       databaseUrl,
       bus,
       log,
-      leaseOwner: randomUUID(),
+      leaseOwner,
+      ingest: new IngestQueue(theDb0, {
+        leaseOwner,
+        leaseSeconds: LEASE_SECONDS,
+        maxInFlight: ingestLaneSize(config.dbPoolMax),
+        onCommitted: (result) => {
+          for (const pid of result.unroutable) ctx.noteUnroutable(pid);
+          ctx.consumer.onIngested(result);
+        },
+      }),
       channels: new ChannelDirectory(db, config.secretKey),
       provisioning: new Provisioning(db, config.secretKey, defaultProvider),
       consumer: new RecordingConsumer(),

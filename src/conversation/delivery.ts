@@ -6,8 +6,9 @@ import { CloudApiError, type CloudApi } from '../outbound/types.ts';
 import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import { callbackDataFor } from '../webhook/normalize.ts';
+import { Batcher } from '../shared/batcher.ts';
 import type { ConversationState } from './state.ts';
-import { SEND_RESULT } from './turn.sql.ts';
+import { SEND_RESULTS } from './turn.sql.ts';
 
 export interface DeliveryOptions {
   leaseSeconds: number;
@@ -15,13 +16,27 @@ export interface DeliveryOptions {
   retry?: { maxAttempts?: number; baseMs?: number; maxMs?: number };
 }
 
+interface SendResult {
+  id: string;
+  result: 'sent' | 'failed';
+  wamid: string | null;
+  code: number | null;
+  title: string | null;
+  releaseSeq: number | null;
+}
+
 interface SendResultRow {
-  msg: { id: string; tenant_id: string; conversation_id: string; turn_id: string | null; status: string } | null;
+  id: string;
+  tenant_id: string;
+  status: string;
   send_failed: number;
   inbound_seq: string | null;
   released: boolean;
   held: boolean;
 }
+
+/** Send-result statements running at once; results arriving meanwhile share the next one. */
+const RESULT_STATEMENTS_IN_FLIGHT = 2;
 
 /**
  * Sends a conversation's queued messages in order, one at a time, paced per
@@ -31,6 +46,8 @@ interface SendResultRow {
  * result a crash left unknown.
  */
 export class Delivery {
+  private readonly results = new Batcher<SendResult, SendResultRow | null>((items) => this.record(items), RESULT_STATEMENTS_IN_FLIGHT, 500);
+
   constructor(
     private readonly db: Db,
     private readonly bus: Bus,
@@ -84,11 +101,15 @@ export class Delivery {
     }
     const sendMs = performance.now() - started;
     const lastOne = state.outbox.length === 1 && state.pending.length === 0;
-    const [row] = await this.db.query<SendResultRow>(SEND_RESULT, [item.id, status, wamid, code, title, this.leaseOwner, lastOne ? state.knownSeq : null, this.opts.leaseSeconds]);
+    const row = await this.results.submit({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.knownSeq : null });
     state.outbox.shift();
-    const tenantId = row.msg?.tenant_id ?? state.tenantId;
+    if (!row) {
+      state.lost = true;
+      return;
+    }
+    const tenantId = row.tenant_id ?? state.tenantId;
     this.bus.emit('message.out', { tenantId, conversationId: state.id, messageId: item.id, author: item.turnId ? 'agent' : 'operator', result: status, errorCode: code, ms: sendMs });
-    if (row.msg) this.bus.emit('message.status', { tenantId, conversationId: state.id, messageId: item.id, status: row.msg.status, errorCode: code });
+    this.bus.emit('message.status', { tenantId, conversationId: state.id, messageId: item.id, status: row.status, errorCode: code });
     if (row.send_failed > 0) this.bus.emit('message.disposition', { tenantId, conversationId: state.id, disposition: 'send_failed', count: row.send_failed });
     const turn = item.turn;
     if (turn) {
@@ -114,5 +135,21 @@ export class Delivery {
       state.setLease(false);
       state.dbSeq = state.knownSeq;
     }
+  }
+
+  /** One statement for every send result waiting. */
+  private async record(items: SendResult[]): Promise<PromiseSettledResult<SendResultRow | null>[]> {
+    const rows = await this.db.query<SendResultRow>(SEND_RESULTS, [
+      items.map((i) => i.id),
+      items.map((i) => i.result),
+      items.map((i) => i.wamid),
+      items.map((i) => i.code),
+      items.map((i) => i.title),
+      items.map((i) => i.releaseSeq),
+      this.leaseOwner,
+      this.opts.leaseSeconds,
+    ]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return items.map((i) => ({ status: 'fulfilled', value: byId.get(i.id) ?? null }));
   }
 }

@@ -43,8 +43,8 @@ export class ConversationState {
   history: HistoryMessage[] = [];
   outbox: OutgoingMessage[] = [];
   /**
-   * inbound_seq up to which this process knows all the work. Every notification
-   * (or queued message) bumps the row's inbound_seq by one, so a gap between
+   * inbound_seq up to which this process knows all the work. Every ingest
+   * statement that brings new messages (or queues one) bumps the row's inbound_seq by one, so a gap between
    * knownSeq and a newly seen value means work arrived elsewhere: claim it.
    */
   knownSeq = 0;

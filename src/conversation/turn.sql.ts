@@ -92,51 +92,57 @@ SELECT
 );
 
 /**
- * The send result (round trip 3 of an answered message): records `sent` and
- * the wamid, or `failed` with Meta's code and title, never moving a status
- * backwards (a status webhook may have arrived first). When `$7` is set (the
- * last queued message of the conversation went out) it releases the lease
- * unless newer messages came in, and returns the latest inbound_seq either way.
- * A failed send marks the turn's inbound messages `send_failed`.
+ * Send results (round trip 3 of an answered message), for one or many sends
+ * at once: records `sent` and the wamid, or `failed` with Meta's code and
+ * title, never moving a status backwards (a status webhook may have arrived
+ * first). Where a release sequence is given (the last queued message of its
+ * conversation went out) the lease is released unless newer messages came
+ * in; the latest inbound_seq comes back either way. A failed send marks its
+ * turn's inbound messages `send_failed`. A conversation appears at most once
+ * per call: its sends go out one at a time.
  *
- * $1 message id, $2 'sent' | 'failed', $3 wamid, $4 error code, $5 error title,
- * $6 lease owner, $7 release up to this seq (null: keep), $8 lease seconds.
+ * $1 message ids, $2 'sent' | 'failed', $3 wamids, $4 error codes, $5 error
+ * titles, $6 release up to this seq (null: keep), $7 lease owner, $8 lease seconds.
  */
-export const SEND_RESULT = sql(
-  'turn_send_result',
+export const SEND_RESULTS = sql(
+  'turn_send_results',
   `
-WITH msg AS (
-  UPDATE messages SET
-    status = CASE WHEN array_position(ARRAY['queued','sent','delivered','read','failed'], status)
-                     < array_position(ARRAY['queued','sent','delivered','read','failed'], $2) THEN $2 ELSE status END,
-    wamid = coalesce(wamid, $3),
-    error_code = coalesce($4, error_code),
-    error_title = coalesce($5, error_title),
-    attempts = attempts + 1,
+WITH input AS (
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bigint[])
+    AS i(id, result, wamid, code, title, release_seq)
+),
+msg AS (
+  UPDATE messages m SET
+    status = CASE WHEN array_position(ARRAY['queued','sent','delivered','read','failed'], m.status)
+                     < array_position(ARRAY['queued','sent','delivered','read','failed'], i.result) THEN i.result ELSE m.status END,
+    wamid = coalesce(m.wamid, i.wamid),
+    error_code = coalesce(i.code, m.error_code),
+    error_title = coalesce(i.title, m.error_title),
+    attempts = m.attempts + 1,
     updated_at = now()
-  WHERE id = $1
-  RETURNING id::text AS id, tenant_id::text AS tenant_id, conversation_id::text AS conversation_id, turn_id, status
+  FROM input i
+  WHERE m.id = i.id
+  RETURNING m.id, m.tenant_id, m.conversation_id, m.turn_id, m.status, i.result, i.release_seq
 ),
 failed AS (
   UPDATE messages m SET disposition = 'send_failed', updated_at = now()
   FROM msg
-  WHERE $2 = 'failed' AND msg.turn_id IS NOT NULL AND m.turn_id = msg.turn_id AND m.direction = 'inbound'
+  WHERE msg.result = 'failed' AND msg.turn_id IS NOT NULL AND m.turn_id = msg.turn_id AND m.direction = 'inbound'
     AND m.disposition IN ('answered', 'coalesced', 'agent_failed')
-  RETURNING m.id
+  RETURNING m.id, msg.id AS for_id
 ),
 conv AS (
   UPDATE conversations c SET
-    lease_owner = CASE WHEN $7::bigint IS NOT NULL AND c.inbound_seq <= $7::bigint THEN NULL ELSE c.lease_owner END,
-    lease_until = CASE WHEN $7::bigint IS NOT NULL AND c.inbound_seq <= $7::bigint THEN NULL
+    lease_owner = CASE WHEN msg.release_seq IS NOT NULL AND c.inbound_seq <= msg.release_seq THEN NULL ELSE c.lease_owner END,
+    lease_until = CASE WHEN msg.release_seq IS NOT NULL AND c.inbound_seq <= msg.release_seq THEN NULL
                        ELSE now() + make_interval(secs => $8) END
   FROM msg
-  WHERE c.id = msg.conversation_id::bigint AND c.lease_owner = $6
-  RETURNING c.inbound_seq, c.lease_owner IS NULL AS released
+  WHERE c.id = msg.conversation_id AND c.lease_owner = $7
+  RETURNING c.id, c.inbound_seq, c.lease_owner IS NULL AS released
 )
-SELECT (SELECT row_to_json(msg) FROM msg) AS msg,
-       (SELECT count(*) FROM failed)::int AS send_failed,
-       (SELECT inbound_seq FROM conv) AS inbound_seq,
-       coalesce((SELECT released FROM conv), false) AS released,
-       EXISTS (SELECT 1 FROM conv) AS held
+SELECT msg.id::text AS id, msg.tenant_id::text AS tenant_id, msg.status,
+       (SELECT count(*) FROM failed f WHERE f.for_id = msg.id)::int AS send_failed,
+       conv.inbound_seq, coalesce(conv.released, false) AS released, conv.id IS NOT NULL AS held
+FROM msg LEFT JOIN conv ON conv.id = msg.conversation_id
 `,
 );

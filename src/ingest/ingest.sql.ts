@@ -171,4 +171,5 @@ SELECT
      SELECT "phoneNumberId" AS pid FROM inp UNION SELECT "phoneNumberId" FROM st
    ) x WHERE x.pid NOT IN (SELECT phone_number_id FROM ch)) AS unroutable
 `,
+  { lane: 'ingest' },
 );

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isUnavailable } from '../db/db.ts';
-import { ingest } from '../ingest/ingest.ts';
 import type { AppContext } from '../app/context.ts';
 import { safeEqual } from '../shared/secrets.ts';
 import { InvalidNotificationError, normalize } from './normalize.ts';
@@ -9,8 +8,6 @@ import { checkJson } from './jsonGuard.ts';
 
 /** Meta's payloads reach 3 MB; anything over 4 MiB is refused with 413. */
 export const WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024;
-
-const LEASE_SECONDS = 15;
 
 type Secrets = { appSecret: string; verifyToken: string; channelId: string | null };
 
@@ -96,11 +93,7 @@ async function receive(ctx: AppContext, req: FastifyRequest, reply: FastifyReply
     if (err instanceof InvalidNotificationError) return fail(reply, 400, err.code, err.message);
     throw err;
   }
-  if (n.messages.length > 0 || n.statuses.length > 0) {
-    const result = await ingest(ctx.db, n, { leaseOwner: ctx.leaseOwner, leaseSeconds: LEASE_SECONDS, onlyChannelId: s.channelId });
-    for (const pid of result.unroutable) ctx.noteUnroutable(pid);
-    ctx.consumer.onIngested(result);
-  }
+  if (n.messages.length > 0 || n.statuses.length > 0) await ctx.ingest.submit(n, s.channelId);
   reply.code(200).send({ ok: true });
   return 200;
 }

@@ -71,7 +71,10 @@ describe('Meta delivers at least once: each message is stored once', () => {
     expect(stored).toHaveLength(1);
     expect(await count(ms.map((m) => m.id))).toBe(20);
     const [conv] = await rows.query('SELECT inbound_seq FROM conversations WHERE id = $1', [stored[0].conversation_id]);
-    expect(Number(conv.inbound_seq)).toBe(20);
+    // One bump per ingest statement that brought new messages; concurrent
+    // notifications may share a statement, so between 1 and 20.
+    expect(Number(conv.inbound_seq)).toBeGreaterThanOrEqual(1);
+    expect(Number(conv.inbound_seq)).toBeLessThanOrEqual(20);
   });
 
   // Meta retries for days: a redelivery must not bump inbound_seq, take the lease or reorder the list.
