@@ -71,11 +71,8 @@ describe('the monthly message limit', () => {
     expect(noticesTo([...first, ...later])).toHaveLength(1);
   });
 
-  // BUG (reported): a turn refused by the reply commit for the quota settles its
-  // messages as over_quota but never sends the tenant's quotaNotice; only a
-  // message that ingest itself finds over the limit triggers it
-  // (ConversationRunner.onIngested). Customers whose turns were cut at commit
-  // time hear nothing at all.
+  // Turns refused by the reply commit are over the limit too: their customers hear the notice,
+  // not only customers whose messages ingest already found over it.
   it('the quota notice goes out when turns are refused at the reply commit, not only when a later message arrives', async () => {
     const t = await provisionTenant(h.gw, { monthlyMessageLimit: 2, agent: { provider: 'openai', quotaNotice: NOTICE } });
     const customers = new Customers(h.gw.url, t.phoneNumberId);

@@ -93,12 +93,7 @@ describe('shutdown: SIGTERM lets running turns finish and loses nothing', () => 
     await Promise.all(children.map((c) => c.exited));
   });
 
-  // BUG (reported): on SIGTERM a turn that finishes within the grace commits its
-  // reply (disposition answered, reply queued) but the reply is not sent before
-  // exit: ConversationRunner.loop runs `while (!state.lost && !this.stopping)`,
-  // so once stop() set `stopping` the loop leaves before Delivery.sendNext. The
-  // reply stays queued until some other process sweeps it. SPEC §5: "lets
-  // running turns finish for up to WAGATE_SHUTDOWN_GRACE_MS".
+  // A turn finishing within the grace is finished only when its reply is out, not merely committed.
   it("SIGTERM while a turn runs: the running turn's reply is sent before the process exits", async () => {
     const { gw, wa } = await termDuringTurn(8_000, 1_000);
     expect(await gw.exited).toEqual({ code: 0, signal: null });

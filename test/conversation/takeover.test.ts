@@ -97,12 +97,7 @@ describe('human takeover: a paused bot never answers', () => {
     expect(await rows.dispositions(wa)).toEqual(['paused', 'paused', 'paused', 'answered']);
   });
 
-  // BUG (reported): a pause undone while the agent call runs (pause, then resume
-  // at once) leaves the customer's text message settled as `no_answer_needed`,
-  // unanswered. TurnRunner.turn turns "paused meanwhile" into kind 'none', and
-  // the reply commit settles 'none' as no_answer_needed when the row is no
-  // longer paused. Expected: answered (the bot runs again) or at least `paused`,
-  // never "needs no answer" for a text message.
+  // The turn stopped by the pause is settled for what stopped it; a text message always needs an answer.
   it('a pause undone while the agent call runs: the message is answered or settled paused, never no_answer_needed', async () => {
     const { customers } = await tenant();
     const wa = newWaId();

@@ -106,13 +106,8 @@ describe('two processes on one database', () => {
     expect(await rows.dispositions(wa)).toEqual(['answered']);
   });
 
-  // BUG (reported): with coalesce restart, a message ingested by the process
-  // that does NOT hold the conversation does not cancel the holder's running
-  // agent call. The holder sees it only as a leftover when it ingests another
-  // message itself, or at its reply commit (inbound_seq moved on), and then
-  // answers it in a turn of its own: here the customer gets "echo: b3" and then
-  // "echo: b4" (requests [b1], [b1,b2,b3], [b4]). SPEC §5: "the customer gets
-  // one answer for a burst … a restart or a second process changes none of this".
+  // SPEC §5: "the customer gets one answer for a burst … a restart or a second process changes
+  // none of this": the holder must hear of a message the other process stored while its call runs.
   it('coalesce restart across processes: a burst split over both, ending on the process not holding it, gets one answer that saw all 4', async () => {
     const t = await provisionTenant({ url: p.url } as Gateway, { agent: { provider: 'openai', coalesce: 'restart' } });
     const viaP = new Customers(p.url, t.phoneNumberId);
