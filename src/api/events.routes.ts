@@ -14,6 +14,8 @@ import type { SseStreams } from './sse.ts';
 export const MAX_STREAMS_PER_TENANT = 100;
 /** Live streams one process holds at most. */
 export const MAX_STREAMS = 5_000;
+/** How often an open stream's key is checked again: a revoked key's stream ends within this (plus the key cache). */
+const RECHECK_MS = 60_000;
 
 export const eventsRoute = route({
   method: 'GET',
@@ -39,7 +41,7 @@ export const eventsRoute = route({
 export async function eventRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator, hub: EventHub, streams: SseStreams): Promise<void> {
   const perTenant = new Map<string, number>();
 
-  handle(app, eventsRoute, (req) => auth.principal(req), async (p, { query, reply }) => {
+  handle(app, eventsRoute, (req) => auth.principal(req), async (p, { query, req, reply }) => {
     const tenantId = scopeTenant(p, query.tenantId);
     const conversationId = query.conversationId ?? null;
     if (conversationId !== null) {
@@ -52,14 +54,23 @@ export async function eventRoutes(app: FastifyInstance, ctx: AppContext, auth: A
     perTenant.set(bucket, open + 1);
 
     let off = () => {};
+    let recheck: NodeJS.Timeout | undefined;
     const stream = streams.start(reply, API_HEADERS, () => {
       off();
+      clearInterval(recheck);
       const n = (perTenant.get(bucket) ?? 1) - 1;
       if (n > 0) perTenant.set(bucket, n);
       else perTenant.delete(bucket);
     });
     off = hub.add({ tenantId, conversationId, send: (e) => stream.send(e.type, { conversationId: e.conversationId, tenantId: e.tenantId, ...e.data }) });
     if (stream.closed) off();
+    recheck = setInterval(() => {
+      auth.principal(req).then(
+        () => {},
+        () => stream.close(),
+      );
+    }, RECHECK_MS);
+    if (stream.closed) clearInterval(recheck);
     stream.send('ready', { tenantId, conversationId });
     return reply;
   });

@@ -71,6 +71,17 @@ describe('GET /api/usage and /api/settings', () => {
     expect((await sent).body).toContain('You are Zed, the bike wizard.');
   });
 
+  it('performance metrics for the dashboard: the admin key only', async () => {
+    const t = await provisionTenant(h.gw);
+    const admin = await api(h.gw, 'GET', '/api/performance');
+    expect(admin.status).toBe(200);
+    expect(admin.body).toHaveProperty('avg_message_processing_time.last_5_minutes');
+    expect(admin.body).toHaveProperty('database_connection_count.opened_since_start');
+    const tenant = await api(h.gw, 'GET', '/api/performance', undefined, t.key);
+    expect(tenant.status).toBe(403);
+    expect(tenant.body.error.code).toBe('forbidden');
+  });
+
   it('settings answer 400 naming the field for invalid values, and for the admin key without tenantId', async () => {
     const t = await provisionTenant(h.gw);
     for (const [body, field] of [
