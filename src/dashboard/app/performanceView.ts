@@ -80,7 +80,8 @@ const LINES: { key: 'p50' | 'p95' | 'p99'; cls: string }[] = [
 
 /** A small SVG line chart of p50/p95/p99 over the samples. */
 function Chart(props: { title: string; points: { at: number; v: Record<string, number | null> }[] }) {
-  const pts = props.points;
+  // One sample is a flat line across, not an invisible dot.
+  const pts = props.points.length === 1 ? [props.points[0], props.points[0]] : props.points;
   const max = Math.max(1, ...pts.flatMap((p) => LINES.map((l) => p.v[l.key] ?? 0)));
   const x = (i: number) => (pts.length <= 1 ? W : (i / (pts.length - 1)) * W);
   const y = (v: number) => H - (v / max) * (H - 8);
