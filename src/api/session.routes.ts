@@ -107,9 +107,12 @@ async function principalFor(ctx: AppContext, key: string): Promise<Principal | n
 }
 
 function setSession(req: FastifyRequest, reply: FastifyReply, key: string): void {
+  // Behind a proxy that terminates TLS the request itself is plain HTTP; trusting
+  // the proxy's header here can only make the cookie stricter, never weaker.
+  const secure = req.protocol === 'https' || req.headers['x-forwarded-proto'] === 'https';
   // A session cookie (no Max-Age): it ends with the browser session. The key
   // never reaches script: httpOnly; never another site's request: SameSite=Strict.
-  reply.setCookie(SESSION_COOKIE, key, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
+  reply.setCookie(SESSION_COOKIE, key, { path: '/', httpOnly: true, sameSite: 'strict', secure });
   // A marker the page can read (it holds nothing secret): lets it skip asking for a session it does not have.
-  reply.setCookie(SIGNED_IN_COOKIE, '1', { path: '/', sameSite: 'strict', secure: req.protocol === 'https' });
+  reply.setCookie(SIGNED_IN_COOKIE, '1', { path: '/', sameSite: 'strict', secure });
 }

@@ -56,6 +56,8 @@ const sendBody = z
 
 // The business marks messages read when a turn starts: remembered so a reloaded phone page shows blue ticks.
 const READ_MEMORY = 10_000;
+/** Phone pages open at once (each holds one event stream). */
+const MAX_PHONE_STREAMS = 200;
 
 /**
  * The sandbox's phone page (`/sandbox`) and its API: write as a customer of
@@ -129,6 +131,7 @@ export const sandboxPlugin: RoutePlugin = async (app, ctx) => {
   });
 
   app.get('/sandbox/api/events', async (_req, reply) => {
+    if (streams.size >= MAX_PHONE_STREAMS) throw new AppError(429, 'too_many_streams', 'too many sandbox pages open');
     const offs: (() => void)[] = [];
     const stream = streams.start(reply, PAGE_HEADERS, () => offs.forEach((off) => off()));
     offs.push(...forward(simulator, (event, data) => stream.send(event, data)));

@@ -43,6 +43,13 @@ describe('dashboard sessions: POST/GET/DELETE /api/session', () => {
     expect(list.body.items.map((c: any) => c.id)).toEqual([t.conversationId]);
   });
 
+  it('behind a proxy that terminates TLS the cookie is Secure', async () => {
+    const t = await tenantWithConversation(h.gw);
+    const r = await raw(origin, 'POST', '/api/session', { origin, 'x-forwarded-proto': 'https' }, { key: t.key });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('set-cookie')).toMatch(/^wagate_session=[^,]*; Secure/i);
+  });
+
   it('the admin key signs in as admin', async () => {
     const r = await raw(origin, 'POST', '/api/session', { origin }, { key: TEST_ADMIN_KEY });
     expect(r.body).toEqual({ kind: 'admin', tenantId: null, tenantName: null });
