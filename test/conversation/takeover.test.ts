@@ -179,6 +179,50 @@ describe('human takeover: a paused bot never answers', () => {
     expect(await rows.dispositions(wa)).toEqual(['answered', 'paused', 'answered']);
   });
 
+  it("after a takeover the agent sees the operator's and the business app's messages as the assistant's", async () => {
+    const { customers, phoneNumberId } = await tenant({ systemPrompt: 'S' });
+    const wa = newWaId();
+    const convId = await answered(customers, wa, 'hi');
+    await sendManual(h.gw.ctx, convId, null, 'Anna here, from the shop.');
+    await eventually(() => sends.to(wa).length === 2, 10_000, 'the manual send');
+    await customers.post(notification({ field: 'smb_message_echoes', value: echoValue(phoneNumberId, wa, 'Sent from my phone') }));
+    await customers.say(wa, 'while paused');
+    await eventually(async () => (await rows.dispositions(wa)).at(-1) === 'paused');
+    await resumeConversation(h.gw.ctx, convId, null);
+    const before = h.model.requests.length;
+    await answered(customers, wa, 'thanks');
+    expect(h.model.requests[before].body.messages).toEqual([
+      { role: 'system', content: 'S' },
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'echo: hi' },
+      { role: 'assistant', content: 'Anna here, from the shop.' },
+      { role: 'assistant', content: 'Sent from my phone' },
+      { role: 'user', content: 'while paused' },
+      { role: 'user', content: 'thanks' },
+    ]);
+  });
+
+  it('with resumeAfterMinutes, a takeover by manual send, echo or handoff sets the resume timer', async () => {
+    const { customers, phoneNumberId } = await tenant({ resumeAfterMinutes: 30, handoffKeywords: ['human'], handoffMessage: 'A person will answer.' });
+    const inWindow = async (wa: string) => {
+      const c = (await rows.conversation(wa))!;
+      expect(c.paused).toBe(true);
+      const ms = c.paused_until!.getTime() - Date.now();
+      expect(ms).toBeGreaterThan(25 * 60_000);
+      expect(ms).toBeLessThan(35 * 60_000);
+    };
+    const byOperator = newWaId();
+    await sendManual(h.gw.ctx, await answered(customers, byOperator), null, 'Operator here');
+    await inWindow(byOperator);
+    const byEcho = newWaId();
+    await answered(customers, byEcho);
+    await customers.post(notification({ field: 'smb_message_echoes', value: echoValue(phoneNumberId, byEcho, 'from the app') }));
+    await inWindow(byEcho);
+    const byKeyword = newWaId();
+    await answered(customers, byKeyword, 'a human please');
+    await inWindow(byKeyword);
+  });
+
   it('a manual send does not pause a tenant that turned autoPauseOnOperatorReply off', async () => {
     const { customers } = await tenant({ autoPauseOnOperatorReply: false });
     const wa = newWaId();
