@@ -341,6 +341,19 @@ describe('handoff to a human', () => {
     expect(sends.to(wa)).toEqual([HANDOFF]);
   });
 
+  it('the http agent asking for a handoff ("handoff": true in its answer) pauses the conversation', async () => {
+    const t = await provisionTenant(h.gw, { agent: { provider: 'http', url: h.model.httpAgentUrl, secret: 'http-agent-secret', handoffMessage: HANDOFF } });
+    const customers = new Customers(h.gw.url, t.phoneNumberId);
+    const wa = newWaId();
+    h.model.script({ kind: 'handoff', reply: null });
+    await customers.say(wa, 'I need a person');
+    await eventually(() => sends.to(wa).length === 1, 10_000, 'the handoff message');
+    await eventually(() => rows.settled(wa));
+    expect(h.model.requests.at(-1)!.path).toBe('/http-agent');
+    expect(sends.to(wa)).toEqual([HANDOFF]);
+    expect((await rows.conversation(wa))!).toMatchObject({ paused: true, paused_by: 'agent' });
+  });
+
   it('an agent answer with a handoff tool call sends the answer and pauses', async () => {
     const t = await provisionTenant(h.gw, { agent: { provider: 'openai', handoffMessage: HANDOFF } });
     const customers = new Customers(h.gw.url, t.phoneNumberId);
