@@ -49,6 +49,40 @@ describe('replies reach the Cloud API: retried when Meta says so, split when lon
     expect((await rows.outbound(wa))[0]).toMatchObject({ status: 'sent', error_code: null });
   });
 
+  it('a dropped connection, then 200: retried and sent once', async () => {
+    const wa = newWaId();
+    h.cloud.script({ on: 'send', drop: true });
+    await customers.say(wa, 'flaky network?');
+    await eventually(async () => (await rows.outbound(wa))[0]?.status === 'sent', 10_000, 'sent');
+    await settle(200);
+    expect(attemptsTo(wa)).toHaveLength(2);
+    expect(sends.to(wa)).toEqual(['echo: flaky network?']);
+  });
+
+  it('131056 (pair rate limit), then 200: that customer backs off, the reply is sent once', async () => {
+    const wa = newWaId();
+    h.cloud.script({ on: 'send', status: 400, code: 131056, title: '(Business Account, Consumer Account) pair rate limit hit' });
+    await customers.say(wa, 'too fast?');
+    await eventually(async () => (await rows.outbound(wa))[0]?.status === 'sent', 10_000, 'sent');
+    await settle(200);
+    expect(attemptsTo(wa).map((a) => a.status)).toEqual([400, 200]);
+    expect(sends.to(wa)).toEqual(['echo: too fast?']);
+  });
+
+  it('5xx on every attempt: the reply ends failed, the message send_failed, and the conversation is not stuck', async () => {
+    const wa = newWaId();
+    h.cloud.script(...Array.from({ length: 6 }, () => ({ on: 'send' as const, status: 503, code: 2, title: 'Service temporarily unavailable' })));
+    await customers.say(wa, 'anyone home?');
+    await eventually(async () => (await rows.outbound(wa))[0]?.status === 'failed', 15_000, 'failed');
+    expect(attemptsTo(wa).length).toBeGreaterThan(1);
+    expect((await rows.outbound(wa))[0]).toMatchObject({ status: 'failed', error_code: 2 });
+    expect(await rows.dispositions(wa)).toEqual(['send_failed']);
+    expect(h.cloud.scripted).toBe(0);
+    await customers.say(wa, 'hello?');
+    await eventually(() => sends.to(wa).length === 1, 10_000, 'the next answer');
+    expect(sends.to(wa)).toEqual(['echo: hello?']);
+  });
+
   it('131047 (outside the 24-hour window): failed with its code, not retried, the message send_failed', async () => {
     const wa = newWaId();
     h.cloud.script({ on: 'send', status: 400, code: 131047, title: 'Re-engagement message' });
