@@ -42,7 +42,7 @@ conv AS (
     lease_owner = CASE WHEN c.lease_owner IS NULL OR c.lease_until < now() OR c.lease_owner = $5 THEN $5::uuid ELSE c.lease_owner END,
     lease_until = CASE WHEN c.lease_owner IS NULL OR c.lease_until < now() OR c.lease_owner = $5
                        THEN now() + make_interval(secs => $6) ELSE c.lease_until END,
-    last_message_at = now()
+    last_message_at = greatest(c.last_message_at, now())
   FROM ok WHERE c.id = ok.id
   RETURNING c.id::text AS id, c.tenant_id::text AS tenant_id, c.paused, c.paused_until, c.paused_by, c.inbound_seq, c.lease_owner = $5 AS held,
             NOT ok.paused AND c.paused AS newly_paused

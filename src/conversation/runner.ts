@@ -143,6 +143,7 @@ export class ConversationRunner implements IngestConsumer {
         });
         if (m.disposition) this.bus.emit('message.disposition', { tenantId: conv.tenantId, conversationId: conv.id, disposition: m.disposition, count: 1 });
       }
+      this.tenants.noteUsage(conv.tenantId, Number(conv.usageCount ?? 0));
       if (conv.held) this.onHeld(conv);
     }
     for (const s of result.statuses) {

@@ -15,6 +15,8 @@ export interface TenantSettings {
 
 const MAX_AGE_MS = 60_000;
 
+const currentMonth = () => new Date().toISOString().slice(0, 7);
+
 /**
  * Tenant settings by id, cached. Ingest returns each tenant's config_version,
  * so a change made by any process is picked up at the next message without a
@@ -22,6 +24,7 @@ const MAX_AGE_MS = 60_000;
  */
 export class TenantDirectory {
   private readonly cache = new Map<string, { at: number; settings: Promise<TenantSettings> }>();
+  private readonly usage = new Map<string, { month: string; count: number }>();
 
   constructor(
     private readonly db: Db,
@@ -39,6 +42,25 @@ export class TenantDirectory {
     this.cache.set(tenantId, { at: Date.now(), settings });
     settings.catch(() => this.cache.delete(tenantId));
     return settings;
+  }
+
+  /**
+   * Records a tenant's answer count this month, as a statement saw it. Turns
+   * use it to skip the agent call once the limit is reached; the reply commit
+   * stays the exact check (another process may have answered since).
+   */
+  noteUsage(tenantId: string, count: number): void {
+    const month = currentMonth();
+    const u = this.usage.get(tenantId);
+    if (!u || u.month !== month) this.usage.set(tenantId, { month, count });
+    else if (count > u.count) u.count = count;
+  }
+
+  /** Whether the known answer count already reaches `limit` this month. */
+  limitReached(tenantId: string, limit: number | null): boolean {
+    if (limit === null) return false;
+    const u = this.usage.get(tenantId);
+    return u !== undefined && u.month === currentMonth() && u.count >= limit;
   }
 
   /** Forgets a tenant after it changed in this process. */

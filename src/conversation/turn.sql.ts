@@ -1,93 +1,123 @@
 import { sql } from '../db/db.ts';
 
 /**
- * The reply commit: ONE statement at the end of a turn (round trip 2 of an
- * answered message). Under the conversation's row lock it
+ * The reply commit (round trip 2 of an answered message), for one turn or for
+ * the turns of many conversations at once (see Batcher). Under each
+ * conversation's row lock (taken in contact order, as ingest does, so the two
+ * never deadlock) it
  *  - checks the lease is still ours and reads the latest paused flag and
  *    inbound_seq (SELECT … FOR UPDATE sees the newest committed row, so a
  *    pause committed before this statement always wins);
- *  - takes one unit of the tenant's monthly quota for an agent answer, only if
- *    one is left (the usage row's lock serialises concurrent turns: a limit L
- *    gives exactly L answers);
+ *  - takes one unit of the tenant's monthly quota per answering turn, only as
+ *    many as are left: the usage row's upsert grants them under its lock and
+ *    records the grant in last_grant, so a limit L gives exactly L answers
+ *    under any concurrency; the turns of a tenant are served in input order;
  *  - inserts the reply parts as `queued`;
- *  - settles the turn's inbound dispositions;
+ *  - settles each turn's inbound dispositions;
  *  - keeps the lease while a reply waits to be sent or newer messages came in
- *    (inbound_seq > $3), else releases it.
+ *    (inbound_seq > the turn's seq), else releases it.
  *
- * $1 conversation, $2 lease owner, $3 highest conv_seq the turn handled,
- * $4 the turn's inbound message ids, $5 the one answered (the last),
- * $6 turn id, $7 reply parts, $8 kind: answer | fallback | handoff | none | paused | window_closed
- * (paused: the turn was stopped by a pause, even one undone since),
- * $9 pause the conversation (handoff), $10 lease seconds.
+ * $1 the turns, a jsonb array of {ord, conv, seq, ids, answered, turn, parts,
+ * kind, pause}: kind is answer | fallback | handoff | none | paused |
+ * window_closed (paused: the turn was stopped by a pause, even one undone
+ * since); pause pauses the conversation (handoff). $2 lease owner,
+ * $3 lease seconds. One row per turn comes back.
  */
-export const REPLY_COMMIT = sql(
-  'turn_reply_commit',
+export const REPLY_COMMITS = sql(
+  'turn_reply_commits',
   `
-WITH cur AS (
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
+    ord int, conv bigint, seq bigint, ids bigint[], answered bigint, turn uuid, parts text[], kind text, pause boolean)
+),
+cur AS (
   SELECT c.id, c.tenant_id, c.channel_id, c.paused, c.inbound_seq,
          t.monthly_message_limit, (t.agent->>'resumeAfterMinutes')::int AS resume_minutes
   FROM conversations c JOIN tenants t ON t.id = c.tenant_id
-  WHERE c.id = $1 AND c.lease_owner = $2
+  WHERE c.id IN (SELECT conv FROM input) AND c.lease_owner = $2
+  ORDER BY c.contact_id
   FOR UPDATE OF c
 ),
-quota AS (
-  INSERT INTO usage AS u (tenant_id, month, count)
-  SELECT cur.tenant_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM cur
-  WHERE $8 = 'answer' AND NOT cur.paused AND coalesce(cur.monthly_message_limit > 0, true) AND cardinality($7::text[]) > 0
-  ON CONFLICT (tenant_id, month) DO UPDATE SET count = u.count + 1
-    WHERE u.count < coalesce((SELECT monthly_message_limit FROM tenants WHERE id = u.tenant_id), 2147483647)
-  RETURNING u.count
+want AS (
+  SELECT i.conv, cur.tenant_id, cur.monthly_message_limit,
+         row_number() OVER (PARTITION BY cur.tenant_id ORDER BY i.ord) AS rank
+  FROM input i JOIN cur ON cur.id = i.conv
+  WHERE i.kind = 'answer' AND NOT cur.paused AND cardinality(i.parts) > 0
 ),
-allowed AS (
-  SELECT cur.id, cur.tenant_id, cur.channel_id FROM cur
-  WHERE NOT cur.paused AND ($8 <> 'answer' OR EXISTS (SELECT 1 FROM quota))
+asks AS (
+  SELECT tenant_id, count(*)::int AS n, coalesce(max(monthly_message_limit), 2147483647) AS lim
+  FROM want GROUP BY tenant_id
+),
+quota AS (
+  INSERT INTO usage AS u (tenant_id, month, count, last_grant)
+  SELECT tenant_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, least(n, lim), least(n, lim) FROM asks
+  ORDER BY tenant_id
+  ON CONFLICT (tenant_id, month) DO UPDATE SET
+    count = least(u.count + excluded.last_grant,
+                  coalesce((SELECT monthly_message_limit FROM tenants WHERE id = u.tenant_id), 2147483647)),
+    last_grant = greatest(0, least(u.count + excluded.last_grant,
+                  coalesce((SELECT monthly_message_limit FROM tenants WHERE id = u.tenant_id), 2147483647)) - u.count)
+  RETURNING u.tenant_id, u.last_grant, u.count
+),
+granted AS (
+  SELECT w.conv FROM want w JOIN quota q ON q.tenant_id = w.tenant_id WHERE w.rank <= q.last_grant
+),
+decide AS (
+  SELECT i.*, cur.tenant_id, cur.channel_id, cur.paused AS was_paused, cur.inbound_seq, cur.resume_minutes,
+         NOT cur.paused AND (i.kind <> 'answer' OR i.conv IN (SELECT conv FROM granted)) AS allowed
+  FROM input i JOIN cur ON cur.id = i.conv
 ),
 reply AS (
   INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, type, body, status, turn_id)
-  SELECT a.tenant_id, a.channel_id, a.id, 'outbound', 'agent', 'text', p.body, 'queued', $6::uuid
-  FROM allowed a, unnest($7::text[]) WITH ORDINALITY AS p(body, n)
-  WHERE $8 IN ('answer', 'fallback', 'handoff')
-  ORDER BY p.n
-  RETURNING id::text AS id, body, created_at
+  SELECT d.tenant_id, d.channel_id, d.conv, 'outbound', 'agent', 'text', p.body, 'queued', d.turn
+  FROM decide d, unnest(d.parts) WITH ORDINALITY AS p(body, n)
+  WHERE d.allowed AND d.kind IN ('answer', 'fallback', 'handoff')
+  ORDER BY d.ord, p.n
+  RETURNING id, conversation_id, body, created_at
 ),
 settle AS (
   UPDATE messages m SET
     disposition = CASE
-      WHEN cur.paused OR $8 = 'paused' THEN 'paused'
-      WHEN $8 = 'window_closed' THEN 'window_closed'
-      WHEN $8 = 'handoff' THEN 'paused'
-      WHEN $8 = 'fallback' THEN 'agent_failed'
-      WHEN $8 = 'none' THEN 'no_answer_needed'
-      WHEN NOT EXISTS (SELECT 1 FROM quota) THEN 'over_quota'
-      WHEN m.id = $5 THEN 'answered'
+      WHEN d.was_paused OR d.kind = 'paused' THEN 'paused'
+      WHEN d.kind = 'window_closed' THEN 'window_closed'
+      WHEN d.kind = 'handoff' THEN 'paused'
+      WHEN d.kind = 'fallback' THEN 'agent_failed'
+      WHEN d.kind = 'none' THEN 'no_answer_needed'
+      WHEN NOT d.allowed THEN 'over_quota'
+      WHEN m.id = d.answered THEN 'answered'
       ELSE 'coalesced' END,
-    turn_id = $6::uuid,
+    turn_id = d.turn,
     updated_at = now()
-  FROM cur
-  WHERE m.id = ANY($4::bigint[]) AND m.conversation_id = cur.id AND m.disposition IS NULL
-  RETURNING m.id::text AS id, m.disposition
+  FROM decide d
+  WHERE m.id = ANY(d.ids) AND m.conversation_id = d.conv AND m.disposition IS NULL
+  RETURNING m.id, m.conversation_id, m.disposition
 ),
 conv AS (
   UPDATE conversations c SET
-    paused = c.paused OR ($9 AND NOT cur.paused),
-    paused_until = CASE WHEN $9 AND NOT cur.paused AND cur.resume_minutes IS NOT NULL
-                        THEN now() + make_interval(mins => cur.resume_minutes) ELSE c.paused_until END,
-    paused_by = CASE WHEN $9 AND NOT cur.paused THEN 'agent' ELSE c.paused_by END,
-    last_message_at = CASE WHEN EXISTS (SELECT 1 FROM reply) THEN now() ELSE c.last_message_at END,
-    lease_owner = CASE WHEN EXISTS (SELECT 1 FROM reply) OR cur.inbound_seq > $3 THEN $2::uuid END,
-    lease_until = CASE WHEN EXISTS (SELECT 1 FROM reply) OR cur.inbound_seq > $3
-                       THEN now() + make_interval(secs => $10) END
-  FROM cur WHERE c.id = cur.id
-  RETURNING c.paused, c.paused_until, c.lease_owner IS NULL AS released
+    paused = c.paused OR (d.pause AND NOT d.was_paused),
+    paused_until = CASE WHEN d.pause AND NOT d.was_paused AND d.resume_minutes IS NOT NULL
+                        THEN now() + make_interval(mins => d.resume_minutes) ELSE c.paused_until END,
+    paused_by = CASE WHEN d.pause AND NOT d.was_paused THEN 'agent' ELSE c.paused_by END,
+    last_message_at = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) THEN greatest(c.last_message_at, now())
+                           ELSE c.last_message_at END,
+    lease_owner = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) OR d.inbound_seq > d.seq THEN $2::uuid END,
+    lease_until = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) OR d.inbound_seq > d.seq
+                       THEN now() + make_interval(secs => $3) END
+  FROM decide d WHERE c.id = d.conv
+  RETURNING c.id, c.paused, c.paused_until, c.lease_owner IS NULL AS released
 )
-SELECT
-  EXISTS (SELECT 1 FROM cur) AS held,
-  (SELECT paused FROM cur) AS was_paused,
-  (SELECT inbound_seq FROM cur) AS inbound_seq,
-  (SELECT row_to_json(conv) FROM conv) AS conv,
-  (SELECT coalesce(json_agg(reply ORDER BY reply.id::bigint), '[]') FROM reply) AS replies,
-  (SELECT coalesce(json_agg(settle), '[]') FROM settle) AS settled,
-  (SELECT count FROM quota) AS usage_count
+SELECT i.conv::text AS conv,
+       d.conv IS NOT NULL AS held,
+       d.was_paused,
+       d.inbound_seq,
+       (SELECT q.count FROM quota q WHERE q.tenant_id = d.tenant_id) AS usage_count,
+       (SELECT row_to_json(x) FROM (SELECT conv.paused, conv.paused_until, conv.released FROM conv WHERE conv.id = i.conv) x) AS conv_state,
+       (SELECT coalesce(json_agg(json_build_object('id', r.id::text, 'body', r.body, 'created_at', r.created_at) ORDER BY r.id), '[]')
+          FROM reply r WHERE r.conversation_id = i.conv) AS replies,
+       (SELECT coalesce(json_agg(json_build_object('id', s.id::text, 'disposition', s.disposition)), '[]')
+          FROM settle s WHERE s.conversation_id = i.conv) AS settled
+FROM input i LEFT JOIN decide d ON d.conv = i.conv
+ORDER BY i.ord
 `,
 );
 
@@ -131,13 +161,16 @@ failed AS (
     AND m.disposition IN ('answered', 'coalesced', 'agent_failed')
   RETURNING m.id, msg.id AS for_id
 ),
+locked AS (
+  SELECT c.id FROM conversations c WHERE c.id IN (SELECT conversation_id FROM msg) ORDER BY c.contact_id FOR UPDATE
+),
 conv AS (
   UPDATE conversations c SET
     lease_owner = CASE WHEN msg.release_seq IS NOT NULL AND c.inbound_seq <= msg.release_seq THEN NULL ELSE c.lease_owner END,
     lease_until = CASE WHEN msg.release_seq IS NOT NULL AND c.inbound_seq <= msg.release_seq THEN NULL
                        ELSE now() + make_interval(secs => $8) END
   FROM msg
-  WHERE c.id = msg.conversation_id AND c.lease_owner = $7
+  WHERE c.id = msg.conversation_id AND c.lease_owner = $7 AND c.id IN (SELECT id FROM locked)
   RETURNING c.id, c.inbound_seq, c.lease_owner IS NULL AS released
 )
 SELECT msg.id::text AS id, msg.tenant_id::text AS tenant_id, msg.status,

@@ -13,20 +13,38 @@ import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { FairLimiter } from './limiter.ts';
 import type { ConversationState, PendingMessage } from './state.ts';
 import type { TenantDirectory, TenantSettings } from './tenants.ts';
-import { REPLY_COMMIT } from './turn.sql.ts';
+import { Batcher } from '../shared/batcher.ts';
+import { REPLY_COMMITS } from './turn.sql.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 type Kind = 'answer' | 'fallback' | 'handoff' | 'none' | 'paused' | 'window_closed';
 
 interface CommitRow {
+  conv: string;
   held: boolean;
   was_paused: boolean | null;
   inbound_seq: string | null;
-  conv: { paused: boolean; paused_until: string | null; released: boolean } | null;
+  usage_count: number | null;
+  conv_state: { paused: boolean; paused_until: string | null; released: boolean } | null;
   replies: { id: string; body: string; created_at: string }[];
   settled: { id: string; disposition: string }[];
 }
+
+/** One turn's reply commit, as REPLY_COMMITS takes it. */
+interface CommitInput {
+  conv: string;
+  seq: number;
+  ids: string[];
+  answered: string;
+  turn: string;
+  parts: string[];
+  kind: Kind;
+  pause: boolean;
+}
+
+/** Reply-commit statements running at once; turns finishing meanwhile share the next one. */
+const COMMIT_STATEMENTS_IN_FLIGHT = 3;
 
 export interface TurnOptions {
   leaseSeconds: number;
@@ -41,6 +59,8 @@ export interface TurnOptions {
  * starts again with all of them; with `queue` they make the next turn.
  */
 export class TurnRunner {
+  private readonly commits = new Batcher<CommitInput, CommitRow>((items) => this.commitMany(items), COMMIT_STATEMENTS_IN_FLIGHT, 200);
+
   constructor(
     private readonly db: Db,
     private readonly bus: Bus,
@@ -118,6 +138,9 @@ export class TurnRunner {
       } else if (last.sentAt !== null && Date.now() - last.sentAt > DAY_MS) {
         // The Cloud API would refuse a free-form reply (131047): no agent call.
         kind = 'window_closed';
+      } else if (this.tenants.limitReached(state.tenantId, tenant.monthlyMessageLimit)) {
+        // Over the monthly limit: no agent call; the commit settles over_quota.
+        kind = 'answer';
       } else if (matchesHandoff(batch, cfg.handoffKeywords)) {
         kind = 'handoff';
         pause = true;
@@ -200,18 +223,8 @@ export class TurnRunner {
     // Release the lease only when nothing else waits in memory; -1 always keeps it.
     const ids = new Set(batch.map((m) => m.id));
     const seq = state.pending.every((m) => ids.has(m.id)) ? state.knownSeq : -1;
-    const [row] = await this.db.query<CommitRow>(REPLY_COMMIT, [
-      state.id,
-      this.leaseOwner,
-      seq,
-      batch.map((m) => m.id),
-      last.id,
-      turnId,
-      parts,
-      kind,
-      pause,
-      this.opts.leaseSeconds,
-    ]);
+    const row = await this.commits.submit({ conv: state.id, seq, ids: batch.map((m) => m.id), answered: last.id, turn: turnId, parts, kind, pause });
+    if (row.usage_count !== null) this.tenants.noteUsage(state.tenantId, Number(row.usage_count));
     if (!row.held) {
       // Another process took the conversation (our lease expired): it will answer.
       state.lost = true;
@@ -227,9 +240,9 @@ export class TurnRunner {
     for (const r of row.replies) state.history.push({ id: r.id, direction: 'outbound', author: 'agent', type: 'text', body: r.body, media: null, disposition: null, conv_seq: 0, created_at: r.created_at });
     if (state.history.length > 200) state.history.splice(0, state.history.length - 200);
     if (row.inbound_seq !== null) state.dbSeq = Math.max(state.dbSeq, Number(row.inbound_seq));
-    if (row.conv && row.conv.paused && !row.was_paused) {
+    if (row.conv_state && row.conv_state.paused && !row.was_paused) {
       state.paused = true;
-      this.bus.emit('conversation.paused', { tenantId: state.tenantId, conversationId: state.id, paused: true, pausedUntil: row.conv.paused_until, by: 'agent' });
+      this.bus.emit('conversation.paused', { tenantId: state.tenantId, conversationId: state.id, paused: true, pausedUntil: row.conv_state.paused_until, by: 'agent' });
     }
     if (row.was_paused) state.paused = true;
     const disposition = settled.get(last.id) ?? 'answered';
@@ -247,8 +260,14 @@ export class TurnRunner {
       const total = performance.now() - turn.arrivedAt;
       this.bus.emit('turn.done', { tenantId: turn.tenantId, conversationId: state.id, disposition, queueMs: turn.startedAt - turn.arrivedAt, agentMs: turn.agentMs, sendMs: 0, totalMs: total });
     }
-    if (row.conv?.released) state.setLease(false);
-    if (row.conv?.released && state.pending.length === 0) state.dbSeq = state.knownSeq;
+    if (row.conv_state?.released) state.setLease(false);
+    if (row.conv_state?.released && state.pending.length === 0) state.dbSeq = state.knownSeq;
+  }
+
+  /** One statement for every turn waiting to commit. */
+  private async commitMany(items: CommitInput[]): Promise<PromiseSettledResult<CommitRow>[]> {
+    const rows = await this.db.query<CommitRow>(REPLY_COMMITS, [JSON.stringify(items.map((it, ord) => ({ ...it, ord }))), this.leaseOwner, this.opts.leaseSeconds]);
+    return rows.map((value) => ({ status: 'fulfilled', value }));
   }
 
   /** Marks the customer's last message read with a typing indicator; never delays the turn. */

@@ -133,7 +133,19 @@ export function createDb(opts: DbOptions): Db {
 
   return {
     stats,
-    query: (stmt, params) => run(poolFor(stmt), stmt, params),
+    async query(stmt, params) {
+      // A single statement that lost a deadlock (or a serialization check) was
+      // rolled back whole: running it again is safe, and better than failing a
+      // webhook or leaving a sent message recorded as queued.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await run(poolFor(stmt), stmt, params);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if ((code !== '40P01' && code !== '40001') || attempt >= 3) throw err;
+        }
+      }
+    },
     async transaction(fn) {
       let client: pg.PoolClient;
       try {

@@ -67,6 +67,9 @@ per_contact AS (
 contact_up AS (
   INSERT INTO contacts AS c (tenant_id, channel_id, contact_key, wa_id, user_id, profile_name, last_inbound_at)
   SELECT tenant_id, channel_id, "contactKey", wa_id, user_id, profile_name, last_inbound_at FROM per_contact
+  -- Rows are locked in a fixed order (contacts by key, conversations by contact),
+  -- as the reply commit does, so merged statements never deadlock each other.
+  ORDER BY channel_id, "contactKey"
   ON CONFLICT (channel_id, contact_key) DO UPDATE SET
     wa_id = coalesce(excluded.wa_id, c.wa_id),
     user_id = coalesce(excluded.user_id, c.user_id),
@@ -84,6 +87,7 @@ conv_up AS (
          CASE WHEN p.answerable > 0 AND NOT p.echo_pause THEN now() + make_interval(secs => $4) END,
          greatest(now(), p.last_at), p.last_inbound_at
   FROM per_contact p JOIN contact_up cu ON cu.channel_id = p.channel_id AND cu.contact_key = p."contactKey"
+  ORDER BY cu.id
   ON CONFLICT (channel_id, contact_id) DO UPDATE SET
     inbound_seq = v.inbound_seq + excluded.inbound_seq,
     paused = v.paused OR excluded.paused,
@@ -149,7 +153,7 @@ st_up AS (
 SELECT
   (SELECT coalesce(json_agg(json_build_object(
       'id', cv.id::text, 'tenantId', cv.tenant_id::text, 'channelId', cv.channel_id::text, 'paused', cv.paused, 'held', cv.held,
-      'inboundSeq', cv.inbound_seq, 'configVersion', ch.config_version,
+      'inboundSeq', cv.inbound_seq, 'configVersion', ch.config_version, 'usageCount', ch.usage_count,
       'contact', json_build_object('waId', cu.wa_id, 'userId', cu.user_id, 'name', cu.profile_name),
       'messages', (SELECT coalesce(jsonb_agg(to_jsonb(mi) || jsonb_build_object('id', mi.id::text, 'tenant_id', mi.tenant_id::text, 'conversation_id', mi.conversation_id::text) ORDER BY mi.id), '[]') FROM msg_ins mi WHERE mi.conversation_id = cv.id),
       'history', CASE WHEN cv.held THEN (

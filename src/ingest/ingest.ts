@@ -44,6 +44,8 @@ export interface IngestedConversation {
   held: boolean;
   inboundSeq: number;
   configVersion: number;
+  /** The tenant's agent answers this month, as of this statement's snapshot. */
+  usageCount: number;
   contact: { waId: string | null; userId: string | null; name: string | null };
   /** The rows this notification inserted (duplicates are absent). */
   messages: StoredMessage[];

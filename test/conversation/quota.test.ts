@@ -93,7 +93,7 @@ describe('the monthly message limit', () => {
   // calls the agent for every turn and only the reply commit refuses. Here the
   // second turn (queued behind the first) starts after the first took the last
   // unit, and still calls the agent in vain: 2 calls instead of 1.
-  it.fails('coalesce queue, limit 1: the queued turn starts after the first answer took the last unit and calls no agent', async () => {
+  it('coalesce queue, limit 1: the queued turn starts after the first answer took the last unit and calls no agent', async () => {
     const t = await provisionTenant(h.gw, { monthlyMessageLimit: 1, agent: { provider: 'openai', coalesce: 'queue' } });
     const customers = new Customers(h.gw.url, t.phoneNumberId);
     const wa = newWaId();
@@ -161,7 +161,7 @@ describe('the monthly limit when turns wait for a slot', () => {
   // at a time, limit 5: the turns that get a slot after the 5th answer was
   // committed still call the agent (40 calls for 5 answers); at most the 10
   // first turns and the ones started before the 5th commit (≤ 14) may.
-  it.fails('limit 5, 40 conversations, 10 turns at a time: turns that start after the limit was reached call no agent', async () => {
+  it('limit 5, 40 conversations, 10 turns at a time: turns that start after the limit was reached call no agent', async () => {
     const t = await provisionTenant(h.gw, { monthlyMessageLimit: 5, agent: { provider: 'openai' } });
     const customers = new Customers(h.gw.url, t.phoneNumberId);
     const was = Array.from({ length: 40 }, () => newWaId());

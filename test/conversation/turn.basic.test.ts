@@ -53,7 +53,7 @@ describe('a text message is answered', () => {
     ]);
     expect(h.gw.ctx.db.stats.connectionsOpened - conns).toBe(0);
     off();
-    expect(statements).toEqual(['ingest_notification', 'turn_reply_commit', 'turn_send_results']);
+    expect(statements).toEqual(['ingest_notification', 'turn_reply_commits', 'turn_send_results']);
   });
 
   it('a message that needs no turn (paused conversation, reaction) costs one round trip: the ingest', async () => {
