@@ -128,6 +128,8 @@ const ROUTE = /^\/(?:v\d+(?:\.\d+)?\/)?([^/?]+)\/messages\/?(?:\?.*)?$/;
 const MAX_BODY = 1 << 20;
 const MAX_TEXT = 4096;
 const STATUS_RETRIES = 3;
+// Meta posts webhooks with plenty of concurrency; a small pool would hold statuses back under load.
+const STATUS_CONNECTIONS = 256;
 
 interface StatusTarget {
   phoneNumberId: string;
@@ -176,7 +178,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       throw new Error(`webhookUrl is not a URL: ${opts.webhookUrl}`);
     }
     if (u.protocol !== 'http:') throw new Error(`webhookUrl must be http on loopback: ${opts.webhookUrl}`);
-    webhook = { pool: new Pool(u.origin, { connections: 64, keepAliveTimeout: 30_000 }), path: u.pathname + u.search, secret: opts.appSecret };
+    webhook = { pool: new Pool(u.origin, { connections: STATUS_CONNECTIONS, keepAliveTimeout: 30_000 }), path: u.pathname + u.search, secret: opts.appSecret };
   }
 
   const tag = randomBytes(4).toString('hex').toUpperCase();
