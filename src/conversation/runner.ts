@@ -172,7 +172,8 @@ export class ConversationRunner implements IngestConsumer {
     state.paused = conv.paused;
     state.setLease(true);
     const added = state.addPending([...leftover, ...fresh]);
-    advanceSeq(state, Number(conv.inboundSeq), isNew);
+    if (conv.bumped) advanceSeq(state, Number(conv.inboundSeq), isNew);
+    else state.dbSeq = Math.max(state.dbSeq, Number(conv.inboundSeq));
     if (added > 0) this.turns.onNewMessages(state);
     this.drive(state);
   }
@@ -298,7 +299,7 @@ export class ConversationRunner implements IngestConsumer {
     }
     if (conv.held && !this.stopping) {
       let state = this.states.get(conv.id);
-      if (state) {
+      if (state && !state.lost) {
         state.setLease(true);
         for (const m of row.messages) state.outbox.push({ id: m.id, body: m.body, turnId: null, turn: null } satisfies OutgoingMessage);
         advanceSeq(state, Number(conv.inbound_seq), false);

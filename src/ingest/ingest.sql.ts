@@ -154,6 +154,7 @@ SELECT
   (SELECT coalesce(json_agg(json_build_object(
       'id', cv.id::text, 'tenantId', cv.tenant_id::text, 'channelId', cv.channel_id::text, 'paused', cv.paused, 'held', cv.held,
       'inboundSeq', cv.inbound_seq, 'configVersion', ch.config_version, 'usageCount', ch.usage_count,
+      'bumped', p.answerable > 0,
       'contact', json_build_object('waId', cu.wa_id, 'userId', cu.user_id, 'name', cu.profile_name),
       'messages', (SELECT coalesce(jsonb_agg(to_jsonb(mi) || jsonb_build_object('id', mi.id::text, 'tenant_id', mi.tenant_id::text, 'conversation_id', mi.conversation_id::text) ORDER BY mi.id), '[]') FROM msg_ins mi WHERE mi.conversation_id = cv.id),
       'history', CASE WHEN cv.held THEN (
@@ -163,6 +164,7 @@ SELECT
         ) h) END
     )), '[]')
    FROM conv_up cv JOIN contact_up cu ON cu.id = cv.contact_id JOIN ch ON ch.channel_id = cv.channel_id
+   JOIN per_contact p ON p.channel_id = cu.channel_id AND p."contactKey" = cu.contact_key
   ) AS conversations,
   (SELECT coalesce(json_agg(su), '[]') FROM st_up su) AS statuses,
   -- New work for a conversation another live process holds: tell that process

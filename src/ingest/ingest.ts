@@ -43,6 +43,8 @@ export interface IngestedConversation {
   /** This process now holds the conversation's lease and must run its turns. */
   held: boolean;
   inboundSeq: number;
+  /** This statement bumped inbound_seq (it brought messages needing a turn). */
+  bumped: boolean;
   configVersion: number;
   /** The tenant's agent answers this month, as of this statement's snapshot. */
   usageCount: number;
