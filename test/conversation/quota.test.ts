@@ -88,11 +88,8 @@ describe('the monthly message limit', () => {
     await eventually(() => noticesTo(was).length === 1, 3_000, 'the quota notice');
   });
 
-  // BUG (reported): "a turn that starts after [the limit is reached] never calls
-  // [the agent]" (SPEC §5). Only ingest checks the limit; TurnRunner.turn
-  // calls the agent for every turn and only the reply commit refuses. Here the
-  // second turn (queued behind the first) starts after the first took the last
-  // unit, and still calls the agent in vain: 2 calls instead of 1.
+  // SPEC §5: "a turn that starts after [the limit is reached] never calls [the agent]":
+  // the queued second turn starts after the first answer took the last unit.
   it('coalesce queue, limit 1: the queued turn starts after the first answer took the last unit and calls no agent', async () => {
     const t = await provisionTenant(h.gw, { monthlyMessageLimit: 1, agent: { provider: 'openai', coalesce: 'queue' } });
     const customers = new Customers(h.gw.url, t.phoneNumberId);
@@ -157,10 +154,8 @@ describe('the monthly limit when turns wait for a slot', () => {
     await h?.close();
   });
 
-  // BUG (reported): as above, across conversations. 40 conversations, 10 turns
-  // at a time, limit 5: the turns that get a slot after the 5th answer was
-  // committed still call the agent (40 calls for 5 answers); at most the 10
-  // first turns and the ones started before the 5th commit (≤ 14) may.
+  // As above, across conversations: only the first 10 turns and those started before the
+  // 5th answer was committed (at most 14) may call the agent in vain.
   it('limit 5, 40 conversations, 10 turns at a time: turns that start after the limit was reached call no agent', async () => {
     const t = await provisionTenant(h.gw, { monthlyMessageLimit: 5, agent: { provider: 'openai' } });
     const customers = new Customers(h.gw.url, t.phoneNumberId);
