@@ -3,6 +3,7 @@ import type { Config } from '../config/config.ts';
 import type { Db } from '../db/db.ts';
 import type { IngestConsumer } from '../ingest/ingest.ts';
 import type { IngestQueue } from '../ingest/queue.ts';
+import type { Semaphore } from '../shared/semaphore.ts';
 import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
@@ -23,6 +24,12 @@ export interface AppContext {
   readonly provisioning: Provisioning;
   /** Stores notifications (one statement each, merged while the ingest lane is busy). */
   readonly ingest: IngestQueue;
+  /**
+   * Held by the statements that update outbound message rows in batches
+   * (status webhooks, send results): one at a time, so that they never lock
+   * the same rows in different orders and deadlock each other.
+   */
+  readonly outboundRows: Semaphore;
   /** Receives what ingest committed. */
   consumer: IngestConsumer;
   /** Counts and logs (once per id) a phone_number_id that no channel has. */

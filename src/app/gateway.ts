@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { createDb, ingestLaneSize, type Db } from '../db/db.ts';
 import { IngestQueue } from '../ingest/queue.ts';
+import { Semaphore } from '../shared/semaphore.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.ts';
 import { migrate } from '../db/migrate.ts';
 import type { IngestConsumer, IngestResult } from '../ingest/ingest.ts';
@@ -73,6 +74,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const defaultProvider = config.openai.apiKey ? 'openai' : 'demo';
     const leaseOwner = randomUUID();
     const theDb0 = db;
+    const outboundRows = new Semaphore(1);
     const ctx: AppContext = {
       config,
       db,
@@ -80,7 +82,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       bus,
       log,
       leaseOwner,
+      outboundRows,
       ingest: new IngestQueue(theDb0, {
+        outboundRows,
         leaseOwner,
         leaseSeconds: LEASE_SECONDS,
         maxInFlight: ingestLaneSize(config.dbPoolMax),

@@ -7,6 +7,7 @@ import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import { callbackDataFor } from '../webhook/normalize.ts';
 import { Batcher } from '../shared/batcher.ts';
+import type { Semaphore } from '../shared/semaphore.ts';
 import type { ConversationState } from './state.ts';
 import { SEND_RESULTS } from './turn.sql.ts';
 
@@ -56,6 +57,7 @@ export class Delivery {
     private readonly channels: ChannelDirectory,
     private readonly cloudApi: CloudApi,
     private readonly pacer: Pacer,
+    private readonly outboundRows: Semaphore,
     private readonly opts: DeliveryOptions,
   ) {}
 
@@ -139,7 +141,7 @@ export class Delivery {
 
   /** One statement for every send result waiting. */
   private async record(items: SendResult[]): Promise<PromiseSettledResult<SendResultRow | null>[]> {
-    const rows = await this.db.query<SendResultRow>(SEND_RESULTS, [
+    const rows = await this.outboundRows.run(() => this.db.query<SendResultRow>(SEND_RESULTS, [
       items.map((i) => i.id),
       items.map((i) => i.result),
       items.map((i) => i.wamid),
@@ -148,7 +150,7 @@ export class Delivery {
       items.map((i) => i.releaseSeq),
       this.leaseOwner,
       this.opts.leaseSeconds,
-    ]);
+    ]));
     const byId = new Map(rows.map((r) => [r.id, r]));
     return items.map((i) => ({ status: 'fulfilled', value: byId.get(i.id) ?? null }));
   }

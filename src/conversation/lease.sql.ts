@@ -46,12 +46,28 @@ export const RELEASE_IF_IDLE = sql(
    RETURNING id`,
 );
 
-/** Extends the leases this process holds; returns the ones still held. */
+/**
+ * Extends the leases this process holds and returns the conversations among
+ * $1 that it no longer holds. Rows locked right now are skipped rather than
+ * waited for: the statement holding them is this process's own (it extends
+ * the lease itself) or another's that does not take a live lease, and the next
+ * renewal comes long before expiry. Taking the locks in a fixed order without
+ * waiting keeps renewal out of every lock queue.
+ */
 export const RENEW = sql(
   'lease_renew',
-  `UPDATE conversations SET lease_until = now() + make_interval(secs => $3)
-   WHERE id = ANY($1::bigint[]) AND lease_owner = $2
-   RETURNING id`,
+  `WITH mine AS (
+     SELECT id FROM conversations WHERE id = ANY($1::bigint[]) AND lease_owner = $2
+     ORDER BY id FOR UPDATE SKIP LOCKED
+   ),
+   renewed AS (
+     UPDATE conversations SET lease_until = now() + make_interval(secs => $3)
+     WHERE id IN (SELECT id FROM mine)
+     RETURNING id
+   )
+   SELECT id::text AS id FROM conversations
+   WHERE id = ANY($1::bigint[]) AND lease_owner IS DISTINCT FROM $2
+     AND id NOT IN (SELECT id FROM renewed)`,
 );
 
 /** Gives back every lease of this process (shutdown): the sweep of any live process takes them over. */

@@ -382,11 +382,11 @@ export class ConversationRunner implements IngestConsumer {
     const asked = [...this.states.values()].filter((s) => s.leaseHeld).map((s) => ({ state: s, epoch: s.leaseEpoch }));
     if (asked.length === 0) return;
     const rows = await this.db.query<{ id: string }>(RENEW, [asked.map((a) => a.state.id), this.leaseOwner, this.opts.leaseSeconds]);
-    const kept = new Set(rows.map((r) => r.id));
+    const gone = new Set(rows.map((r) => r.id));
     for (const { state, epoch } of asked) {
       const id = state.id;
-      // Lost only if nothing this process did since asking explains the absence.
-      if (!kept.has(id) && state.leaseHeld && state.leaseEpoch === epoch && this.states.get(id) === state) {
+      // Lost only if nothing this process did since asking explains it.
+      if (gone.has(id) && state.leaseHeld && state.leaseEpoch === epoch && this.states.get(id) === state) {
         state.lost = true;
         state.agentCall?.abort(new Error('lease lost'));
         this.log.warn({ conversationId: id }, 'lease lost to another process');

@@ -48,7 +48,7 @@ export function createPipeline(ctx: AppContext, opts: PipelineOptions = {}): { p
     leaseSeconds: runnerOpts.leaseSeconds,
     agentBackoffMs: opts.agentBackoffMs,
   });
-  const delivery = new Delivery(ctx.db, ctx.bus, ctx.log, ctx.leaseOwner, ctx.channels, cloudApi, pacer, { leaseSeconds: runnerOpts.leaseSeconds, retry: opts.retry });
+  const delivery = new Delivery(ctx.db, ctx.bus, ctx.log, ctx.leaseOwner, ctx.channels, cloudApi, pacer, ctx.outboundRows, { leaseSeconds: runnerOpts.leaseSeconds, retry: opts.retry });
   const runner = new ConversationRunner(ctx.db, ctx.bus, ctx.log, ctx.leaseOwner, tenants, turns, delivery, runnerOpts);
   runner.start();
   const listener = new WorkListener(ctx.databaseUrl, ctx.leaseOwner, (id) => runner.onRemoteWork(id), ctx.log, ctx.bus);

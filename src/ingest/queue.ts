@@ -1,9 +1,12 @@
 import { isUnavailable, type Db } from '../db/db.ts';
 import { Batcher } from '../shared/batcher.ts';
+import type { Semaphore } from '../shared/semaphore.ts';
 import type { InboundItem, Notification, StatusItem } from '../webhook/normalize.ts';
 import { ingest, type IngestResult } from './ingest.ts';
 
 export interface IngestQueueOptions {
+  /** Serialises status writes with the sender's result writes (see AppContext.outboundRows). */
+  outboundRows: Semaphore;
   leaseOwner: string;
   leaseSeconds: number;
   /** Ingest statements running at once (the ingest lane's connections). */
@@ -30,15 +33,32 @@ export class IngestQueue {
     private readonly db: Db,
     private readonly opts: IngestQueueOptions,
   ) {
-    this.batcher = new Batcher((items, key) => this.store(items, key === '' ? null : key), Math.max(1, opts.maxInFlight), opts.maxBatch ?? 200);
+    // Status statements run one at a time anyway (outboundRows); message statements use the lane.
+    this.batcher = new Batcher((items, key) => this.store(items, key), (key) => (key.startsWith('s:') ? 1 : Math.max(1, opts.maxInFlight)), opts.maxBatch ?? 200);
   }
 
-  /** Stores a notification (on a channel's own URL, only that channel's numbers). */
-  submit(n: Notification, onlyChannelId: string | null): Promise<void> {
-    return this.batcher.submit(n, onlyChannelId ?? '');
+  /**
+   * Stores a notification (on a channel's own URL, only that channel's
+   * numbers). Messages and statuses go in separate statements: a message locks
+   * its conversation, a status an outbound message row, and a statement doing
+   * both could deadlock with the sender's result writes, which lock in the
+   * other order.
+   */
+  async submit(n: Notification, onlyChannelId: string | null): Promise<void> {
+    const channel = onlyChannelId ?? '';
+    const parts: Promise<void>[] = [];
+    if (n.messages.length > 0) parts.push(this.batcher.submit({ messages: n.messages, statuses: [], ignored: n.ignored }, `m:${channel}`));
+    if (n.statuses.length > 0) parts.push(this.batcher.submit({ messages: [], statuses: n.statuses, ignored: 0 }, `s:${channel}`));
+    await Promise.all(parts);
   }
 
-  private async store(items: Notification[], onlyChannelId: string | null): Promise<PromiseSettledResult<void>[]> {
+  private async store(items: Notification[], key: string): Promise<PromiseSettledResult<void>[]> {
+    const onlyChannelId = key.slice(2) || null;
+    if (key.startsWith('s:')) return this.opts.outboundRows.run(() => this.storeAll(items, onlyChannelId));
+    return this.storeAll(items, onlyChannelId);
+  }
+
+  private async storeAll(items: Notification[], onlyChannelId: string | null): Promise<PromiseSettledResult<void>[]> {
     try {
       await this.storeOne(items.length === 1 ? items[0] : merge(items), onlyChannelId);
       return items.map(() => ({ status: 'fulfilled', value: undefined }));

@@ -1,5 +1,5 @@
 /**
- * Natural batching: at most `maxInFlight` batches run at once; what arrives
+ * Natural batching: at most `maxInFlight` batches (of each key) run at once; what arrives
  * while they run waits and goes out together in the next one. An idle batcher
  * adds no wait at all (the first item runs alone at once); under load, one
  * statement carries many items, so the database commits once for all of them.
@@ -10,13 +10,17 @@
  */
 export class Batcher<I, O> {
   private readonly queue: { item: I; key: string; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
-  private inFlight = 0;
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly run: (items: I[], key: string) => Promise<PromiseSettledResult<O>[]>,
-    private readonly maxInFlight: number,
+    private readonly maxInFlight: number | ((key: string) => number),
     private readonly maxBatch: number,
   ) {}
+
+  private limit(key: string): number {
+    return typeof this.maxInFlight === 'number' ? this.maxInFlight : this.maxInFlight(key);
+  }
 
   submit(item: I, key = ''): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -31,12 +35,20 @@ export class Batcher<I, O> {
   }
 
   private pump(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      const key = this.queue[0].key;
-      let n = 1;
-      while (n < this.queue.length && n < this.maxBatch && this.queue[n].key === key) n++;
-      const batch = this.queue.splice(0, n);
-      this.inFlight++;
+    for (let i = 0; i < this.queue.length; ) {
+      const key = this.queue[i].key;
+      const running = this.inFlight.get(key) ?? 0;
+      if (running >= this.limit(key)) {
+        i++;
+        continue;
+      }
+      // Everything of this key that waits goes together, in arrival order.
+      const batch: typeof this.queue = [];
+      for (let j = i; j < this.queue.length && batch.length < this.maxBatch; ) {
+        if (this.queue[j].key === key) batch.push(...this.queue.splice(j, 1));
+        else j++;
+      }
+      this.inFlight.set(key, running + 1);
       this.run(
         batch.map((b) => b.item),
         key,
@@ -51,7 +63,9 @@ export class Batcher<I, O> {
           (err) => batch.forEach((b) => b.reject(err)),
         )
         .finally(() => {
-          this.inFlight--;
+          const n = (this.inFlight.get(key) ?? 1) - 1;
+          if (n === 0) this.inFlight.delete(key);
+          else this.inFlight.set(key, n);
           this.pump();
         });
     }

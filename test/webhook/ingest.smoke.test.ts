@@ -28,7 +28,7 @@ describe('ingest costs one database round trip per notification', () => {
     expect(rows).toEqual([{ body: 'hello', direction: 'inbound', wamid: n.wamid }]);
   });
 
-  it('stores a notification of two channels, several messages and statuses in one round trip', async () => {
+  it('stores a notification of two channels, several messages and statuses in two round trips: messages, then statuses', async () => {
     const a = await provisionTenant(gw, { name: 'A' });
     const b = await provisionTenant(gw, { name: 'B' });
     const ms = [textMessage('15551230002', 'a1'), textMessage('15551230003', 'a2')];
@@ -39,6 +39,7 @@ describe('ingest costs one database round trip per notification', () => {
     );
     const before = gw.ctx.db.stats.roundTrips;
     expect((await postWebhook(gw.url, body)).status).toBe(200);
-    expect(gw.ctx.db.stats.roundTrips - before).toBe(1);
+    // Messages lock conversations and statuses lock sent messages: apart, they never deadlock the sender's writes.
+    expect(gw.ctx.db.stats.roundTrips - before).toBe(2);
   });
 });
