@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, provisionTenant } from '../support/gateway.ts';
+import { provisionTenant } from '../support/gateway.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 import { messagesValue, notification, postWebhook, textNotification } from '../support/webhooks.ts';
 import { sqlClient } from '../support/db.ts';
