@@ -36,6 +36,9 @@ interface SendResultRow {
   held: boolean;
 }
 
+/** How long a send result is retried before the sweep is left to decide. */
+const RECORD_RETRY_MS = 60_000;
+
 /** Send-result statements running at once; results arriving meanwhile share the next one. */
 const RESULT_STATEMENTS_IN_FLIGHT = 2;
 
@@ -103,7 +106,7 @@ export class Delivery {
     }
     const sendMs = performance.now() - started;
     const lastOne = state.outbox.length === 1 && state.pending.length === 0;
-    const row = await this.results.submit({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.knownSeq : null });
+    const row = await this.recordResult({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.knownSeq : null });
     state.outbox.shift();
     if (!row) {
       state.lost = true;
@@ -134,8 +137,28 @@ export class Delivery {
     }
     if (row.inbound_seq !== null) state.dbSeq = Math.max(state.dbSeq, Number(row.inbound_seq));
     if (row.released) {
-      state.setLease(false);
+      state.setLease(false, Number(row.inbound_seq));
       state.dbSeq = state.knownSeq;
+    }
+  }
+
+  /**
+   * Records a send's result, trying again while the database fails: the
+   * message went out (or failed for good), and leaving its row `queued` would
+   * let a sweep send it a second time. The write is idempotent (statuses only
+   * move forward). The lease is renewed meanwhile, so no other process takes
+   * the conversation; past a minute the error is thrown and the sweep decides.
+   */
+  private async recordResult(r: SendResult): Promise<SendResultRow | null> {
+    const until = Date.now() + RECORD_RETRY_MS;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await this.results.submit(r);
+      } catch (err) {
+        if (Date.now() + delay > until) throw err;
+        this.log.warn({ err, messageId: r.id }, 'recording a send result failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 

@@ -170,7 +170,7 @@ export class ConversationRunner implements IngestConsumer {
     }
     state.configVersion = Math.max(state.configVersion, conv.configVersion);
     state.paused = conv.paused;
-    state.setLease(true);
+    state.setLease(true, Number(conv.inboundSeq));
     const added = state.addPending([...leftover, ...fresh]);
     if (conv.bumped) advanceSeq(state, Number(conv.inboundSeq), isNew);
     else state.dbSeq = Math.max(state.dbSeq, Number(conv.inboundSeq));
@@ -248,7 +248,7 @@ export class ConversationRunner implements IngestConsumer {
       state.lost = true;
       return;
     }
-    state.setLease(true);
+    state.setLease(true, Number(row.inboundSeq));
     state.tenantId = row.tenantId;
     state.channelId = row.channelId;
     state.contact = row.contact;
@@ -266,7 +266,7 @@ export class ConversationRunner implements IngestConsumer {
     if (added > 0) this.turns.onNewMessages(state);
     if (state.pending.length === 0 && state.outbox.length === 0) {
       const released = await this.releaseIfIdle(state.id, seq);
-      if (released) state.setLease(false);
+      if (released) state.setLease(false, seq);
       else state.dbSeq = seq + 1; // something new came in meanwhile: claim again
     }
   }
@@ -300,14 +300,14 @@ export class ConversationRunner implements IngestConsumer {
     if (conv.held && !this.stopping) {
       let state = this.states.get(conv.id);
       if (state && !state.lost) {
-        state.setLease(true);
+        state.setLease(true, Number(conv.inbound_seq));
         for (const m of row.messages) state.outbox.push({ id: m.id, body: m.body, turnId: null, turn: null } satisfies OutgoingMessage);
         advanceSeq(state, Number(conv.inbound_seq), false);
         this.drive(state);
       } else {
         // Not in memory: claim loads the queued messages (and anything else left) and sends them.
         state = new ConversationState(conv.id, conv.tenant_id, '', { waId: null, userId: null, name: null }, 0);
-        state.setLease(true);
+        state.setLease(true, Number(conv.inbound_seq));
         state.dbSeq = Number(conv.inbound_seq);
         this.states.set(conv.id, state);
         this.drive(state);
@@ -370,7 +370,7 @@ export class ConversationRunner implements IngestConsumer {
         state = new ConversationState(id, '', '', { waId: null, userId: null, name: null }, 0);
         this.states.set(id, state);
       }
-      state.setLease(true);
+      state.leaseTakenNow();
       state.dbSeq = Math.max(state.dbSeq, state.knownSeq + 1);
       this.drive(state);
     }
@@ -378,7 +378,20 @@ export class ConversationRunner implements IngestConsumer {
   }
 
   /** Renews every lease held; a conversation whose lease was lost is dropped at once. */
+  private renewing = false;
+
   private async renew(): Promise<void> {
+    // A renewal slower than the interval must not pile up behind itself.
+    if (this.renewing) return;
+    this.renewing = true;
+    try {
+      await this.renewOnce();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private async renewOnce(): Promise<void> {
     const asked = [...this.states.values()].filter((s) => s.leaseHeld).map((s) => ({ state: s, epoch: s.leaseEpoch }));
     if (asked.length === 0) return;
     const rows = await this.db.query<{ id: string }>(RENEW, [asked.map((a) => a.state.id), this.leaseOwner, this.opts.leaseSeconds]);

@@ -76,10 +76,26 @@ export class ConversationState {
     public configVersion: number,
   ) {}
 
-  /** Records what a statement said of the lease. */
-  setLease(held: boolean): void {
-    if (held !== this.leaseHeld) this.leaseEpoch++;
+  /** inbound_seq as of the statement that last said who holds the lease. */
+  private leaseSeq = -1;
+
+  /**
+   * Records what a statement said of the lease, at the conversation's
+   * inbound_seq as that statement saw it. Answers on different connections can
+   * be handled out of commit order; a take that came with a newer message
+   * (a higher seq) outranks a release the process hears of later.
+   */
+  setLease(held: boolean, seq: number): void {
+    if (seq < this.leaseSeq) return;
+    this.leaseSeq = seq;
+    this.leaseEpoch++;
     this.leaseHeld = held;
+  }
+
+  /** The sweep just took the lease: true now, whatever was heard before. */
+  leaseTakenNow(): void {
+    this.leaseEpoch++;
+    this.leaseHeld = true;
   }
 
   get idle(): boolean {

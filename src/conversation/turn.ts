@@ -260,7 +260,7 @@ export class TurnRunner {
       const total = performance.now() - turn.arrivedAt;
       this.bus.emit('turn.done', { tenantId: turn.tenantId, conversationId: state.id, disposition, queueMs: turn.startedAt - turn.arrivedAt, agentMs: turn.agentMs, sendMs: 0, totalMs: total });
     }
-    if (row.conv_state?.released) state.setLease(false);
+    if (row.conv_state?.released) state.setLease(false, Number(row.inbound_seq));
     if (row.conv_state?.released && state.pending.length === 0) state.dbSeq = state.knownSeq;
   }
 

@@ -21,14 +21,12 @@ describe('recording a send result', () => {
     await h?.close();
   });
 
-  // BUG (reported): when the statement recording a send result fails (here its
-  // connection is terminated; under load a deadlock, 40P01, does the same to a
-  // whole batch), Delivery forgets that the Cloud API accepted the send: the
-  // loop fails, the state is dropped, the reply stays `queued`, and once the
-  // lease runs out the sweep sends it AGAIN. No process crashed: the process
-  // had the wamid in hand. SPEC §5: "Only a send that was in flight at the
-  // crash can be sent twice"; DESIGN: keep that window to one round trip.
-  it.fails('a database error while recording an accepted send does not send the reply again', async () => {
+  // When the statement recording a send result fails (here its connection is
+  // terminated; under load a deadlock does the same to a whole batch), the
+  // process still has the wamid in hand: Delivery records it again rather than
+  // leave the reply `queued` for a sweep to send a second time. SPEC §5: "Only
+  // a send that was in flight at the crash can be sent twice".
+  it('a database error while recording an accepted send does not send the reply again', async () => {
     const t = await provisionTenant(h.gw, { agent: { provider: 'openai', markReadWithTyping: false } });
     const customers = new Customers(h.gw.url, t.phoneNumberId);
     const wa = newWaId();
