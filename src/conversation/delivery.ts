@@ -104,7 +104,9 @@ export class Delivery {
         }
       }
     }
-    const sendMs = performance.now() - started;
+    // The customer's wait ends when the Cloud API has the reply; recording it comes after.
+    const sentAt = performance.now();
+    const sendMs = sentAt - started;
     const lastOne = state.outbox.length === 1 && state.pending.length === 0;
     const row = await this.recordResult({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.knownSeq : null });
     state.outbox.shift();
@@ -127,7 +129,7 @@ export class Delivery {
           queueMs: turn.startedAt - turn.arrivedAt,
           agentMs: turn.agentMs,
           sendMs: turn.sendMs,
-          totalMs: performance.now() - turn.arrivedAt,
+          totalMs: sentAt - turn.arrivedAt,
         });
       }
     }

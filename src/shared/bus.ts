@@ -23,7 +23,12 @@ export interface Events {
   'message.disposition': { tenantId: string; conversationId: string; disposition: string; count: number };
   /** A conversation's pause state changed. */
   'conversation.paused': { tenantId: string; conversationId: string; paused: boolean; pausedUntil: string | null; by: string };
-  /** A turn finished: its time split into stages. */
+  /**
+   * A turn finished: its time split into stages. totalMs runs from the moment
+   * this process learned of the turn's first message (just after the ingest
+   * commit) to the Cloud API's acceptance of the reply's last part; the write
+   * that records the send comes after and is not in it.
+   */
   'turn.done': { tenantId: string; conversationId: string; disposition: string; queueMs: number; agentMs: number; sendMs: number; totalMs: number };
   /** Turns running now. */
   'turn.inflight': { count: number };
