@@ -12,7 +12,11 @@ const TITLE_MAX = 1024;
 
 /** Tuning of the Cloud API client. */
 export interface CloudApiOptions {
-  /** Keep-alive connections to the API's origin (default 64). */
+  /**
+   * Keep-alive connections to the API's origin (default 512): each carries one
+   * request at a time, and thousands of conversations answered at once must not
+   * queue behind a few dozen sockets.
+   */
   connections?: number;
   /** Time to wait for the answer's headers and body, each (default 30 s). */
   timeoutMs?: number;
@@ -33,7 +37,7 @@ export function createCloudApi(baseUrl: string, opts: CloudApiOptions = {}): Clo
     throw new TypeError(`Cloud API base URL is not a URL: ${baseUrl}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`Cloud API base URL must be http(s): ${baseUrl}`);
-  const connections = opts.connections ?? 64;
+  const connections = opts.connections ?? 512;
   if (!Number.isInteger(connections) || connections < 1) throw new RangeError(`connections must be a positive integer, got ${connections}`);
   const timeoutMs = opts.timeoutMs ?? 30_000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
