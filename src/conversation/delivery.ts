@@ -72,7 +72,11 @@ export class Delivery {
     let wamid: string | null = null;
     let code: number | null = null;
     let title: string | null = null;
-    if (!channel) {
+    const failedBefore = item.turnId !== null && state.failedTurn?.turnId === item.turnId ? state.failedTurn : null;
+    if (failedBefore) {
+      code = failedBefore.code;
+      title = `not sent: an earlier part of this answer failed (${failedBefore.title ?? 'error'})`;
+    } else if (!channel) {
       code = 0;
       title = 'channel not found';
     } else {
@@ -110,6 +114,7 @@ export class Delivery {
     const lastOne = state.outbox.length === 1 && state.pending.length === 0;
     const row = await this.recordResult({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.knownSeq : null });
     state.outbox.shift();
+    if (status === 'failed' && item.turnId && !failedBefore) state.failedTurn = { turnId: item.turnId, code, title };
     if (!row) {
       state.lost = true;
       return;

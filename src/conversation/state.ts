@@ -52,6 +52,8 @@ export class ConversationState {
   dbSeq = 0;
   running = false;
   paused = false;
+  /** A turn whose reply part failed for good: its later parts are not sent (the answer would arrive cut). */
+  failedTurn: { turnId: string; code: number | null; title: string | null } | null = null;
   /** Whether this process holds the lease now (as the last statement about it said). */
   leaseHeld = false;
   /** Bumped at every take or release, so a renewal can tell its answer is stale. */

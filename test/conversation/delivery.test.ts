@@ -121,6 +121,21 @@ describe('replies reach the Cloud API: retried when Meta says so, split when lon
     expect(new Set(out.map((m) => m.turn_id)).size).toBe(1);
   });
 
+  it('a split answer whose first part fails for good sends none of the rest: the customer never gets it cut', async () => {
+    const wa = newWaId();
+    const long = Array.from({ length: 3 }, (_, i) => `Part ${i + 1}. ` + `word${i} `.repeat(700).trim() + '.').join('\n\n');
+    h.model.script({ kind: 'reply', reply: long });
+    h.cloud.script({ on: 'send', status: 400, code: 131026, title: 'Message undeliverable' });
+    await customers.say(wa, 'tell me everything');
+    await eventually(() => rows.settled(wa), 10_000, 'all parts settled');
+    await settle(200);
+    expect(sends.to(wa)).toEqual([]);
+    const out = await rows.outbound(wa);
+    expect(out.length).toBeGreaterThanOrEqual(2);
+    expect(out.every((m) => m.status === 'failed' && m.error_code === 131026)).toBe(true);
+    expect(await rows.dispositions(wa)).toEqual(['send_failed']);
+  });
+
   it('the turn marks the last customer message read with a typing indicator (unless turned off)', async () => {
     const t = await provisionTenant(h.gw, { agent: { provider: 'openai' } });
     const c = new Customers(h.gw.url, t.phoneNumberId);
