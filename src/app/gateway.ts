@@ -63,17 +63,17 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     embedded = await startEmbeddedPostgres(config.dataDir, { log: (l) => log.debug({ pg: l }, 'postgres') });
     databaseUrl = embedded.url;
   }
-  let db: Db | null = null;
+  let opened: Db | null = null;
   try {
     const applied = await migrate(databaseUrl);
     if (applied.length) log.info({ applied }, 'migrations applied');
     const bus = new Bus();
-    db = createDb({ connectionString: databaseUrl, max: config.dbPoolMax, bus });
+    const db = createDb({ connectionString: databaseUrl, max: config.dbPoolMax, bus });
+    opened = db;
     await db.warm();
     const unroutableSeen = new Set<string>();
     const defaultProvider = config.openai.apiKey ? 'openai' : 'demo';
     const leaseOwner = randomUUID();
-    const theDb0 = db;
     const outboundRows = new Semaphore(1);
     const ctx: AppContext = {
       config,
@@ -83,7 +83,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       log,
       leaseOwner,
       outboundRows,
-      ingest: new IngestQueue(theDb0, {
+      ingest: new IngestQueue(db, {
         outboundRows,
         leaseOwner,
         leaseSeconds: LEASE_SECONDS,
@@ -115,7 +115,6 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       await app.ready();
     }
     ctx.state.ready = true;
-    const theDb = db;
     let stopping: Promise<void> | null = null;
     return {
       ctx,
@@ -127,14 +126,14 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           ctx.state.accepting = false;
           for (const s of built.services) await s.stop(config.shutdownGraceMs).catch((err) => log.error({ err }, 'stopping a service failed'));
           await app.close();
-          await theDb.close();
+          await db.close();
           if (embedded) await embedded.stop();
         })();
         return stopping;
       },
     };
   } catch (err) {
-    await db?.close().catch(() => {});
+    await opened?.close().catch(() => {});
     if (embedded) await embedded.stop().catch(() => {});
     throw err;
   }
