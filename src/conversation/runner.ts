@@ -18,6 +18,13 @@ export interface RunnerOptions {
   renewIntervalMs: number;
   /** Conversations taken per sweep. */
   sweepBatch: number;
+  /**
+   * Conversations this process keeps in memory at most (running or waiting
+   * for a turn slot). Past it, new work is left as rows, with the lease given
+   * back, for a sweep (this process's, once there is room, or another's):
+   * memory stays bounded under any flood.
+   */
+  maxConversations: number;
 }
 
 /** How long a gap in inbound_seq may wait for this process's own ingest to close it. */
@@ -28,6 +35,7 @@ export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = {
   sweepIntervalMs: 2_000,
   renewIntervalMs: 5_000,
   sweepBatch: 200,
+  maxConversations: 8_000,
 };
 
 interface ClaimRow {
@@ -162,6 +170,12 @@ export class ConversationRunner implements IngestConsumer {
       if (fresh.length === 0 && leftover.length === 0) {
         // A duplicate delivery took the free lease: give it back.
         this.track(this.releaseIfIdle(conv.id, Number(conv.inboundSeq)));
+        return;
+      }
+      if (this.states.size >= this.opts.maxConversations) {
+        // Full: the messages wait as rows (already acknowledged) for a sweep.
+        this.track(this.releaseIfIdle(conv.id, Number(conv.inboundSeq)));
+        this.log.debug({ conversationId: conv.id }, 'at capacity: conversation left to the sweep');
         return;
       }
       state = new ConversationState(conv.id, conv.tenantId, conv.channelId, conv.contact, conv.configVersion);
@@ -362,7 +376,9 @@ export class ConversationRunner implements IngestConsumer {
     for (const r of resumed) {
       this.bus.emit('conversation.paused', { tenantId: r.tenant_id, conversationId: r.id, paused: false, pausedUntil: null, by: 'timer' });
     }
-    const taken = await this.db.query<{ id: string }>(SWEEP, [this.leaseOwner, this.opts.leaseSeconds, this.opts.sweepBatch]);
+    const room = Math.min(this.opts.sweepBatch, this.opts.maxConversations - this.states.size);
+    if (room <= 0) return;
+    const taken = await this.db.query<{ id: string }>(SWEEP, [this.leaseOwner, this.opts.leaseSeconds, room]);
     for (const { id } of taken) {
       if (this.stopping) break;
       let state = this.states.get(id);

@@ -36,7 +36,7 @@ export interface Pipeline {
  * client, pacer, limiter) for `startGateway`'s `services` option.
  */
 export function createPipeline(ctx: AppContext, opts: PipelineOptions = {}): { pipeline: Pipeline; services: Service[] } {
-  const runnerOpts = { ...DEFAULT_RUNNER_OPTIONS, ...opts.runner };
+  const runnerOpts = { ...DEFAULT_RUNNER_OPTIONS, maxConversations: Math.max(100, ctx.config.maxInflight * 4), ...opts.runner };
   const defaultProvider = ctx.config.openai.apiKey ? 'openai' : 'demo';
   const tenants = new TenantDirectory(ctx.db, ctx.config.secretKey, defaultProvider);
   const agents = createAgentRegistry(ctx.config);
