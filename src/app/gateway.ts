@@ -92,6 +92,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
           for (const pid of result.unroutable) ctx.noteUnroutable(pid);
           ctx.consumer.onIngested(result);
         },
+        onHandOffError: (err) => log.error({ err }, 'handing ingested messages to the runner failed; the sweep will find them'),
       }),
       channels: new ChannelDirectory(db, config.secretKey),
       provisioning: new Provisioning(db, config.secretKey, defaultProvider),

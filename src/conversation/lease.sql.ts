@@ -1,7 +1,9 @@
 import { sql } from '../db/db.ts';
 
 /**
- * Takes (or keeps) a conversation's lease and loads everything still to do:
+ * Takes (or keeps) a conversation's lease and loads everything still to do
+ * (as of the statement's snapshot, whose inbound_seq is "snapSeq"; the lease
+ * update sees the newest row, "inboundSeq"):
  * inbound messages with no disposition, replies still `queued`, and the
  * history before them. Used when the in-memory path does not already know the
  * work: after a sweep took an abandoned conversation, or when another process
@@ -18,6 +20,7 @@ WITH c AS (
   RETURNING id, tenant_id, channel_id, contact_id, paused, inbound_seq
 )
 SELECT c.id, c.tenant_id AS "tenantId", c.channel_id AS "channelId", c.paused, c.inbound_seq AS "inboundSeq",
+       (SELECT inbound_seq FROM conversations WHERE id = $1) AS "snapSeq",
        t.config_version AS "configVersion",
        json_build_object('waId', k.wa_id, 'userId', k.user_id, 'name', k.profile_name) AS contact,
        (SELECT coalesce(json_agg(p ORDER BY p.id::bigint), '[]') FROM (
@@ -36,6 +39,12 @@ SELECT c.id, c.tenant_id AS "tenantId", c.channel_id AS "channelId", c.paused, c
         ) h) AS history
 FROM c JOIN contacts k ON k.id = c.contact_id JOIN tenants t ON t.id = c.tenant_id
 `,
+);
+
+/** Lets a lease run out now, so the next sweep takes the conversation (after a failed loop). */
+export const EXPIRE_LEASE = sql(
+  'lease_expire',
+  `UPDATE conversations SET lease_until = now() WHERE id = $1 AND lease_owner = $2 RETURNING id`,
 );
 
 /** Releases a lease when nothing is left to do and nothing newer than $3 came in. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
 import type { HistoryMessage, IngestConsumer, IngestedConversation, IngestResult, StoredMessage } from '../ingest/ingest.ts';
 import type { Bus } from '../shared/bus.ts';
-import { CLAIM, RELEASE_ALL, RELEASE_IF_IDLE, RENEW, RESUME_DUE, SWEEP } from './lease.sql.ts';
+import { CLAIM, EXPIRE_LEASE, RELEASE_ALL, RELEASE_IF_IDLE, RENEW, RESUME_DUE, SWEEP } from './lease.sql.ts';
 import { CLAIM_QUOTA_NOTICE, ENQUEUE_OUTBOUND } from './outbox.sql.ts';
 import { ConversationState, type OutgoingMessage, type PendingMessage } from './state.ts';
 import type { TenantDirectory } from './tenants.ts';
@@ -44,6 +44,7 @@ interface ClaimRow {
   channelId: string;
   paused: boolean;
   inboundSeq: string;
+  snapSeq: string;
   configVersion: number;
   contact: { waId: string | null; userId: string | null; name: string | null };
   pending: StoredMessage[];
@@ -162,6 +163,11 @@ export class ConversationRunner implements IngestConsumer {
   private onHeld(conv: IngestedConversation): void {
     if (this.stopping) return;
     let state = this.states.get(conv.id);
+    if (state?.lost) {
+      // Its loop is still unwinding: a fresh state takes over once it has (see drive).
+      state.retake = true;
+      return;
+    }
     const isNew = !state;
     const fresh = conv.messages.filter((m) => m.direction === 'inbound' && m.disposition === null).map(toPending);
     // Older messages still without a disposition (a turn cut short elsewhere) belong to this turn too.
@@ -185,6 +191,15 @@ export class ConversationRunner implements IngestConsumer {
     state.configVersion = Math.max(state.configVersion, conv.configVersion);
     state.paused = conv.paused;
     state.setLease(true, Number(conv.inboundSeq));
+    if (isNew && leftover.length > 0) {
+      // Messages left without a disposition come from a snapshot taken before
+      // this statement waited for the row lock: a commit may have settled them
+      // meanwhile. A claim reads them again, with everything else left to do.
+      state.dbSeq = Math.max(state.dbSeq, Number(conv.inboundSeq));
+      this.drive(state);
+      return;
+    }
+    // Held already: leftovers are messages another process ingested while this one held the lease.
     const added = state.addPending([...leftover, ...fresh]);
     if (conv.bumped) advanceSeq(state, Number(conv.inboundSeq), isNew);
     else state.dbSeq = Math.max(state.dbSeq, Number(conv.inboundSeq));
@@ -204,11 +219,21 @@ export class ConversationRunner implements IngestConsumer {
         .catch((err) => {
           this.log.error({ err, conversationId: state.id }, 'conversation loop failed; the sweep will take it over');
           state.lost = true;
+          // Let the next sweep take it at once rather than after the lease runs out.
+          this.track(this.db.query(EXPIRE_LEASE, [state.id, this.leaseOwner]));
         })
         .finally(() => {
           state.running = false;
           if (state.lost || state.idle || this.stopping) {
             if (this.states.get(state.id) === state) this.states.delete(state.id);
+            if (state.lost && state.retake && !this.stopping) {
+              // This process took the lease again while the old loop unwound: start afresh from the rows.
+              const fresh = new ConversationState(state.id, state.tenantId, state.channelId, state.contact, state.configVersion);
+              fresh.leaseTakenNow();
+              fresh.dbSeq = 1;
+              this.states.set(state.id, fresh);
+              this.drive(fresh);
+            }
           } else {
             this.drive(state);
           }
@@ -222,11 +247,13 @@ export class ConversationRunner implements IngestConsumer {
       // Committed replies go out even while stopping: a turn that finished within the grace is answered.
       if (state.outbox.length > 0) {
         await this.delivery.sendNext(state);
+        claims = 0;
         continue;
       }
       if (this.stopping) return;
       if (state.pending.length > 0) {
         await this.turns.run(state);
+        claims = 0;
         continue;
       }
       if (state.dbSeq > state.knownSeq) {
@@ -263,6 +290,9 @@ export class ConversationRunner implements IngestConsumer {
       return;
     }
     state.setLease(true, Number(row.inboundSeq));
+    // The lists come from the statement's snapshot (snapSeq); the lease update
+    // saw the newest row (inboundSeq). Work between the two is claimed again.
+    const snap = Number(row.snapSeq);
     state.tenantId = row.tenantId;
     state.channelId = row.channelId;
     state.contact = row.contact;
@@ -275,10 +305,10 @@ export class ConversationRunner implements IngestConsumer {
       if (!state.outbox.some((o) => o.id === q.id)) state.outbox.push({ id: q.id, body: q.body, turnId: q.turn_id, turn: null });
     }
     state.outbox.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
-    state.knownSeq = Math.max(state.knownSeq, seq);
+    state.knownSeq = Math.max(state.knownSeq, snap);
     state.dbSeq = Math.max(state.dbSeq, seq);
     if (added > 0) this.turns.onNewMessages(state);
-    if (state.pending.length === 0 && state.outbox.length === 0) {
+    if (state.pending.length === 0 && state.outbox.length === 0 && snap >= seq) {
       const released = await this.releaseIfIdle(state.id, seq);
       if (released) state.setLease(false, seq);
       else state.dbSeq = seq + 1; // something new came in meanwhile: claim again
@@ -318,6 +348,8 @@ export class ConversationRunner implements IngestConsumer {
         for (const m of row.messages) state.outbox.push({ id: m.id, body: m.body, turnId: null, turn: null } satisfies OutgoingMessage);
         advanceSeq(state, Number(conv.inbound_seq), false);
         this.drive(state);
+      } else if (state?.lost) {
+        state.retake = true;
       } else {
         // Not in memory: claim loads the queued messages (and anything else left) and sends them.
         state = new ConversationState(conv.id, conv.tenant_id, '', { waId: null, userId: null, name: null }, 0);
@@ -382,6 +414,10 @@ export class ConversationRunner implements IngestConsumer {
     for (const { id } of taken) {
       if (this.stopping) break;
       let state = this.states.get(id);
+      if (state?.lost) {
+        state.retake = true;
+        continue;
+      }
       if (!state) {
         state = new ConversationState(id, '', '', { waId: null, userId: null, name: null }, 0);
         this.states.set(id, state);

@@ -65,6 +65,8 @@ export class ConversationState {
   coalesce: 'restart' | 'queue' = 'restart';
   /** The lease was lost to another process: stop at once, touch nothing. */
   lost = false;
+  /** This process took the lease again while a lost state's loop unwound: start afresh after it. */
+  retake = false;
   /** When the first still-pending message arrived (bounds the debounce window). */
   firstPendingAt = 0;
   lastPendingAt = 0;

@@ -64,16 +64,10 @@ granted AS (
 ),
 decide AS (
   SELECT i.*, cur.tenant_id, cur.channel_id, cur.paused AS was_paused, cur.inbound_seq, cur.resume_minutes,
-         NOT cur.paused AND (i.kind <> 'answer' OR i.conv IN (SELECT conv FROM granted)) AS allowed
+         NOT cur.paused AND (i.kind <> 'answer' OR i.conv IN (SELECT conv FROM granted)) AS allowed,
+         -- a message queued outside the turn (an operator's) still waits: keep the lease for it
+         EXISTS (SELECT 1 FROM messages q WHERE q.conversation_id = i.conv AND q.direction = 'outbound' AND q.status = 'queued') AS queued
   FROM input i JOIN cur ON cur.id = i.conv
-),
-reply AS (
-  INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, type, body, status, turn_id)
-  SELECT d.tenant_id, d.channel_id, d.conv, 'outbound', 'agent', 'text', p.body, 'queued', d.turn
-  FROM decide d, unnest(d.parts) WITH ORDINALITY AS p(body, n)
-  WHERE d.allowed AND d.kind IN ('answer', 'fallback', 'handoff')
-  ORDER BY d.ord, p.n
-  RETURNING id, conversation_id, body, created_at
 ),
 settle AS (
   UPDATE messages m SET
@@ -92,6 +86,16 @@ settle AS (
   WHERE m.id = ANY(d.ids) AND m.conversation_id = d.conv AND m.disposition IS NULL
   RETURNING m.id, m.conversation_id, m.disposition
 ),
+reply AS (
+  INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, type, body, status, turn_id)
+  SELECT d.tenant_id, d.channel_id, d.conv, 'outbound', 'agent', 'text', p.body, 'queued', d.turn
+  FROM decide d, unnest(d.parts) WITH ORDINALITY AS p(body, n)
+  WHERE d.allowed AND d.kind IN ('answer', 'fallback', 'handoff')
+    -- A turn whose messages another commit already settled answers nothing.
+    AND d.conv IN (SELECT conversation_id FROM settle)
+  ORDER BY d.ord, p.n
+  RETURNING id, conversation_id, body, created_at
+),
 conv AS (
   UPDATE conversations c SET
     paused = c.paused OR (d.pause AND NOT d.was_paused),
@@ -100,8 +104,9 @@ conv AS (
     paused_by = CASE WHEN d.pause AND NOT d.was_paused THEN 'agent' ELSE c.paused_by END,
     last_message_at = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) THEN greatest(c.last_message_at, now())
                            ELSE c.last_message_at END,
-    lease_owner = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) OR d.inbound_seq > d.seq THEN $2::uuid END,
-    lease_until = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) OR d.inbound_seq > d.seq
+    lease_owner = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) OR d.inbound_seq > d.seq OR d.queued
+                       THEN $2::uuid END,
+    lease_until = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) OR d.inbound_seq > d.seq OR d.queued
                        THEN now() + make_interval(secs => $3) END
   FROM decide d WHERE c.id = d.conv
   RETURNING c.id, c.paused, c.paused_until, c.lease_owner IS NULL AS released

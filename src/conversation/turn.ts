@@ -222,7 +222,7 @@ export class TurnRunner {
     const last = batch[batch.length - 1];
     // Release the lease only when nothing else waits in memory; -1 always keeps it.
     const ids = new Set(batch.map((m) => m.id));
-    const seq = state.pending.every((m) => ids.has(m.id)) ? state.knownSeq : -1;
+    const seq = state.outbox.length === 0 && state.pending.every((m) => ids.has(m.id)) ? state.knownSeq : -1;
     const row = await this.commits.submit({ conv: state.id, seq, ids: batch.map((m) => m.id), answered: last.id, turn: turnId, parts, kind, pause });
     if (row.usage_count !== null) this.tenants.noteUsage(state.tenantId, Number(row.usage_count));
     if (!row.held) {
@@ -267,7 +267,11 @@ export class TurnRunner {
   /** One statement for every turn waiting to commit. */
   private async commitMany(items: CommitInput[]): Promise<PromiseSettledResult<CommitRow>[]> {
     const rows = await this.db.query<CommitRow>(REPLY_COMMITS, [JSON.stringify(items.map((it, ord) => ({ ...it, ord }))), this.leaseOwner, this.opts.leaseSeconds]);
-    return rows.map((value) => ({ status: 'fulfilled', value }));
+    const byConv = new Map(rows.map((r) => [r.conv, r]));
+    return items.map((it) => {
+      const value = byConv.get(it.conv);
+      return value ? { status: 'fulfilled', value } : { status: 'rejected', reason: new Error(`no reply-commit row for conversation ${it.conv}`) };
+    });
   }
 
   /** Marks the customer's last message read with a typing indicator; never delays the turn. */

@@ -15,6 +15,8 @@ export interface IngestQueueOptions {
   maxBatch?: number;
   /** Receives what each statement committed (the conversation runner). */
   onCommitted: (result: IngestResult) => void;
+  /** Told when onCommitted throws (the sweep still finds the work: it is in the rows). */
+  onHandOffError?: (err: unknown) => void;
 }
 
 /**
@@ -70,7 +72,12 @@ export class IngestQueue {
 
   private async storeOne(n: Notification, onlyChannelId: string | null): Promise<void> {
     const result = await ingest(this.db, n, { leaseOwner: this.opts.leaseOwner, leaseSeconds: this.opts.leaseSeconds, onlyChannelId });
-    this.opts.onCommitted(result);
+    // Committed: whatever the hand-off does, this notification is stored and must not be stored again.
+    try {
+      this.opts.onCommitted(result);
+    } catch (err) {
+      this.opts.onHandOffError?.(err);
+    }
   }
 }
 

@@ -57,11 +57,13 @@ export class Batcher<I, O> {
           (outs) =>
             batch.forEach((b, i) => {
               const o = outs[i];
-              if (o.status === 'fulfilled') b.resolve(o.value);
+              if (!o) b.reject(new Error('the batch returned no result for this item'));
+              else if (o.status === 'fulfilled') b.resolve(o.value);
               else b.reject(o.reason);
             }),
           (err) => batch.forEach((b) => b.reject(err)),
         )
+        .catch(() => {})
         .finally(() => {
           const n = (this.inFlight.get(key) ?? 1) - 1;
           if (n === 0) this.inFlight.delete(key);
