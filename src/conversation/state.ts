@@ -69,6 +69,8 @@ export class ConversationState {
   retake = false;
   /** When the first still-pending message arrived (bounds the debounce window). */
   firstPendingAt = 0;
+  /** performance.now() after which new messages no longer restart the running agent call. */
+  restartUntil = 0;
   lastPendingAt = 0;
   wake: (() => void) | null = null;
 

@@ -79,7 +79,10 @@ export class TurnRunner {
 
   /** New messages reached a conversation: restart its agent call if it coalesces that way. */
   onNewMessages(state: ConversationState): void {
-    if (state.agentCall && state.coalesce === 'restart') {
+    // Restarts stop once the burst is older than maxDebounceMs: a customer who
+    // keeps writing faster than the model answers still gets an answer, and the
+    // rest make the next turn.
+    if (state.agentCall && state.coalesce === 'restart' && performance.now() < state.restartUntil) {
       state.restartRequested = true;
       state.agentCall.abort(new Error('restart'));
     }
@@ -94,6 +97,7 @@ export class TurnRunner {
     if (state.lost || state.pending.length === 0) return;
     const release = await this.limiter.acquire(state.tenantId);
     const startedAt = performance.now();
+    state.restartUntil = (state.firstPendingAt || startedAt) + tenant.agent.maxDebounceMs;
     try {
       await this.turn(state, tenant, startedAt);
     } finally {
