@@ -80,6 +80,7 @@ export class Delivery {
       code = 0;
       title = 'channel not found';
     } else {
+      state.sending = true;
       try {
         const to = state.contact;
         const recipient = to.waId ?? to.userId ?? '';
@@ -113,6 +114,7 @@ export class Delivery {
     const sendMs = sentAt - started;
     const lastOne = state.outbox.length === 1 && state.pending.length === 0;
     const row = await this.recordResult({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.knownSeq : null });
+    state.sending = false;
     state.outbox.shift();
     if (status === 'failed' && item.turnId && !failedBefore) state.failedTurn = { turnId: item.turnId, code, title };
     if (!row) {

@@ -79,10 +79,16 @@ export const RENEW = sql(
      AND id NOT IN (SELECT id FROM renewed)`,
 );
 
-/** Gives back every lease of this process (shutdown): the sweep of any live process takes them over. */
+/**
+ * Gives back the leases of this process (shutdown), but for the conversations
+ * in $2 whose send is still on its way to the Cloud API: those run out by
+ * themselves, so no other process sends that message again while it may
+ * still be accepted.
+ */
 export const RELEASE_ALL = sql(
   'lease_release_all',
-  `UPDATE conversations SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 RETURNING id`,
+  `UPDATE conversations SET lease_owner = NULL, lease_until = NULL
+   WHERE lease_owner = $1 AND id <> ALL($2::bigint[]) RETURNING id`,
 );
 
 /**

@@ -485,7 +485,8 @@ export class ConversationRunner implements IngestConsumer {
       s.agentCall?.abort(new Error('shutting down'));
     }
     await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, 1_000).unref())]);
-    await this.db.query(RELEASE_ALL, [this.leaseOwner]).catch((err) => this.log.warn({ err }, 'releasing leases failed'));
+    const sending = [...this.states.values()].filter((s) => s.sending).map((s) => s.id);
+    await this.db.query(RELEASE_ALL, [this.leaseOwner, sending]).catch((err) => this.log.warn({ err }, 'releasing leases failed'));
     this.states.clear();
   }
 }

@@ -52,6 +52,8 @@ export class ConversationState {
   dbSeq = 0;
   running = false;
   paused = false;
+  /** A message of this conversation is on its way to the Cloud API right now. */
+  sending = false;
   /** A turn whose reply part failed for good: its later parts are not sent (the answer would arrive cut). */
   failedTurn: { turnId: string; code: number | null; title: string | null } | null = null;
   /** Whether this process holds the lease now (as the last statement about it said). */
