@@ -117,10 +117,20 @@ RETURNING c.id
 `,
 );
 
-/** Ends the pauses whose resume timer ran out; returns what changed. */
+/**
+ * Ends the pauses whose resume timer ran out; returns what changed. Rows
+ * locked right now are left for the next sweep rather than waited for, so the
+ * sweep never queues behind (or deadlocks with) the hot path.
+ */
 export const RESUME_DUE = sql(
   'lease_resume_due',
-  `UPDATE conversations SET paused = false, paused_until = NULL, paused_by = NULL
-   WHERE paused AND paused_until IS NOT NULL AND paused_until <= now()
-   RETURNING id, tenant_id`,
+  `WITH due AS (
+     SELECT id FROM conversations
+     WHERE paused AND paused_until IS NOT NULL AND paused_until <= now()
+     ORDER BY contact_id LIMIT 1000
+     FOR UPDATE SKIP LOCKED
+   )
+   UPDATE conversations SET paused = false, paused_until = NULL, paused_by = NULL
+   WHERE id IN (SELECT id FROM due)
+   RETURNING id::text AS id, tenant_id::text AS tenant_id`,
 );
