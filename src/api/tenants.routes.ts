@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app/context.ts';
 import { notFound } from '../shared/errors.ts';
 import { requireAdmin, requireTenant, type Authenticator } from './auth.ts';
+import { isRowId } from '../shared/ids.ts';
 
-const isId = (s: string) => /^\d{1,18}$/.test(s);
 
 /** Admin provisioning: tenants, channels, keys (SPEC §6). */
 export async function tenantRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator): Promise<void> {
@@ -18,7 +18,7 @@ export async function tenantRoutes(app: FastifyInstance, ctx: AppContext, auth: 
   app.get<{ Params: { tenantId: string } }>('/api/tenants/:tenantId', async (req) => {
     const principal = await auth.principal(req);
     const { tenantId } = req.params;
-    if (!isId(tenantId)) throw notFound('tenant');
+    if (!isRowId(tenantId)) throw notFound('tenant');
     requireTenant(principal, tenantId);
     return p.getTenant(tenantId);
   });
@@ -26,7 +26,7 @@ export async function tenantRoutes(app: FastifyInstance, ctx: AppContext, auth: 
   app.patch<{ Params: { tenantId: string } }>('/api/tenants/:tenantId', async (req) => {
     const principal = await auth.principal(req);
     const { tenantId } = req.params;
-    if (!isId(tenantId)) throw notFound('tenant');
+    if (!isRowId(tenantId)) throw notFound('tenant');
     requireTenant(principal, tenantId);
     return p.updateTenant(tenantId, req.body);
   });
@@ -34,7 +34,7 @@ export async function tenantRoutes(app: FastifyInstance, ctx: AppContext, auth: 
   app.post<{ Params: { tenantId: string } }>('/api/tenants/:tenantId/channels', async (req, reply) => {
     const principal = await auth.principal(req);
     const { tenantId } = req.params;
-    if (!isId(tenantId)) throw notFound('tenant');
+    if (!isRowId(tenantId)) throw notFound('tenant');
     requireTenant(principal, tenantId);
     requireAdmin(principal);
     reply.code(201);
@@ -44,7 +44,7 @@ export async function tenantRoutes(app: FastifyInstance, ctx: AppContext, auth: 
   app.post<{ Params: { tenantId: string } }>('/api/tenants/:tenantId/api-keys', async (req, reply) => {
     const principal = await auth.principal(req);
     const { tenantId } = req.params;
-    if (!isId(tenantId)) throw notFound('tenant');
+    if (!isRowId(tenantId)) throw notFound('tenant');
     requireTenant(principal, tenantId);
     requireAdmin(principal);
     reply.code(201);

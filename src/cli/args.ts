@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
 import { UsageError } from './errors.ts';
+import { isRowId } from '../shared/ids.ts';
 
 /** A flag a command takes: a string value, or a switch. */
 export type FlagSpec = Record<string, { type: 'string' | 'boolean' }>;
@@ -58,7 +59,7 @@ export function optionalWholeNumber(flags: Flags, name: string, command: string)
 /** A `--tenant` id: digits, as the API shows them. */
 export function tenantIdFlag(flags: Flags, command: string): string {
   const v = requiredString(flags, 'tenant', command);
-  if (!/^\d{1,18}$/.test(v)) throw new UsageError(`--tenant must be a tenant id (digits), got ${JSON.stringify(v)}`, command);
+  if (!isRowId(v)) throw new UsageError(`--tenant must be a tenant id (digits), got ${JSON.stringify(v)}`, command);
   return v;
 }
 

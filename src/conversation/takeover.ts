@@ -2,6 +2,7 @@ import type { AppContext } from '../app/context.ts';
 import { AppError, conflict, notFound, unavailable } from '../shared/errors.ts';
 import { splitText } from '../outbound/split.ts';
 import { PAUSE, RESUME } from './takeover.sql.ts';
+import { isRowId } from '../shared/ids.ts';
 
 /** A conversation's pause state after a change. */
 export interface PauseState {
@@ -19,14 +20,13 @@ interface Row {
 }
 
 const view = (r: Row): PauseState => ({ id: r.id, tenantId: r.tenant_id, paused: r.paused, pausedUntil: r.paused_until ? r.paused_until.toISOString() : null });
-const isId = (s: string) => /^\d{1,18}$/.test(s);
 
 /**
  * Human takeover, as the operator API uses it. `tenantId` is the caller's
  * tenant (null for the admin key): another tenant's conversation is not found.
  */
 export async function pauseConversation(ctx: AppContext, conversationId: string, tenantId: string | null, opts: { minutes?: number | null; by?: string } = {}): Promise<PauseState> {
-  if (!isId(conversationId)) throw notFound('conversation');
+  if (!isRowId(conversationId)) throw notFound('conversation');
   const [row] = await ctx.db.query<Row>(PAUSE, [conversationId, tenantId, opts.minutes ?? null, opts.by ?? 'operator']);
   if (!row) throw notFound('conversation');
   const state = view(row);
@@ -35,7 +35,7 @@ export async function pauseConversation(ctx: AppContext, conversationId: string,
 }
 
 export async function resumeConversation(ctx: AppContext, conversationId: string, tenantId: string | null): Promise<PauseState> {
-  if (!isId(conversationId)) throw notFound('conversation');
+  if (!isRowId(conversationId)) throw notFound('conversation');
   const [row] = await ctx.db.query<Row>(RESUME, [conversationId, tenantId]);
   if (!row) throw notFound('conversation');
   const state = view(row);
@@ -56,7 +56,7 @@ export interface ManualSendResult {
  * Outside the 24-hour customer service window: 409 outside_customer_service_window.
  */
 export async function sendManual(ctx: AppContext, conversationId: string, tenantId: string | null, text: string): Promise<ManualSendResult> {
-  if (!isId(conversationId)) throw notFound('conversation');
+  if (!isRowId(conversationId)) throw notFound('conversation');
   const runner = ctx.pipeline?.runner;
   if (!runner) throw unavailable('this process does not send messages');
   const parts = splitText(text);

@@ -1,5 +1,6 @@
 import { sql, type Db } from '../db/db.ts';
 import { decrypt } from '../shared/secrets.ts';
+import { isRowId } from '../shared/ids.ts';
 
 /** A channel with its secrets decrypted: lives only in this process's memory. */
 export interface Channel {
@@ -46,7 +47,7 @@ export class ChannelDirectory {
   ) {}
 
   get(id: string): Promise<Channel | null> {
-    if (!/^\d{1,18}$/.test(id)) return Promise.resolve(null);
+    if (!isRowId(id)) return Promise.resolve(null);
     const hit = this.cache.get(id);
     if (hit && Date.now() - hit.at < TTL_MS) return hit.channel;
     const channel = this.load(id);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRowId } from '../shared/ids.ts';
 
 /** A message the webhook carried: a customer's, or an echo of one the business sent from its own app. */
 export interface InboundItem {
@@ -159,7 +160,7 @@ export function normalize(body: unknown): Notification {
           ts: s.timestamp,
           errorCode: err?.code ?? null,
           errorTitle: err?.title ?? null,
-          callbackMessageId: cb && cb.startsWith(CALLBACK_PREFIX) && /^\d{1,18}$/.test(cb.slice(3)) ? cb.slice(3) : null,
+          callbackMessageId: cb && cb.startsWith(CALLBACK_PREFIX) && isRowId(cb.slice(3)) ? cb.slice(3) : null,
         });
       }
     }
