@@ -2,24 +2,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FALLBACK } from '../../src/tenancy/agentConfig.ts';
 import type { FakeModelScript } from '../support/fakeModel.ts';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog, settle } from './customers.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 describe('an agent that fails: three tries, then the fallback message, and the conversation is not stuck', () => {
   let h: PipelineHarness;
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline();
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest());
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   const cases: [string, FakeModelScript][] = [
     ['timing out (no answer within timeoutMs)', 'hang'],

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog } from './customers.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 describe('memory stays bounded under a flood', () => {
   let h: PipelineHarness;
@@ -10,15 +11,9 @@ describe('memory stays bounded under a flood', () => {
   let sends: SendLog;
   beforeAll(async () => {
     // At most 5 conversations in memory; the rest must wait as rows for the sweep.
-    h = await startPipeline({ pipeline: { runner: { maxConversations: 5 } } });
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest({ pipeline: { runner: { maxConversations: 5 } } }));
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   it('40 conversations at once with room for 5 in memory: never more than 5 held, every message answered once', async () => {
     const t = await provisionTenant(h.gw, { agent: { provider: 'openai' } });

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { imageMessage } from './messages.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog, settle } from './customers.ts';
 import { messagesValue, notification, textNotification } from '../support/webhooks.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 /** The customer messages of one model request: the user messages after the last assistant message. */
 function turnMessages(body: any): string[] {
@@ -18,15 +19,9 @@ describe('messages that arrive while a turn runs join it', () => {
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline();
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest());
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   /** Five messages within about 300 ms, each acknowledged before the next. */
   async function burst(customers: Customers, wa: string, texts: string[]): Promise<void> {

@@ -3,6 +3,7 @@ import { provisionTenant } from '../support/gateway.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog } from './customers.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 /** Runs `fn` over `items` with at most `limit` at once (the load stays bounded). */
 async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -19,15 +20,9 @@ describe('conversations run in parallel up to WAGATE_MAX_INFLIGHT', () => {
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline({ env: { WAGATE_MAX_INFLIGHT: '50', DB_POOL_MAX: '10' } });
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest({ env: { WAGATE_MAX_INFLIGHT: '50', DB_POOL_MAX: '10' } }));
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   it('200 conversations at once with a 500 ms model: all answered, never more than 50 agent calls at once, each conversation in order', async () => {
     // Four tenants, so the per-tenant cap (half of 50) is not what bounds the total.

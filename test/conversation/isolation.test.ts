@@ -1,23 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog } from './customers.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 describe('conversations are keyed by tenant × channel × contact', () => {
   let h: PipelineHarness;
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline();
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest());
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   it("the same customer writing to two tenants: two conversations, each agent call sees only its own tenant's history, each answer goes out through its own number and token", async () => {
     const a = await provisionTenant(h.gw, { name: 'A', agent: { provider: 'openai', systemPrompt: 'You are A.' } });

@@ -1,24 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendManual } from '../../src/conversation/takeover.ts';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog } from './customers.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 describe('the lease is kept while a message waits to be sent', () => {
   let h: PipelineHarness;
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline();
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest());
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   // An operator answers while the agent call runs: the turn ends paused with no
   // reply, but the operator's message is still on its way. Were the lease

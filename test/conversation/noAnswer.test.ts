@@ -1,25 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { messagesValue, notification } from '../support/webhooks.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog, settle } from './customers.ts';
 import { reactionMessage } from './messages.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 describe('messages the bot must not answer', () => {
   let h: PipelineHarness;
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline();
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest());
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   it('a message older than 24 hours: window_closed, no agent call, nothing sent', async () => {
     const t = await provisionTenant(h.gw, { agent: { provider: 'openai' } });

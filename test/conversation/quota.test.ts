@@ -3,6 +3,7 @@ import { provisionTenant } from '../support/gateway.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog, settle } from './customers.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 const NOTICE = 'Our assistant is resting until next month. A person will answer you.';
 
@@ -11,15 +12,9 @@ describe('the monthly message limit', () => {
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline();
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest());
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   async function tenantRows(tenantId: string) {
     return rows.query<{ disposition: string | null; n: number }>(

@@ -1,26 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pauseConversation, resumeConversation, sendManual } from '../../src/conversation/takeover.ts';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { notification } from '../support/webhooks.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog, settle } from './customers.ts';
 import { echoValue } from './messages.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 describe('human takeover: a paused bot never answers', () => {
   let h: PipelineHarness;
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline();
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest());
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   async function tenant(agent: Record<string, unknown> = {}) {
     const t = await provisionTenant(h.gw, { agent: { provider: 'openai', ...agent } });
@@ -282,15 +277,9 @@ describe('handoff to a human', () => {
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    h = await startPipeline();
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest());
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   const HANDOFF = 'A person from our team will answer you here.';
 
