@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog } from './customers.ts';
 import { closeConversationTest, openConversationTest } from './harness.ts';
@@ -76,15 +76,9 @@ describe('one tenant cannot starve the others', () => {
   let sends: SendLog;
   beforeAll(async () => {
     // 20 turns at once in all, at most half of them for one tenant.
-    h = await startPipeline({ env: { WAGATE_MAX_INFLIGHT: '20' }, pipeline: { perTenantShare: 0.5 } });
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest({ env: { WAGATE_MAX_INFLIGHT: '20' }, pipeline: { perTenantShare: 0.5 } }));
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   it('a tenant flooding with slow turns holds at most its share; another tenant is answered before any of the flood', async () => {
     const flood = await provisionTenant(h.gw, { name: 'Flood', agent: { provider: 'openai', systemPrompt: 'flood' } });

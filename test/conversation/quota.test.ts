@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog, settle } from './customers.ts';
 import { closeConversationTest, openConversationTest } from './harness.ts';
@@ -139,15 +139,9 @@ describe('the monthly limit when turns wait for a slot', () => {
   let sends: SendLog;
   beforeAll(async () => {
     // Ten turns at once, all of them for one tenant if it has the work.
-    h = await startPipeline({ env: { WAGATE_MAX_INFLIGHT: '10' }, pipeline: { perTenantShare: 1 } });
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    ({ h, rows, sends } = await openConversationTest({ env: { WAGATE_MAX_INFLIGHT: '10' }, pipeline: { perTenantShare: 1 } }));
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   // As above, across conversations: only the first 10 turns and those started before the
   // 5th answer was committed (at most 14) may call the agent in vain.
