@@ -122,24 +122,24 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'silent',
     });
     // No runner: what ingest hands over is dropped, so only the acknowledgement path is measured.
-    gw = await startGateway(config, { log: pino({ level: 'silent' }), services: async () => ({ consumer: { onIngested() {} }, services: [] }) });
-    const tenant = await gw.ctx.provisioning.createTenant({ name: 'Ack latency', agent: { provider: 'demo' } });
+    gw = await startGateway(config, { log: pino({ level: 'silent' }), answer: false });
+    const tenant = await gw.provisioning.createTenant({ name: 'Ack latency', agent: { provider: 'demo' } });
     const phoneNumberId = '100000000000777';
-    await gw.ctx.provisioning.addChannel(tenant.id, { phoneNumberId, displayPhoneNumber: '+1 555 0177', accessToken: 'ack-token' });
+    await gw.provisioning.addChannel(tenant.id, { phoneNumberId, displayPhoneNumber: '+1 555 0177', accessToken: 'ack-token' });
 
     // Warm-up: JIT, the pool's connections and their prepared statements.
     await send(gw, phoneNumberId, warmup, 0, null);
 
     const timing: Timing = { clientMs: [], serverMs: [] };
-    const off = gw.ctx.bus.on('webhook.ack', (e) => timing.serverMs.push(e.ms));
-    const trips = gw.ctx.db.stats.roundTrips;
-    const conns = gw.ctx.db.stats.connectionsOpened;
+    const off = gw.bus.on('webhook.ack', (e) => timing.serverMs.push(e.ms));
+    const trips = gw.db.stats.roundTrips;
+    const conns = gw.db.stats.connectionsOpened;
     const started = performance.now();
     await send(gw, phoneNumberId, requests, warmup, timing);
     const elapsed = performance.now() - started;
     off();
-    const roundTrips = gw.ctx.db.stats.roundTrips - trips;
-    const opened = gw.ctx.db.stats.connectionsOpened - conns;
+    const roundTrips = gw.db.stats.roundTrips - trips;
+    const opened = gw.db.stats.connectionsOpened - conns;
 
     console.log(`${requests} sequential signed text notifications over one keep-alive connection (after ${warmup} warm-up), embedded PostgreSQL, no runner`);
     console.log(summary('acknowledgement (client)', timing.clientMs));

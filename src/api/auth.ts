@@ -1,5 +1,4 @@
 import type { FastifyRequest } from 'fastify';
-import type { AppContext } from '../app/context.ts';
 import { forbidden, notFound, unauthorized } from '../shared/errors.ts';
 import { safeEqual } from '../shared/secrets.ts';
 
@@ -8,27 +7,42 @@ export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string }
 
 const CACHE_MS = 30_000;
 
+/** Where tenant keys are looked up (their hashes are stored). */
+export interface KeyLookup {
+  /** The tenant a key belongs to, or null. */
+  tenantForKey(key: string): Promise<string | null>;
+}
+
 /** Resolves bearer keys, caching tenant keys briefly so an API call costs no lookup. */
 export class Authenticator {
   private readonly cache = new Map<string, { at: number; tenantId: string | null }>();
-  constructor(private readonly ctx: AppContext) {}
+  constructor(
+    private readonly adminKey: string | null,
+    private readonly keys: KeyLookup,
+  ) {}
 
+  /** The caller of a request (bearer header or session cookie); 401 without a known key. */
   async principal(req: FastifyRequest): Promise<Principal> {
     const key = bearer(req);
     if (!key) throw unauthorized();
-    const admin = this.ctx.config.adminKey;
-    if (admin && safeEqual(key, admin)) return { kind: 'admin' };
+    const p = await this.principalForKey(key);
+    if (!p) throw unauthorized('unknown or revoked API key');
+    return p;
+  }
+
+  /** Who a key is, or null for an unknown key. */
+  async principalForKey(key: string): Promise<Principal | null> {
+    if (this.adminKey && safeEqual(key, this.adminKey)) return { kind: 'admin' };
     const hit = this.cache.get(key);
     let tenantId: string | null;
     if (hit && Date.now() - hit.at < CACHE_MS) {
       tenantId = hit.tenantId;
     } else {
-      tenantId = await this.ctx.provisioning.tenantForKey(key);
+      tenantId = await this.keys.tenantForKey(key);
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(key, { at: Date.now(), tenantId });
     }
-    if (!tenantId) throw unauthorized('unknown or revoked API key');
-    return { kind: 'tenant', tenantId };
+    return tenantId ? { kind: 'tenant', tenantId } : null;
   }
 }
 

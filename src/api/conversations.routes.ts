@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app/context.ts';
-import { pauseConversation, resumeConversation } from '../conversation/takeover.ts';
+import type { Db } from '../db/db.ts';
+import type { Takeover } from '../conversation/takeover.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import type { Authenticator } from './auth.ts';
 import { CONVERSATION_BY_ID, CONVERSATION_PAGE, MARK_READ } from './conversations.sql.ts';
@@ -82,7 +82,7 @@ export const markReadRoute = route({
 });
 
 /** The conversation routes of SPEC §6. */
-export async function conversationRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator): Promise<void> {
+export async function conversationRoutes(app: FastifyInstance, { db, takeover, auth }: { db: Db; takeover: Takeover; auth: Authenticator }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
 
   handle(app, listConversationsRoute, principal, async (p, { query }) => {
@@ -90,7 +90,7 @@ export async function conversationRoutes(app: FastifyInstance, ctx: AppContext, 
     const cur = query.cursor === undefined ? null : decodeCursor(conversationCursor, query.cursor);
     let rows: (ConversationRow & { sort_key: string; snapshot: string; horizon: string })[];
     try {
-      rows = await ctx.db.query(CONVERSATION_PAGE, [
+      rows = await db.query(CONVERSATION_PAGE, [
         tenantId,
         cur?.s ?? null,
         cur?.h ?? null,
@@ -117,30 +117,30 @@ export async function conversationRoutes(app: FastifyInstance, ctx: AppContext, 
     };
   });
 
-  handle(app, getConversationRoute, principal, async (p, { params, query }) => getConversation(ctx, params.id, scopeTenant(p, query.tenantId)));
+  handle(app, getConversationRoute, principal, async (p, { params, query }) => getConversation(db, params.id, scopeTenant(p, query.tenantId)));
 
   handle(app, pauseRoute, principal, async (p, { params, body }) => {
     const tenantId = scopeTenant(p, undefined);
-    await pauseConversation(ctx, params.id, tenantId, { minutes: body.minutes ?? null, by: 'operator' });
-    return getConversation(ctx, params.id, tenantId);
+    await takeover.pause(params.id, tenantId, { minutes: body.minutes ?? null, by: 'operator' });
+    return getConversation(db, params.id, tenantId);
   });
 
   handle(app, resumeRoute, principal, async (p, { params }) => {
     const tenantId = scopeTenant(p, undefined);
-    await resumeConversation(ctx, params.id, tenantId);
-    return getConversation(ctx, params.id, tenantId);
+    await takeover.resume(params.id, tenantId);
+    return getConversation(db, params.id, tenantId);
   });
 
   handle(app, markReadRoute, principal, async (p, { params, reply }) => {
-    const rows = await ctx.db.query(MARK_READ, [params.id, scopeTenant(p, undefined)]);
+    const rows = await db.query(MARK_READ, [params.id, scopeTenant(p, undefined)]);
     if (rows.length === 0) throw notFound('conversation');
     return reply.code(204).send();
   });
 }
 
 /** One conversation in the API's shape, if `tenantId` (null: any) may see it. */
-export async function getConversation(ctx: AppContext, id: string, tenantId: string | null) {
-  const [row] = await ctx.db.query<ConversationRow>(CONVERSATION_BY_ID, [id, tenantId]);
+export async function getConversation(db: Db, id: string, tenantId: string | null) {
+  const [row] = await db.query<ConversationRow>(CONVERSATION_BY_ID, [id, tenantId]);
   if (!row) throw notFound('conversation');
   return conversationView(row);
 }

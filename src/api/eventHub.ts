@@ -1,4 +1,4 @@
-import type { AppContext } from '../app/context.ts';
+import type { Bus } from '../shared/bus.ts';
 
 /** One live update for the dashboard: small, the client fetches what it shows. */
 export interface LiveEvent {
@@ -27,8 +27,7 @@ export class EventHub {
   private readonly subscribers = new Set<LiveSubscriber>();
   private readonly offs: (() => void)[] = [];
 
-  constructor(ctx: AppContext) {
-    const bus = ctx.bus;
+  constructor(bus: Bus) {
     this.offs.push(
       bus.on('message.in', (e) =>
         this.publish({ type: 'message', tenantId: e.tenantId, conversationId: e.conversationId, data: { messageId: e.messageId, direction: e.direction, messageType: e.type, disposition: e.disposition } }),
@@ -72,16 +71,4 @@ export class EventHub {
     for (const off of this.offs.splice(0)) off();
     this.subscribers.clear();
   }
-}
-
-const hubs = new WeakMap<AppContext, EventHub>();
-
-/** The process's hub for this context, created on first use. */
-export function eventHub(ctx: AppContext): EventHub {
-  let hub = hubs.get(ctx);
-  if (!hub) {
-    hub = new EventHub(ctx);
-    hubs.set(ctx, hub);
-  }
-  return hub;
 }

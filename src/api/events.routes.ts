@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app/context.ts';
+import type { Db } from '../db/db.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import type { Authenticator } from './auth.ts';
 import { CONVERSATION_TENANT } from './conversations.sql.ts';
@@ -38,14 +38,14 @@ export const eventsRoute = route({
 });
 
 /** `GET /api/events` (SPEC §6): the tenant's live updates. */
-export async function eventRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator, hub: EventHub, streams: SseStreams): Promise<void> {
+export async function eventRoutes(app: FastifyInstance, { db, auth, hub, streams }: { db: Db; auth: Authenticator; hub: EventHub; streams: SseStreams }): Promise<void> {
   const perTenant = new Map<string, number>();
 
   handle(app, eventsRoute, (req) => auth.principal(req), async (p, { query, req, reply }) => {
     const tenantId = scopeTenant(p, query.tenantId);
     const conversationId = query.conversationId ?? null;
     if (conversationId !== null) {
-      const [row] = await ctx.db.query(CONVERSATION_TENANT, [conversationId, tenantId]);
+      const [row] = await db.query(CONVERSATION_TENANT, [conversationId, tenantId]);
       if (!row) throw notFound('conversation');
     }
     const bucket = tenantId ?? '*';

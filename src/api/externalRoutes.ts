@@ -1,73 +1,33 @@
 import { z } from 'zod';
-import { channelCreateInput, tenantCreateInput, tenantPatchInput } from '../tenancy/provision.ts';
 import { route, type RouteSpec } from './routeSpec.ts';
-import { apiKeyShape, channelShape, errorBody, idString, tenantShape } from './schemas.ts';
+import { errorBody, idString } from './schemas.ts';
 
 /**
- * Routes that other modules serve (provisioning, webhooks, health, metrics),
+ * Routes that other modules serve (webhooks, health, metrics, the dashboard's pages),
  * described for the OpenAPI document from the same schemas their handlers
  * parse with. The OpenAPI test checks that every /api route the server has
  * is described, so a new route cannot go undocumented.
  */
 
-const tenantParams = z.strictObject({ tenantId: idString });
 const e = (description: string) => ({ description, schema: errorBody });
 
 export const externalRoutes: RouteSpec[] = [
   route({
-    method: 'POST',
-    url: '/api/tenants',
-    tag: 'provisioning',
-    summary: 'Create a tenant (name, monthly limit, agent configuration)',
-    auth: 'admin',
-    body: tenantCreateInput,
-    responses: { 201: { description: 'created', schema: tenantShape }, 400: e('invalid input'), 401: e('no key'), 403: e('not the admin key') },
+    method: 'GET',
+    url: '/',
+    tag: 'dashboard',
+    summary: 'The dashboard (sign in with a key)',
+    auth: 'none',
+    responses: { 200: { description: 'the page', contentType: 'text/html' } },
   }),
   route({
     method: 'GET',
-    url: '/api/tenants/:tenantId',
-    tag: 'provisioning',
-    summary: 'A tenant',
-    auth: 'admin_or_own_tenant',
-    params: tenantParams,
-    responses: { 200: { description: 'the tenant', schema: tenantShape }, 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
-  }),
-  route({
-    method: 'PATCH',
-    url: '/api/tenants/:tenantId',
-    tag: 'provisioning',
-    summary: 'Change a tenant: limit or agent configuration',
-    auth: 'admin_or_own_tenant',
-    params: tenantParams,
-    body: tenantPatchInput,
-    responses: { 200: { description: 'the tenant', schema: tenantShape }, 400: e('invalid input'), 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
-  }),
-  route({
-    method: 'POST',
-    url: '/api/tenants/:tenantId/channels',
-    tag: 'provisioning',
-    summary: 'Add a channel (a WhatsApp number) to a tenant',
-    description: 'The access token, app secret and verify token are stored encrypted and never shown again.',
-    auth: 'admin',
-    params: tenantParams,
-    body: channelCreateInput,
-    responses: {
-      201: { description: 'created', schema: channelShape },
-      400: e('invalid input'),
-      401: e('no key'),
-      403: e('not the admin key'),
-      404: e('no such tenant'),
-      409: e('phone_number_taken'),
-    },
-  }),
-  route({
-    method: 'POST',
-    url: '/api/tenants/:tenantId/api-keys',
-    tag: 'provisioning',
-    summary: 'A new tenant key (returned once)',
-    auth: 'admin',
-    params: tenantParams,
-    responses: { 201: { description: 'created', schema: apiKeyShape }, 401: e('no key'), 403: e('not the admin key'), 404: e('no such tenant') },
+    url: '/assets/:name',
+    tag: 'dashboard',
+    summary: "The pages' scripts and styles (names carry a content hash)",
+    auth: 'none',
+    params: z.strictObject({ name: z.string() }),
+    responses: { 200: { description: 'the file', contentType: 'application/octet-stream' }, 404: e('no such file') },
   }),
   route({
     method: 'GET',

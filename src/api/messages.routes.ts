@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app/context.ts';
-import { sendManual } from '../conversation/takeover.ts';
+import type { Db } from '../db/db.ts';
+import type { Takeover } from '../conversation/takeover.ts';
 import { notFound } from '../shared/errors.ts';
 import type { Authenticator } from './auth.ts';
 import { decodeCursor, encodeCursor, messageCursor } from './cursor.ts';
@@ -54,13 +54,13 @@ export const sendMessageRoute = route({
 });
 
 /** The message routes of SPEC §6: the conversation view and the operator's reply. */
-export async function messageRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator, hub: EventHub): Promise<void> {
+export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, hub }: { db: Db; takeover: Takeover; auth: Authenticator; hub: EventHub }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
 
   handle(app, listMessagesRoute, principal, async (p, { params, query }) => {
     const cur = query.cursor === undefined ? null : decodeCursor(messageCursor, query.cursor);
     const order = cur?.o ?? query.order ?? 'asc';
-    const [row] = await ctx.db.query<{ found: boolean; items: MessageRow[] }>(order === 'asc' ? MESSAGES_ASC : MESSAGES_DESC, [
+    const [row] = await db.query<{ found: boolean; items: MessageRow[] }>(order === 'asc' ? MESSAGES_ASC : MESSAGES_DESC, [
       params.id,
       scopeTenant(p, undefined),
       cur?.i ?? null,
@@ -74,8 +74,8 @@ export async function messageRoutes(app: FastifyInstance, ctx: AppContext, auth:
 
   handle(app, sendMessageRoute, principal, async (p, { params, body, reply }) => {
     const tenantId = scopeTenant(p, undefined);
-    const sent = await sendManual(ctx, params.id, tenantId, body.text);
-    const [row] = await ctx.db.query<{ items: (MessageRow & { tenant_id: string })[] }>(MESSAGES_BY_IDS, [params.id, sent.messages.map((m) => m.id)]);
+    const sent = await takeover.sendManual(params.id, tenantId, body.text);
+    const [row] = await db.query<{ items: (MessageRow & { tenant_id: string })[] }>(MESSAGES_BY_IDS, [params.id, sent.messages.map((m) => m.id)]);
     // Queued messages raise no bus event until they are sent: tell the live views now.
     for (const m of row.items) {
       hub.publish({ type: 'message', tenantId: m.tenant_id, conversationId: params.id, data: { messageId: m.id, direction: 'outbound', author: 'operator' } });

@@ -7,6 +7,7 @@ import { listMessagesRoute, sendMessageRoute } from './messages.routes.ts';
 import { performanceRoute } from './performance.routes.ts';
 import { route, type RouteSpec } from './routeSpec.ts';
 import { getSettingsRoute, patchSettingsRoute } from './settings.routes.ts';
+import { tenantRouteSpecs } from './tenants.routes.ts';
 import { sessionRoute, signInRoute, signOutRoute } from './session.routes.ts';
 import { usageRoute } from './usage.routes.ts';
 
@@ -37,6 +38,7 @@ export const allRoutes: RouteSpec[] = [
   signOutRoute,
   performanceRoute,
   openApiRoute,
+  ...tenantRouteSpecs,
   ...externalRoutes,
 ];
 

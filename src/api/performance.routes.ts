@@ -1,6 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app/context.ts';
-import { installMetrics } from '../metrics/metrics.ts';
 import { requireAdmin, type Authenticator } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
 import { errorBody } from './schemas.ts';
@@ -20,9 +18,9 @@ export const performanceRoute = route({
 });
 
 /** `GET /api/performance`: the metrics of every tenant, so the admin key only. */
-export async function performanceRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator): Promise<void> {
+export async function performanceRoutes(app: FastifyInstance, { performance, auth }: { performance: () => object; auth: Authenticator }): Promise<void> {
   handle(app, performanceRoute, (req) => auth.principal(req), async (p) => {
     requireAdmin(p);
-    return installMetrics(ctx).metrics.performance();
+    return performance();
   });
 }

@@ -1,7 +1,11 @@
 import fastifyCookie from '@fastify/cookie';
-import type { RoutePlugin } from '../app/server.ts';
+import type { FastifyInstance } from 'fastify';
+import type { Takeover } from '../conversation/takeover.ts';
+import type { Db } from '../db/db.ts';
+import type { Provisioning } from '../tenancy/provision.ts';
+import type { Authenticator } from './auth.ts';
 import { conversationRoutes } from './conversations.routes.ts';
-import { eventHub } from './eventHub.ts';
+import type { EventHub } from './eventHub.ts';
 import { eventRoutes } from './events.routes.ts';
 import { FailureLimiter } from './failureLimiter.ts';
 import { messageRoutes } from './messages.routes.ts';
@@ -14,29 +18,39 @@ import { settingsRoutes } from './settings.routes.ts';
 import { SseStreams } from './sse.ts';
 import { usageRoutes } from './usage.routes.ts';
 
+/** What the operator API uses. */
+export interface OperatorApiDeps {
+  db: Db;
+  provisioning: Provisioning;
+  takeover: Takeover;
+  hub: EventHub;
+  auth: Authenticator;
+  /** The body of /api/performance (the admin dashboard's charts). */
+  performance: () => object;
+}
+
 /**
- * The operator API of SPEC §6 beyond provisioning: conversations, messages,
- * pause/resume, manual sends, usage, settings, live events, the dashboard
- * session and the OpenAPI document. Register it with `startGateway`'s
- * `plugins` (wagate start does).
+ * The operator API beyond provisioning (docs/api.md): conversations,
+ * messages, pause/resume, manual sends, usage, settings, live events, the
+ * dashboard session and the OpenAPI document.
  */
-export const operatorApiPlugin: RoutePlugin = async (app, ctx, auth) => {
+export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiDeps): Promise<void> {
   // Parses the session cookie, which auth.ts's `bearer` reads for the routes of this scope.
   await app.register(fastifyCookie);
   addSecurityHeaders(app, API_HEADERS);
   sameOriginGuard(app, (req) => req.method === 'POST' && req.url.split('?')[0] === '/api/session');
   addRetryAfter(app);
 
-  const hub = eventHub(ctx);
+  const { db, provisioning, takeover, hub, auth } = deps;
   const streams = new SseStreams(app);
   const limiter = new FailureLimiter({ max: SIGN_IN_MAX_FAILURES, windowMs: SIGN_IN_WINDOW_MS });
 
-  await conversationRoutes(app, ctx, auth);
-  await messageRoutes(app, ctx, auth, hub);
-  await eventRoutes(app, ctx, auth, hub, streams);
-  await usageRoutes(app, ctx, auth);
-  await settingsRoutes(app, ctx, auth);
-  await sessionRoutes(app, ctx, auth, limiter);
-  await performanceRoutes(app, ctx, auth);
+  await conversationRoutes(app, { db, takeover, auth });
+  await messageRoutes(app, { db, takeover, auth, hub });
+  await eventRoutes(app, { db, auth, hub, streams });
+  await usageRoutes(app, { db, auth });
+  await settingsRoutes(app, { provisioning, auth });
+  await sessionRoutes(app, { provisioning, auth, limiter });
+  await performanceRoutes(app, { performance: deps.performance, auth });
   await openApiRoutes(app);
-};
+}

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../app/context.ts';
+import type { Provisioning } from '../tenancy/provision.ts';
 import { AppError } from '../shared/errors.ts';
-import { safeEqual } from '../shared/secrets.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { FailureLimiter } from './failureLimiter.ts';
 import { handle, route } from './routeSpec.ts';
@@ -50,10 +49,11 @@ export const signOutRoute = route({
 });
 
 /** Dashboard sign-in, with its limit on failed attempts. */
-export async function sessionRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator, limiter: FailureLimiter): Promise<void> {
+export async function sessionRoutes(app: FastifyInstance, deps: { provisioning: Provisioning; auth: Authenticator; limiter: FailureLimiter }): Promise<void> {
+  const { auth, limiter } = deps;
   const describe = async (p: Principal) => {
     if (p.kind === 'admin') return { kind: 'admin' as const, tenantId: null, tenantName: null };
-    const t = await ctx.provisioning.getTenant(p.tenantId);
+    const t = await deps.provisioning.getTenant(p.tenantId);
     return { kind: 'tenant' as const, tenantId: p.tenantId, tenantName: t.name };
   };
 
@@ -66,7 +66,7 @@ export async function sessionRoutes(app: FastifyInstance, ctx: AppContext, auth:
       return null;
     },
     async (_none, { body, req, reply }) => {
-      const p = await principalFor(ctx, body.key);
+      const p = await auth.principalForKey(body.key);
       if (!p) {
         limiter.fail(req.ip);
         throw new AppError(401, 'unauthorized', 'unknown or revoked API key');
@@ -97,13 +97,6 @@ export function addRetryAfter(app: FastifyInstance): void {
   app.addHook('onError', async (_req, reply, err) => {
     if (err instanceof RateLimited) reply.header('retry-after', String(err.retryAfterSeconds));
   });
-}
-
-async function principalFor(ctx: AppContext, key: string): Promise<Principal | null> {
-  const admin = ctx.config.adminKey;
-  if (admin && safeEqual(key, admin)) return { kind: 'admin' };
-  const tenantId = await ctx.provisioning.tenantForKey(key);
-  return tenantId ? { kind: 'tenant', tenantId } : null;
 }
 
 function setSession(req: FastifyRequest, reply: FastifyReply, key: string): void {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app/context.ts';
+import type { Provisioning } from '../tenancy/provision.ts';
 import { tenantPatchInput } from '../tenancy/provision.ts';
 import type { Authenticator } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
@@ -40,8 +40,8 @@ export const patchSettingsRoute = route({
 });
 
 /** The tenant's own settings, for the dashboard's settings page. */
-export async function settingsRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator): Promise<void> {
+export async function settingsRoutes(app: FastifyInstance, { provisioning, auth }: { provisioning: Provisioning; auth: Authenticator }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
-  handle(app, getSettingsRoute, principal, async (p, { query }) => ctx.provisioning.getTenant(oneTenant(p, query.tenantId)));
-  handle(app, patchSettingsRoute, principal, async (p, { query, body }) => ctx.provisioning.updateTenant(oneTenant(p, query.tenantId), body));
+  handle(app, getSettingsRoute, principal, async (p, { query }) => provisioning.getTenant(oneTenant(p, query.tenantId)));
+  handle(app, patchSettingsRoute, principal, async (p, { query, body }) => provisioning.updateTenant(oneTenant(p, query.tenantId), body));
 }

@@ -1,53 +1,111 @@
-import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app/context.ts';
-import { notFound } from '../shared/errors.ts';
-import { requireAdmin, requireTenant, type Authenticator } from './auth.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { isRowId } from '../shared/ids.ts';
+import { notFound } from '../shared/errors.ts';
+import { channelCreateInput, tenantCreateInput, tenantPatchInput, type Provisioning } from '../tenancy/provision.ts';
+import { requireAdmin, requireTenant, type Authenticator, type Principal } from './auth.ts';
+import { handle, route } from './routeSpec.ts';
+import { apiKeyShape, channelShape, errorBody, idString, tenantShape } from './schemas.ts';
 
+const tenantParams = z.strictObject({ tenantId: idString });
+const e = (description: string) => ({ description, schema: errorBody });
 
-/** Admin provisioning: tenants, channels, keys (SPEC §6). */
-export async function tenantRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator): Promise<void> {
-  const p = ctx.provisioning;
+export const createTenantRoute = route({
+  method: 'POST',
+  url: '/api/tenants',
+  tag: 'provisioning',
+  summary: 'Create a tenant (name, monthly limit, agent configuration)',
+  auth: 'admin',
+  body: tenantCreateInput,
+  responses: { 201: { description: 'created', schema: tenantShape }, 400: e('invalid input'), 401: e('no key'), 403: e('not the admin key') },
+});
 
-  app.post('/api/tenants', async (req, reply) => {
-    requireAdmin(await auth.principal(req));
+export const getTenantRoute = route({
+  method: 'GET',
+  url: '/api/tenants/:tenantId',
+  tag: 'provisioning',
+  summary: 'A tenant',
+  auth: 'admin_or_own_tenant',
+  resource: 'tenant',
+  params: tenantParams,
+  responses: { 200: { description: 'the tenant', schema: tenantShape }, 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
+});
+
+export const patchTenantRoute = route({
+  method: 'PATCH',
+  url: '/api/tenants/:tenantId',
+  tag: 'provisioning',
+  summary: 'Change a tenant: limit or agent configuration',
+  auth: 'admin_or_own_tenant',
+  resource: 'tenant',
+  params: tenantParams,
+  body: tenantPatchInput,
+  responses: { 200: { description: 'the tenant', schema: tenantShape }, 400: e('invalid input'), 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
+});
+
+export const addChannelRoute = route({
+  method: 'POST',
+  url: '/api/tenants/:tenantId/channels',
+  tag: 'provisioning',
+  summary: 'Add a channel (a WhatsApp number) to a tenant',
+  description: 'The access token, app secret and verify token are stored encrypted and never shown again.',
+  auth: 'admin',
+  resource: 'tenant',
+  params: tenantParams,
+  body: channelCreateInput,
+  responses: {
+    201: { description: 'created', schema: channelShape },
+    400: e('invalid input'),
+    401: e('no key'),
+    403: e('not the admin key'),
+    404: e('no such tenant'),
+    409: e('phone_number_taken'),
+  },
+});
+
+export const createApiKeyRoute = route({
+  method: 'POST',
+  url: '/api/tenants/:tenantId/api-keys',
+  tag: 'provisioning',
+  summary: 'A new tenant key (returned once)',
+  auth: 'admin',
+  resource: 'tenant',
+  params: tenantParams,
+  responses: { 201: { description: 'created', schema: apiKeyShape }, 401: e('no key'), 403: e('not the admin key'), 404: e('no such tenant') },
+});
+
+/** Every provisioning route, for the OpenAPI document. */
+export const tenantRouteSpecs = [createTenantRoute, getTenantRoute, patchTenantRoute, addChannelRoute, createApiKeyRoute];
+
+/** Admin provisioning: tenants, channels, keys (docs/api.md). */
+export async function tenantRoutes(app: FastifyInstance, { provisioning, auth }: { provisioning: Provisioning; auth: Authenticator }): Promise<void> {
+  const admin = async (req: FastifyRequest) => {
+    const p = await auth.principal(req);
+    requireAdmin(p);
+    return p;
+  };
+  // Another tenant's id answers 404 before anything else is looked at (a key learns nothing of what it cannot reach).
+  const tenantScoped = (adminOnly: boolean) => async (req: FastifyRequest): Promise<Principal> => {
+    const p = await auth.principal(req);
+    const { tenantId } = req.params as { tenantId: string };
+    if (!isRowId(tenantId)) throw notFound('tenant');
+    requireTenant(p, tenantId);
+    if (adminOnly) requireAdmin(p);
+    return p;
+  };
+
+  handle(app, createTenantRoute, admin, async (_p, { body, reply }) => {
     reply.code(201);
-    return p.createTenant(req.body);
+    return provisioning.createTenant(body);
   });
-
-  app.get<{ Params: { tenantId: string } }>('/api/tenants/:tenantId', async (req) => {
-    const principal = await auth.principal(req);
-    const { tenantId } = req.params;
-    if (!isRowId(tenantId)) throw notFound('tenant');
-    requireTenant(principal, tenantId);
-    return p.getTenant(tenantId);
-  });
-
-  app.patch<{ Params: { tenantId: string } }>('/api/tenants/:tenantId', async (req) => {
-    const principal = await auth.principal(req);
-    const { tenantId } = req.params;
-    if (!isRowId(tenantId)) throw notFound('tenant');
-    requireTenant(principal, tenantId);
-    return p.updateTenant(tenantId, req.body);
-  });
-
-  app.post<{ Params: { tenantId: string } }>('/api/tenants/:tenantId/channels', async (req, reply) => {
-    const principal = await auth.principal(req);
-    const { tenantId } = req.params;
-    if (!isRowId(tenantId)) throw notFound('tenant');
-    requireTenant(principal, tenantId);
-    requireAdmin(principal);
+  handle(app, getTenantRoute, tenantScoped(false), async (_p, { params }) => provisioning.getTenant(params.tenantId));
+  handle(app, patchTenantRoute, tenantScoped(false), async (_p, { params, body }) => provisioning.updateTenant(params.tenantId, body));
+  handle(app, addChannelRoute, tenantScoped(true), async (_p, { params, body, reply }) => {
     reply.code(201);
-    return p.addChannel(tenantId, req.body);
+    return provisioning.addChannel(params.tenantId, body);
   });
-
-  app.post<{ Params: { tenantId: string } }>('/api/tenants/:tenantId/api-keys', async (req, reply) => {
-    const principal = await auth.principal(req);
-    const { tenantId } = req.params;
-    if (!isRowId(tenantId)) throw notFound('tenant');
-    requireTenant(principal, tenantId);
-    requireAdmin(principal);
+  handle(app, createApiKeyRoute, tenantScoped(true), async (_p, { params, reply }) => {
     reply.code(201);
-    return p.createApiKey(tenantId);
+    return provisioning.createApiKey(params.tenantId);
   });
 }

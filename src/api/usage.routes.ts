@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app/context.ts';
+import type { Db } from '../db/db.ts';
 import { notFound } from '../shared/errors.ts';
 import type { Authenticator } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
@@ -24,9 +24,9 @@ export const usageRoute = route({
 });
 
 /** `GET /api/usage` (SPEC §6). */
-export async function usageRoutes(app: FastifyInstance, ctx: AppContext, auth: Authenticator): Promise<void> {
+export async function usageRoutes(app: FastifyInstance, { db, auth }: { db: Db; auth: Authenticator }): Promise<void> {
   handle(app, usageRoute, (req) => auth.principal(req), async (p, { query }) => {
-    const [row] = await ctx.db.query<{ month: string; count: number; limit: number | null }>(USAGE_THIS_MONTH, [oneTenant(p, query.tenantId)]);
+    const [row] = await db.query<{ month: string; count: number; limit: number | null }>(USAGE_THIS_MONTH, [oneTenant(p, query.tenantId)]);
     if (!row) throw notFound('tenant');
     return { month: row.month, count: row.count, limit: row.limit };
   });

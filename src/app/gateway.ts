@@ -1,141 +1,190 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { createAgentRegistry } from '../agent/registry.ts';
+import { EventHub } from '../api/eventHub.ts';
 import type { Config } from '../config/config.ts';
-import { createDb, ingestLaneSize, type Db } from '../db/db.ts';
+import { ConversationRunner, DEFAULT_RUNNER_OPTIONS } from '../conversation/runner.ts';
+import { Delivery } from '../conversation/delivery.ts';
+import { FairLimiter } from '../conversation/limiter.ts';
+import { Takeover } from '../conversation/takeover.ts';
+import { TurnRunner } from '../conversation/turn.ts';
+import { WorkListener } from '../conversation/workListener.ts';
+import { ingestLaneSize, type Db } from '../db/db.ts';
 import { IngestQueue } from '../ingest/queue.ts';
-import { Semaphore } from '../shared/semaphore.ts';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.ts';
-import { migrate } from '../db/migrate.ts';
-import type { IngestConsumer, IngestResult } from '../ingest/ingest.ts';
+import { UnroutableReporter } from '../ingest/unroutable.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createCloudApi } from '../outbound/cloudApi.ts';
+import { Pacer } from '../outbound/pacer.ts';
+import { startCloudApiSimulator, type CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
+import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/setup.ts';
 import { Bus } from '../shared/bus.ts';
+import { Semaphore } from '../shared/semaphore.ts';
 import { ChannelDirectory } from '../tenancy/channels.ts';
 import { Provisioning } from '../tenancy/provision.ts';
-import type { AppContext } from './context.ts';
-import { buildServer, type RoutePlugin } from './server.ts';
+import { TenantDirectory } from '../tenancy/tenantSettings.ts';
+import { openDatabase } from './database.ts';
+import type { GatewayOverrides } from './overrides.ts';
+import { buildServer, type Lifecycle } from './server.ts';
+import { StopList } from './stopList.ts';
 
-/** How long a conversation's lease lasts without renewal (the runner renews it every 5 s). */
-export const LEASE_SECONDS = 15;
-
-/** A part of the gateway with a life of its own (runner, sweeper, sender). */
-export interface Service {
-  /** Stops taking new work and finishes or releases what it holds, within `graceMs`. */
-  stop(graceMs: number): Promise<void>;
-}
-
-export interface GatewayOptions {
-  log?: Logger;
-  /** Route sets beyond webhooks and provisioning. */
-  plugins?: RoutePlugin[];
-  /** Builds the consumer of ingested messages and the services behind it. */
-  services?: (ctx: AppContext) => Promise<{ consumer: IngestConsumer; services: Service[] }>;
-  /** Listen on the configured port (default true). */
-  listen?: boolean;
-}
-
+/** A running gateway: what the CLI, the tests and the benchmark hold. */
 export interface Gateway {
-  readonly ctx: AppContext;
-  readonly app: FastifyInstance;
-  /** http://host:port once listening. */
+  readonly config: Config;
+  readonly log: Logger;
+  /** http://host:port once listening ('' with `listen: false`). */
   readonly url: string;
+  readonly http: FastifyInstance;
   /** The PostgreSQL URL in use (the embedded server's when no DATABASE_URL). */
   readonly databaseUrl: string;
+  readonly db: Db;
+  readonly bus: Bus;
+  /** This process's lease id (a new one at every start). */
+  readonly leaseOwner: string;
+  readonly provisioning: Provisioning;
+  readonly metrics: Metrics;
+  /** Pause, resume and manual sends, as the operator API uses them. */
+  readonly takeover: Takeover;
+  /** The conversation runner; null when the gateway only stores (`answer: false`). */
+  readonly runner: ConversationRunner | null;
+  /** Sandbox mode (or a simulator given): the Cloud API simulator and the demo tenant. */
+  readonly sandbox: { simulator: CloudApiSimulator; demo: DemoTenant | null } | null;
+  /** SIGTERM's work: webhooks 503, turns finish within the grace, then everything closes in reverse order. */
   stop(): Promise<void>;
 }
 
-/** A consumer that only records the hand-off: what arrives before a runner exists. */
-export class RecordingConsumer implements IngestConsumer {
-  readonly received: IngestResult[] = [];
-  onIngested(result: IngestResult): void {
-    this.received.push(result);
+/**
+ * Builds and starts the whole gateway from its configuration, in dependency
+ * order: database, bus and caches, metrics, Cloud API, agents, the
+ * conversation runner, ingest (whose commits feed the runner), the HTTP
+ * server with every route set, and in sandbox mode the simulator and demo
+ * tenant. Every part receives the few things it uses; nothing is filled in
+ * later. `stop` takes them down in the reverse order.
+ */
+export async function startGateway(config: Config, overrides: GatewayOverrides = {}): Promise<Gateway> {
+  const log = overrides.log ?? pino({ level: config.logLevel });
+  const stops = new StopList(log);
+  try {
+    return await build(config, overrides, log, stops);
+  } catch (err) {
+    await stops.run();
+    throw err;
   }
 }
 
-/**
- * Starts everything: PostgreSQL (embedded unless DATABASE_URL), migrations,
- * the pool, the stages and the HTTP server.
- */
-export async function startGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
-  const log = opts.log ?? pino({ level: config.logLevel });
-  let embedded: EmbeddedServer | null = null;
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, { log: (l) => log.debug({ pg: l }, 'postgres') });
-    databaseUrl = embedded.url;
+async function build(config: Config, overrides: GatewayOverrides, log: Logger, stops: StopList): Promise<Gateway> {
+  const timings = overrides.timings ?? {};
+  const lifecycle: Lifecycle = { accepting: true, ready: false };
+
+  // Ground floor: the database, the bus every stage reports on, the caches.
+  const bus = new Bus();
+  const database = await openDatabase(config, log, bus);
+  stops.add('database', () => database.close());
+  const { db, databaseUrl } = database;
+  const defaultProvider = config.openai.apiKey ? 'openai' : 'demo';
+  const channels = new ChannelDirectory(db, config.secretKey);
+  const provisioning = new Provisioning(db, config.secretKey, defaultProvider);
+  const tenants = new TenantDirectory(db, config.secretKey, defaultProvider);
+  const metrics = createMetrics({ db, bus, log });
+  stops.add('metrics', async () => metrics.stop());
+  const hub = new EventHub(bus);
+  stops.add('event hub', async () => hub.close());
+  // Closed after the runner has drained (stops run in reverse order): webhooks answer 503 meanwhile.
+  let http: FastifyInstance | null = null;
+  stops.add('http server', async () => http?.close());
+  const leaseOwner = randomUUID();
+  const runnerOptions = { ...DEFAULT_RUNNER_OPTIONS, maxConversations: Math.max(100, config.maxInflight * 4), ...timings.runner };
+  // Status webhooks and send results update outbound rows in batches: one at a time, so they never lock rows in different orders.
+  const outboundRows = new Semaphore(1);
+
+  // Sandbox: the simulator plays the Cloud API and posts statuses back through the signed webhook.
+  let simulator = overrides.simulator ?? null;
+  if (!simulator && config.sandbox) {
+    const sim = await startCloudApiSimulator({
+      webhookUrl: `http://127.0.0.1:${config.port}/webhooks/whatsapp`,
+      appSecret: config.whatsappAppSecret!,
+      statusDelaysMs: { sent: 50, delivered: 400, read: 1500 },
+    });
+    stops.add('simulator', () => sim.close());
+    simulator = sim;
   }
-  let opened: Db | null = null;
-  try {
-    const applied = await migrate(databaseUrl);
-    if (applied.length) log.info({ applied }, 'migrations applied');
-    const bus = new Bus();
-    const db = createDb({ connectionString: databaseUrl, max: config.dbPoolMax, bus });
-    opened = db;
-    await db.warm();
-    const unroutableSeen = new Set<string>();
-    const defaultProvider = config.openai.apiKey ? 'openai' : 'demo';
-    const leaseOwner = randomUUID();
-    const outboundRows = new Semaphore(1);
-    const ctx: AppContext = {
-      config,
-      db,
-      databaseUrl,
-      bus,
-      log,
-      leaseOwner,
-      outboundRows,
-      ingest: new IngestQueue(db, {
-        outboundRows,
-        leaseOwner,
-        leaseSeconds: LEASE_SECONDS,
-        maxInFlight: ingestLaneSize(config.dbPoolMax),
-        onCommitted: (result) => {
-          for (const pid of result.unroutable) ctx.noteUnroutable(pid);
-          ctx.consumer.onIngested(result);
-        },
-        onHandOffError: (err) => log.error({ err }, 'handing ingested messages to the runner failed; the sweep will find them'),
-      }),
-      channels: new ChannelDirectory(db, config.secretKey),
-      provisioning: new Provisioning(db, config.secretKey, defaultProvider),
-      consumer: new RecordingConsumer(),
-      noteUnroutable(pid) {
-        bus.emit('webhook.unroutable', { phoneNumberId: pid });
-        if (unroutableSeen.size < 10_000 && !unroutableSeen.has(pid)) {
-          unroutableSeen.add(pid);
-          log.warn({ phoneNumberId: pid }, 'notification for a phone_number_id that no channel has');
-        }
-      },
-      state: { accepting: true, ready: false },
-    };
-    const built = opts.services ? await opts.services(ctx) : { consumer: ctx.consumer, services: [] };
-    ctx.consumer = built.consumer;
-    const app = await buildServer(ctx, opts.plugins ?? []);
-    let url = '';
-    if (opts.listen !== false) {
-      url = await app.listen({ port: config.port, host: config.host });
-    } else {
-      await app.ready();
-    }
-    ctx.state.ready = true;
-    let stopping: Promise<void> | null = null;
-    return {
-      ctx,
-      app,
-      url,
-      databaseUrl,
-      stop() {
-        stopping ??= (async () => {
-          ctx.state.accepting = false;
-          for (const s of built.services) await s.stop(config.shutdownGraceMs).catch((err) => log.error({ err }, 'stopping a service failed'));
-          await app.close();
-          await db.close();
-          if (embedded) await embedded.stop();
-        })();
-        return stopping;
-      },
-    };
-  } catch (err) {
-    await opened?.close().catch(() => {});
-    if (embedded) await embedded.stop().catch(() => {});
-    throw err;
+
+  // The message path: Cloud API, agents, the runner, and ingest feeding it.
+  let runner: ConversationRunner | null = null;
+  if (overrides.answer !== false) {
+    const cloudApi = createCloudApi(simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl);
+    stops.add('cloud api', () => cloudApi.close());
+    const agents = createAgentRegistry(config);
+    stops.add('agents', () => agents.close());
+    const pacer = new Pacer(timings.pacer);
+    stops.add('pacer', async () => pacer.close());
+    const max = config.maxInflight;
+    const perTenant = Math.max(1, Math.ceil(max * (timings.perTenantShare ?? 0.5)));
+    const limiter = new FairLimiter(max, perTenant, (count) => bus.emit('turn.inflight', { count }));
+    const turns = new TurnRunner(db, bus, log, leaseOwner, tenants, channels, agents, cloudApi, limiter, {
+      leaseSeconds: runnerOptions.leaseSeconds,
+      agentBackoffMs: timings.agentBackoffMs,
+    });
+    const delivery = new Delivery(db, bus, log, leaseOwner, channels, cloudApi, pacer, outboundRows, { leaseSeconds: runnerOptions.leaseSeconds, retry: timings.retry });
+    const started = new ConversationRunner(db, bus, log, leaseOwner, tenants, turns, delivery, runnerOptions);
+    started.start();
+    stops.add('runner', () => started.stop(config.shutdownGraceMs));
+    const listener = new WorkListener(databaseUrl, leaseOwner, (id) => started.onRemoteWork(id), log, bus);
+    listener.start();
+    stops.add('work listener', () => listener.stop());
+    runner = started;
   }
+  const ingest = new IngestQueue(db, {
+    outboundRows,
+    leaseOwner,
+    leaseSeconds: runnerOptions.leaseSeconds,
+    maxInFlight: ingestLaneSize(config.dbPoolMax),
+    unroutable: new UnroutableReporter(bus, log),
+    // The hand-off: what a statement committed goes to the runner, in this process, with no wait.
+    onCommitted: (result) => {
+      overrides.onIngested?.(result);
+      runner?.onIngested(result);
+    },
+    onHandOffError: (err) => log.error({ err }, 'handing ingested messages to the runner failed; the sweep will find them'),
+  });
+  const takeover = new Takeover(db, bus, runner);
+
+  // Sandbox: the demo tenant, its channel and key (once per data directory).
+  let demo: DemoTenant | null = null;
+  if (config.sandbox) {
+    const state = await loadSandboxState(config.dataDir);
+    demo = await ensureDemoTenant(db, provisioning, config.dataDir, state, defaultProvider);
+  }
+
+  // The HTTP server: webhooks, operator API, dashboard, metrics, sandbox page.
+  const server = await buildServer({ config, log, db, bus, lifecycle, channels, provisioning, ingest, takeover, hub, metrics, simulator });
+  http = server;
+  let url = '';
+  if (overrides.listen !== false) url = await server.listen({ port: config.port, host: config.host });
+  else await server.ready();
+  lifecycle.ready = true;
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    log,
+    url,
+    http: server,
+    databaseUrl,
+    db,
+    bus,
+    leaseOwner,
+    provisioning,
+    metrics,
+    takeover,
+    runner,
+    sandbox: simulator ? { simulator, demo } : null,
+    stop() {
+      stopping ??= (async () => {
+        lifecycle.accepting = false;
+        await stops.run();
+      })();
+      return stopping;
+    },
+  };
 }

@@ -1,18 +1,56 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { Authenticator } from '../api/auth.ts';
+import type { EventHub } from '../api/eventHub.ts';
+import { operatorApiRoutes } from '../api/plugin.ts';
 import { tenantRoutes } from '../api/tenants.routes.ts';
-import { isUnavailable } from '../db/db.ts';
+import type { Config } from '../config/config.ts';
+import type { Takeover } from '../conversation/takeover.ts';
+import { dashboardRoutes } from '../dashboard/plugin.ts';
+import { isUnavailable, type Db } from '../db/db.ts';
+import type { IngestQueue } from '../ingest/queue.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { metricsRoutes } from '../metrics/routes.ts';
+import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
+import { sandboxRoutes } from '../sandbox/routes.ts';
+import type { Bus } from '../shared/bus.ts';
 import { AppError } from '../shared/errors.ts';
+import type { ChannelDirectory } from '../tenancy/channels.ts';
+import type { Provisioning } from '../tenancy/provision.ts';
 import { webhookRoutes } from '../webhook/routes.ts';
-import type { AppContext } from './context.ts';
 
-/** Extra route sets registered by later stages (operator API, dashboard, metrics, sandbox). */
-export type RoutePlugin = (app: FastifyInstance, ctx: AppContext, auth: Authenticator) => Promise<void>;
+/** Whether the gateway takes webhooks (false once shutdown began) and has finished starting. */
+export interface Lifecycle {
+  accepting: boolean;
+  ready: boolean;
+}
 
-/** Builds the HTTP server: webhooks, API, health. Does not listen. */
-export async function buildServer(ctx: AppContext, plugins: RoutePlugin[] = []): Promise<FastifyInstance> {
+/** What the HTTP server's route sets use, built by startGateway. */
+export interface ServerDeps {
+  config: Config;
+  log: Logger;
+  db: Db;
+  bus: Bus;
+  lifecycle: Lifecycle;
+  channels: ChannelDirectory;
+  provisioning: Provisioning;
+  ingest: IngestQueue;
+  takeover: Takeover;
+  hub: EventHub;
+  metrics: Metrics;
+  /** The Cloud API simulator whose phone page /sandbox serves; null outside the sandbox. */
+  simulator: CloudApiSimulator | null;
+}
+
+/**
+ * Builds the HTTP server with every route set: health, webhooks,
+ * provisioning, the operator API, metrics, the dashboard, and in sandbox
+ * mode the phone page. Does not listen.
+ */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config, db, lifecycle } = deps;
   const app = Fastify({
-    loggerInstance: ctx.log as unknown as FastifyBaseLogger,
+    loggerInstance: deps.log as unknown as FastifyBaseLogger,
     // No per-request log lines: the hot path logs nothing at info.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
@@ -20,7 +58,7 @@ export async function buildServer(ctx: AppContext, plugins: RoutePlugin[] = []):
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
   });
-  const auth = new Authenticator(ctx);
+  const auth = new Authenticator(config.adminKey, deps.provisioning);
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof AppError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
@@ -37,17 +75,30 @@ export async function buildServer(ctx: AppContext, plugins: RoutePlugin[] = []):
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
-    if (!ctx.state.ready || !ctx.state.accepting) return reply.code(503).send({ ok: false });
+    if (!lifecycle.ready || !lifecycle.accepting) return reply.code(503).send({ ok: false });
     try {
-      await ctx.db.query({ name: 'readyz', text: 'SELECT 1' });
+      await db.query({ name: 'readyz', text: 'SELECT 1' });
       return { ok: true };
     } catch {
       return reply.code(503).send({ ok: false });
     }
   });
 
-  await app.register(async (scope) => webhookRoutes(scope, ctx));
-  await app.register(async (scope) => tenantRoutes(scope, ctx, auth));
-  for (const plugin of plugins) await app.register(async (scope) => plugin(scope, ctx, auth));
+  await app.register(async (scope) =>
+    webhookRoutes(scope, {
+      appSecret: config.whatsappAppSecret,
+      verifyToken: config.whatsappVerifyToken,
+      channels: deps.channels,
+      ingest: deps.ingest,
+      bus: deps.bus,
+      accepting: () => lifecycle.accepting,
+    }),
+  );
+  await app.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
+  await app.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
+  await app.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, performance: () => deps.metrics.performance() }));
+  await app.register(async (scope) => dashboardRoutes(scope));
+  const simulator = deps.simulator;
+  if (simulator) await app.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));
   return app as unknown as FastifyInstance;
 }

@@ -5,7 +5,7 @@ import type { Bus } from '../shared/bus.ts';
 import { CLAIM, EXPIRE_LEASE, RELEASE_ALL, RELEASE_IF_IDLE, RENEW, RESUME_DUE, SWEEP } from './lease.sql.ts';
 import { CLAIM_QUOTA_NOTICE, ENQUEUE_OUTBOUND } from './outbox.sql.ts';
 import { ConversationState, type OutgoingMessage, type PendingMessage } from './state.ts';
-import type { TenantDirectory } from './tenants.ts';
+import type { TenantDirectory } from '../tenancy/tenantSettings.ts';
 import type { TurnRunner } from './turn.ts';
 import type { Delivery } from './delivery.ts';
 

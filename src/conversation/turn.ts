@@ -12,7 +12,7 @@ import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { FairLimiter } from './limiter.ts';
 import type { ConversationState, PendingMessage } from './state.ts';
-import type { TenantDirectory, TenantSettings } from './tenants.ts';
+import type { TenantDirectory, TenantSettings } from '../tenancy/tenantSettings.ts';
 import { Batcher } from '../shared/batcher.ts';
 import { REPLY_COMMITS } from './turn.sql.ts';
 

@@ -1,4 +1,4 @@
-import type { RoutePlugin } from '../app/server.ts';
+import type { FastifyInstance } from 'fastify';
 import { addSecurityHeaders, PAGE_HEADERS } from '../api/securityHeaders.ts';
 import { notFound } from '../shared/errors.ts';
 import { pageAssets } from './assets.ts';
@@ -9,7 +9,7 @@ import { pageAssets } from './assets.ts';
  * strict Content-Security-Policy: scripts and styles from this origin only,
  * none inline.
  */
-export const dashboardPlugin: RoutePlugin = async (app) => {
+export async function dashboardRoutes(app: FastifyInstance): Promise<void> {
   const assets = await pageAssets();
   addSecurityHeaders(app, PAGE_HEADERS);
 
@@ -21,4 +21,4 @@ export const dashboardPlugin: RoutePlugin = async (app) => {
     // Names carry a content hash: a new build has new names.
     return reply.type(file.type).header('cache-control', 'public, max-age=31536000, immutable').send(file.body);
   });
-};
+}

@@ -3,9 +3,14 @@ import { Batcher } from '../shared/batcher.ts';
 import type { Semaphore } from '../shared/semaphore.ts';
 import type { InboundItem, Notification, StatusItem } from '../webhook/normalize.ts';
 import { ingest, type IngestResult } from './ingest.ts';
+import type { UnroutableReporter } from './unroutable.ts';
 
 export interface IngestQueueOptions {
-  /** Serialises status writes with the sender's result writes (see AppContext.outboundRows). */
+  /**
+   * Held by every statement that updates outbound message rows in batches
+   * (status webhooks here, send results in delivery): one at a time, so that
+   * they never lock the same rows in different orders and deadlock.
+   */
   outboundRows: Semaphore;
   leaseOwner: string;
   leaseSeconds: number;
@@ -13,6 +18,8 @@ export interface IngestQueueOptions {
   maxInFlight: number;
   /** Notifications merged into one statement at most. */
   maxBatch?: number;
+  /** Told of each phone_number_id that no channel has. */
+  unroutable: UnroutableReporter;
   /** Receives what each statement committed (the conversation runner). */
   onCommitted: (result: IngestResult) => void;
   /** Told when onCommitted throws (the sweep still finds the work: it is in the rows). */
@@ -72,6 +79,7 @@ export class IngestQueue {
 
   private async storeOne(n: Notification, onlyChannelId: string | null): Promise<void> {
     const result = await ingest(this.db, n, { leaseOwner: this.opts.leaseOwner, leaseSeconds: this.opts.leaseSeconds, onlyChannelId });
+    for (const pid of result.unroutable) this.opts.unroutable.note(pid);
     // Committed: whatever the hand-off does, this notification is stored and must not be stored again.
     try {
       this.opts.onCommitted(result);

@@ -1,7 +1,7 @@
-import type { AppContext } from '../app/context.ts';
-import type { RoutePlugin } from '../app/server.ts';
+import type { Logger } from 'pino';
+import type { Db } from '../db/db.ts';
+import type { Bus } from '../shared/bus.ts';
 import { RollingWindow, type Summary } from './rollingWindow.ts';
-import { metricsRoutes } from './routes.ts';
 import type { HistogramChild } from './histogram.ts';
 import { createSeries, type Series } from './series.ts';
 
@@ -39,13 +39,6 @@ export interface Metrics {
   stop(): void;
 }
 
-/** What `installMetrics` returns: the routes to register and the metrics behind them. */
-export interface InstalledMetrics {
-  /** `GET /metrics` and `GET /performance-metrics`, both with the admin key. */
-  readonly plugin: RoutePlugin;
-  readonly metrics: Metrics;
-}
-
 // Meta's message types; anything else (Meta adds types) is counted as "other"
 // so that a label never takes a value the payload made up.
 const MESSAGE_TYPES = new Set([
@@ -66,31 +59,19 @@ function boundedLabel(max: number): (value: string) => string {
   };
 }
 
-const byCtx = new WeakMap<AppContext, InstalledMetrics>();
-
-/**
- * Subscribes the metrics to `ctx.bus` (once per context: a second call returns
- * the first installation) and returns the route plugin that serves them.
- * Install before traffic flows; the round-trip and connection counters start
- * from `ctx.db.stats`, so what happened before is not lost. `now` is for tests.
- */
-export function installMetrics(ctx: AppContext, opts: { now?: () => number } = {}): InstalledMetrics {
-  const existing = byCtx.get(ctx);
-  if (existing) return existing;
-  const metrics = createMetrics(ctx, opts.now ?? Date.now);
-  const installed: InstalledMetrics = { plugin: metricsRoutes(metrics), metrics };
-  byCtx.set(ctx, installed);
-  return installed;
+/** What the metrics read and listen to. */
+export interface MetricsSources {
+  db: Db;
+  bus: Bus;
+  log: Logger;
 }
 
 /**
- * A route plugin that installs the metrics on the context it is registered
- * with: `startGateway(config, { plugins: [metricsPlugin] })` is all the wiring needed.
+ * Subscribes the metrics to the bus; the round-trip and connection counters
+ * start from `db.stats`, so what happened before is not lost. `now` is for tests.
  */
-export const metricsPlugin: RoutePlugin = (app, ctx, auth) => installMetrics(ctx).plugin(app, ctx, auth);
-
-function createMetrics(ctx: AppContext, now: () => number): Metrics {
-  const s = createSeries(() => ctx.db.poolState());
+export function createMetrics({ db, bus, log }: MetricsSources, now: () => number = Date.now): Metrics {
+  const s = createSeries(() => db.poolState());
   const windows = {
     turn: new RollingWindow(now),
     statement: new RollingWindow(now),
@@ -101,10 +82,10 @@ function createMetrics(ctx: AppContext, now: () => number): Metrics {
   const errorCodeLabel = boundedLabel(MAX_ERROR_CODE_LABELS);
   const typeLabel = (t: string) => (MESSAGE_TYPES.has(t) ? t : 'other');
   const code = (c: number | null) => (c === null ? '' : errorCodeLabel(String(c)));
-  let connectionsOpened = ctx.db.stats.connectionsOpened;
+  let connectionsOpened = db.stats.connectionsOpened;
   let inflight = 0;
   let inflightPeak = 0;
-  if (ctx.db.stats.roundTrips > 0) s.dbRoundTrips.inc(ctx.db.stats.roundTrips);
+  if (db.stats.roundTrips > 0) s.dbRoundTrips.inc(db.stats.roundTrips);
   if (connectionsOpened > 0) s.dbConnectionsOpened.inc(connectionsOpened);
 
   const statementChildren = new Map<string, HistogramChild>();
@@ -127,12 +108,12 @@ function createMetrics(ctx: AppContext, now: () => number): Metrics {
 
   const unsubscribe: (() => void)[] = [];
   // A listener runs inside the stage that emitted: it must never throw into it.
-  const on: AppContext['bus']['on'] = (name, fn) => {
-    const off = ctx.bus.on(name, (payload) => {
+  const on: Bus['on'] = (name, fn) => {
+    const off = bus.on(name, (payload) => {
       try {
         fn(payload);
       } catch (err) {
-        ctx.log.error({ err, event: name }, 'metrics listener failed');
+        log.error({ err, event: name }, 'metrics listener failed');
       }
     });
     unsubscribe.push(off);
@@ -185,7 +166,7 @@ function createMetrics(ctx: AppContext, now: () => number): Metrics {
     series: s,
     scrape: () => s.registry.metrics(),
     performance() {
-      const pool = ctx.db.poolState();
+      const pool = db.poolState();
       return {
         avg_message_processing_time: timed(windows.turn),
         database_connection_count: { total: pool.total, idle: pool.idle, waiting: pool.waiting, opened_since_start: connectionsOpened },

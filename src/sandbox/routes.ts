@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { request } from 'undici';
 import { z } from 'zod';
-import type { AppContext } from '../app/context.ts';
-import type { RoutePlugin } from '../app/server.ts';
+import type { Db } from '../db/db.ts';
 import { sameOriginGuard } from '../api/sameOrigin.ts';
 import { addSecurityHeaders, PAGE_HEADERS } from '../api/securityHeaders.ts';
 import { SseStreams } from '../api/sse.ts';
@@ -14,6 +13,15 @@ import { AppError, badRequest, notFound } from '../shared/errors.ts';
 import { sign } from '../webhook/signature.ts';
 import { metaJson, type CloudApiSimulator } from './cloudApiSimulator.ts';
 import { SANDBOX_PHONE_NUMBER_ID } from './setup.ts';
+
+/** What the phone page uses. */
+export interface SandboxDeps {
+  db: Db;
+  /** The Cloud API simulator the gateway sends through. */
+  simulator: CloudApiSimulator;
+  /** Signs the customer messages the page posts to the gateway's own webhook. */
+  appSecret: string | null;
+}
 
 /** The demo channel and its tenant's name. */
 export const SANDBOX_CHANNEL = sql(
@@ -66,9 +74,8 @@ const MAX_PHONE_STREAMS = 200;
  * gateway's /webhooks/whatsapp) and see the business's answers and typing
  * indicator as the Cloud API simulator receives them. Only in sandbox mode.
  */
-export const sandboxPlugin: RoutePlugin = async (app, ctx) => {
-  const simulator = ctx.sandbox?.simulator;
-  if (!simulator) return;
+export async function sandboxRoutes(app: FastifyInstance, deps: SandboxDeps): Promise<void> {
+  const { db, simulator } = deps;
   const assets = await pageAssets();
   addSecurityHeaders(app, PAGE_HEADERS);
   // The fake phone takes no key, but another site's page may still not post as a customer.
@@ -83,7 +90,7 @@ export const sandboxPlugin: RoutePlugin = async (app, ctx) => {
   app.addHook('onClose', async () => offRead());
 
   const channel = async () => {
-    const [row] = await ctx.db.query<{ id: string; display_phone_number: string; name: string }>(SANDBOX_CHANNEL, [SANDBOX_PHONE_NUMBER_ID]);
+    const [row] = await db.query<{ id: string; display_phone_number: string; name: string }>(SANDBOX_CHANNEL, [SANDBOX_PHONE_NUMBER_ID]);
     if (!row) throw new AppError(503, 'unavailable', 'the demo channel is not set up yet; try again in a moment');
     return row;
   };
@@ -92,7 +99,7 @@ export const sandboxPlugin: RoutePlugin = async (app, ctx) => {
 
   app.get('/sandbox/api/state', async (_req, reply) => {
     const ch = await channel();
-    const customers = await ctx.db.query<{ wa_id: string; profile_name: string | null }>(SANDBOX_CUSTOMERS, [ch.id]);
+    const customers = await db.query<{ wa_id: string; profile_name: string | null }>(SANDBOX_CUSTOMERS, [ch.id]);
     return reply.header('cache-control', 'no-store').send({
       business: { name: ch.name, displayPhoneNumber: ch.display_phone_number },
       customers: customers.map((c) => ({ waId: c.wa_id, name: c.profile_name })),
@@ -102,7 +109,7 @@ export const sandboxPlugin: RoutePlugin = async (app, ctx) => {
   app.get('/sandbox/api/chats/:waId', async (req, reply) => {
     const { waId } = parse(waIdParam, req.params, true);
     const ch = await channel();
-    const rows = await ctx.db.query<{ id: string; wamid: string | null; direction: string; type: string; body: string | null; media: Record<string, unknown> | null; status: string; created_at: Date }>(
+    const rows = await db.query<{ id: string; wamid: string | null; direction: string; type: string; body: string | null; media: Record<string, unknown> | null; status: string; created_at: Date }>(
       SANDBOX_CHAT,
       [ch.id, waId],
     );
@@ -126,7 +133,7 @@ export const sandboxPlugin: RoutePlugin = async (app, ctx) => {
     const ch = await channel();
     const wamid = `wamid.SANDBOX${randomBytes(12).toString('hex').toUpperCase()}`;
     const notification = buildNotification(ch.display_phone_number, waId, body.name ?? `Customer ${waId.slice(-4)}`, wamid, body);
-    await postSigned(app, ctx, metaJson(notification));
+    await postSigned(app, deps.appSecret, metaJson(notification));
     return reply.code(201).send({ wamid });
   });
 
@@ -139,7 +146,7 @@ export const sandboxPlugin: RoutePlugin = async (app, ctx) => {
     stream.send('ready', {});
     return reply;
   });
-};
+}
 
 /** The simulator's sends and read receipts of the demo channel, as the phone page's events. */
 function forward(simulator: CloudApiSimulator, send: (event: string, data: unknown) => void): (() => void)[] {
@@ -203,8 +210,7 @@ function buildNotification(
 }
 
 /** Posts the bytes, signed with the app secret, to this gateway's own webhook: the path Meta's notifications take. */
-async function postSigned(app: FastifyInstance, ctx: AppContext, bytes: string): Promise<void> {
-  const secret = ctx.config.whatsappAppSecret;
+async function postSigned(app: FastifyInstance, secret: string | null, bytes: string): Promise<void> {
   if (!secret) throw new AppError(503, 'unavailable', 'no app secret configured');
   const addr = app.server.address() as AddressInfo | null;
   if (!addr || typeof addr !== 'object') throw new AppError(503, 'unavailable', 'the server is not listening');

@@ -39,6 +39,9 @@ async function saveSandboxState(dataDir: string, state: SandboxState): Promise<v
 
 const CHANNEL_BY_PHONE = sql('sandbox_channel_by_phone', 'SELECT id, tenant_id FROM channels WHERE phone_number_id = $1');
 
+/** The sandbox's demo tenant: what `npm start` prints to sign in with. */
+export type DemoTenant = Required<Pick<SandboxState, 'tenantId' | 'channelId' | 'tenantKey'>>;
+
 /**
  * Makes sure the demo tenant, its channel and a tenant key exist (once per
  * data directory), and returns them.
@@ -49,7 +52,7 @@ export async function ensureDemoTenant(
   dataDir: string,
   state: SandboxState,
   agentProvider: 'openai' | 'demo',
-): Promise<Required<Pick<SandboxState, 'tenantId' | 'channelId' | 'tenantKey'>>> {
+): Promise<DemoTenant> {
   const [existing] = await db.query<{ id: string; tenant_id: string }>(CHANNEL_BY_PHONE, [SANDBOX_PHONE_NUMBER_ID]);
   if (existing && state.tenantKey && state.tenantId === existing.tenant_id) {
     return { tenantId: existing.tenant_id, channelId: existing.id, tenantKey: state.tenantKey };

@@ -1,8 +1,4 @@
 import { createServer } from 'node:net';
-import type { RoutePlugin } from '../../src/app/server.ts';
-import { operatorApiPlugin } from '../../src/api/plugin.ts';
-import { createPipeline, type Pipeline } from '../../src/conversation/services.ts';
-import { createCloudApi } from '../../src/outbound/cloudApi.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../../src/sandbox/cloudApiSimulator.ts';
 import { api, provisionTenant, startTestGateway, TEST_APP_SECRET, type TestGateway } from '../support/gateway.ts';
 import { FAST } from '../support/pipeline.ts';
@@ -22,7 +18,6 @@ export async function freePort(): Promise<number> {
 
 export interface ApiHarness {
   gw: TestGateway;
-  pipeline: Pipeline;
   /** The Cloud API simulator; it posts sent/delivered/read back through the signed webhook. */
   cloud: CloudApiSimulator;
   close(): Promise<void>;
@@ -34,37 +29,33 @@ export interface ApiHarness {
  * simulator, which posts statuses back as Meta would.
  */
 export async function startApiGateway(
-  opts: { plugins?: RoutePlugin[]; env?: Record<string, string>; statuses?: boolean; /** Expose the simulator as the sandbox's. */ sandbox?: boolean } = {},
+  opts: { env?: Record<string, string>; statuses?: boolean; /** Serve the simulator's phone page at /sandbox, as in sandbox mode. */ sandbox?: boolean } = {},
 ): Promise<ApiHarness> {
   const port = await freePort();
-  let cloud!: CloudApiSimulator;
-  let pipeline!: Pipeline;
-  const gw = await startTestGateway({
-    env: { PORT: String(port), ...opts.env },
-    plugins: opts.plugins ?? [operatorApiPlugin],
-    services: async (ctx) => {
-      cloud = await startCloudApiSimulator({
-        webhookUrl: `http://127.0.0.1:${port}/webhooks/whatsapp`,
-        appSecret: TEST_APP_SECRET,
-        statusDelaysMs: opts.statuses === false ? null : { sent: 0, delivered: 20, read: 60 },
-      });
-      if (opts.sandbox) ctx.sandbox = { simulator: cloud };
-      const built = createPipeline(ctx, { ...FAST, cloudApi: createCloudApi(cloud.url + '/v25.0') });
-      pipeline = built.pipeline;
-      ctx.pipeline = pipeline;
-      return { consumer: built.pipeline.runner, services: built.services };
-    },
+  const cloud = await startCloudApiSimulator({
+    webhookUrl: `http://127.0.0.1:${port}/webhooks/whatsapp`,
+    appSecret: TEST_APP_SECRET,
+    statusDelaysMs: opts.statuses === false ? null : { sent: 0, delivered: 20, read: 60 },
   });
-  return {
-    gw,
-    pipeline,
-    cloud,
-    async close() {
-      await gw.stop();
-      await pipeline.cloudApi.close();
-      await cloud.close();
-    },
-  };
+  try {
+    const gw = await startTestGateway({
+      env: { PORT: String(port), WHATSAPP_API_URL: cloud.url + '/v25.0', ...opts.env },
+      answer: true,
+      timings: FAST,
+      simulator: opts.sandbox ? cloud : undefined,
+    });
+    return {
+      gw,
+      cloud,
+      async close() {
+        await gw.stop();
+        await cloud.close();
+      },
+    };
+  } catch (err) {
+    await cloud.close();
+    throw err;
+  }
 }
 
 /** A tenant with a channel and key, and one conversation started by a customer's text. */

@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricsPlugin } from '../../src/metrics/metrics.ts';
-import { operatorApiPlugin } from '../../src/api/plugin.ts';
 import { api, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 /** The routes fastify has, from its printed tree: "METHOD /path" (HEAD left out). */
 function serverRoutes(gw: TestGateway): string[] {
   const out: string[] = [];
   const stack: string[] = [];
-  for (const line of gw.app.printRoutes({ commonPrefix: false }).split('\n')) {
+  for (const line of gw.http.printRoutes({ commonPrefix: false }).split('\n')) {
     const m = /^([│ ]*)[├└]── (\S+)(?: \(([^)]*)\))?/.exec(line);
     if (!m) continue;
     const depth = m[1].length / 4;
@@ -22,7 +20,7 @@ describe('GET /api/openapi.json', () => {
   let gw: TestGateway;
   let doc: any;
   beforeAll(async () => {
-    gw = await startTestGateway({ plugins: [metricsPlugin, operatorApiPlugin] });
+    gw = await startTestGateway();
     const r = await api(gw, 'GET', '/api/openapi.json', undefined, null);
     expect(r.status).toBe(200);
     doc = r.body;

@@ -1,7 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operatorApiPlugin } from '../../src/api/plugin.ts';
-import { dashboardPlugin } from '../../src/dashboard/plugin.ts';
-import { sandboxPlugin } from '../../src/sandbox/routes.ts';
 import { SANDBOX_PHONE_NUMBER_ID } from '../../src/sandbox/setup.ts';
 import { api, provisionTenant } from '../support/gateway.ts';
 import { eventually } from '../support/pipeline.ts';
@@ -21,7 +18,7 @@ describe('the sandbox phone page and its API', () => {
   let h: ApiHarness;
   let key: string;
   beforeAll(async () => {
-    h = await startApiGateway({ plugins: [operatorApiPlugin, dashboardPlugin, sandboxPlugin], sandbox: true });
+    h = await startApiGateway({ sandbox: true });
     const t = await provisionTenant(h.gw, { name: 'Demo Bikes', phoneNumberId: SANDBOX_PHONE_NUMBER_ID, agent: { provider: 'demo', systemPrompt: 'You are Ava. Be kind.' } });
     key = t.key;
   });
@@ -102,7 +99,7 @@ describe('the sandbox phone page and its API', () => {
 
 describe('outside sandbox mode', () => {
   it('there is no /sandbox', async () => {
-    const h = await startApiGateway({ plugins: [operatorApiPlugin, dashboardPlugin, sandboxPlugin] });
+    const h = await startApiGateway();
     try {
       expect((await fetch(`${h.gw.url}/sandbox`)).status).toBe(404);
       expect((await fetch(`${h.gw.url}/sandbox/api/state`)).status).toBe(404);

@@ -20,7 +20,7 @@ describe('memory stays bounded under a flood', () => {
     const customers = new Customers(h.gw.url, t.phoneNumberId);
     const was = Array.from({ length: 40 }, () => newWaId());
     let peak = 0;
-    const sample = setInterval(() => (peak = Math.max(peak, h.pipeline.runner.activeConversations)), 5);
+    const sample = setInterval(() => (peak = Math.max(peak, h.gw.runner!.activeConversations)), 5);
     h.model.setLatency(100);
     try {
       await Promise.all(was.map((wa) => customers.say(wa, 'hello')));

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendManual } from '../../src/conversation/takeover.ts';
 import { provisionTenant } from '../support/gateway.ts';
 import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
@@ -30,7 +29,7 @@ describe('the lease is kept while a message waits to be sent', () => {
     const conv = (await rows.conversation(wa))!;
     // The operator's send is held at the Cloud API for a while.
     h.cloud.script({ on: 'send', delayMs: 1_500 });
-    await sendManual(h.gw.ctx, conv.id, null, 'Hi, a person here.');
+    await h.gw.takeover.sendManual(conv.id, null, 'Hi, a person here.');
     // The turn ends (paused) while the operator's message is still being sent.
     await eventually(async () => (await rows.dispositions(wa))[0] === 'paused', 5_000, 'the turn settled');
     const [during] = await rows.query<{ lease_owner: string | null; queued: number }>(
@@ -39,7 +38,7 @@ describe('the lease is kept while a message waits to be sent', () => {
       [conv.id],
     );
     expect(during.queued).toBe(1);
-    expect(during.lease_owner).toBe(h.gw.ctx.leaseOwner);
+    expect(during.lease_owner).toBe(h.gw.leaseOwner);
     await eventually(() => sends.to(wa).length === 1, 10_000, 'the operator message');
     await eventually(async () => (await rows.outbound(wa)).at(-1)?.status === 'sent', 5_000, 'recorded');
     expect(sends.to(wa)).toEqual(['Hi, a person here.']);

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pauseConversation, resumeConversation, sendManual } from '../../src/conversation/takeover.ts';
 import { provisionTenant } from '../support/gateway.ts';
 import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { notification } from '../support/webhooks.ts';
@@ -63,7 +62,7 @@ describe('human takeover: a paused bot never answers', () => {
     await customers.say(wa, 'first');
     await eventually(() => h.model.requests.length > before, 5_000, 'the agent call');
     const convId = (await rows.conversation(wa))!.id;
-    const paused = await pauseConversation(h.gw.ctx, convId, null, { minutes: 60 });
+    const paused = await h.gw.takeover.pause(convId, null, { minutes: 60 });
     expect(paused.paused).toBe(true);
     await eventually(() => rows.settled(wa), 10_000, 'the turn settled');
     expect(await rows.dispositions(wa)).toEqual(['paused']);
@@ -101,8 +100,8 @@ describe('human takeover: a paused bot never answers', () => {
     await customers.say(wa, 'hello');
     await eventually(() => h.model.requests.length > before, 5_000, 'the agent call');
     const convId = (await rows.conversation(wa))!.id;
-    await pauseConversation(h.gw.ctx, convId, null);
-    await resumeConversation(h.gw.ctx, convId, null);
+    await h.gw.takeover.pause(convId, null);
+    await h.gw.takeover.resume(convId, null);
     await eventually(() => rows.settled(wa), 10_000, 'settled');
     await settle(1_000);
     expect(['answered', 'paused']).toContain((await rows.dispositions(wa))[0]);
@@ -113,7 +112,7 @@ describe('human takeover: a paused bot never answers', () => {
     const wa = newWaId();
     const convId = await answered(customers, wa);
     const before = h.model.requests.length;
-    const r = await sendManual(h.gw.ctx, convId, null, 'Hi, this is Anna from the shop.');
+    const r = await h.gw.takeover.sendManual(convId, null, 'Hi, this is Anna from the shop.');
     expect(r.paused).toBe(true);
     expect(r.messages).toHaveLength(1);
     await eventually(() => sends.to(wa).length === 2, 10_000, 'the manual send');
@@ -136,7 +135,7 @@ describe('human takeover: a paused bot never answers', () => {
     h.model.script({ kind: 'echo', latencyMs: 1_000 });
     await customers.say(wa, 'what about my order?');
     await eventually(() => h.model.requests.length > before, 5_000, 'the agent call');
-    await sendManual(h.gw.ctx, convId, null, 'Let me check that for you personally.');
+    await h.gw.takeover.sendManual(convId, null, 'Let me check that for you personally.');
     await eventually(() => rows.settled(wa), 10_000, 'settled');
     await settle(1_200);
     expect(sends.to(wa)).toEqual(['echo: hi', 'Let me check that for you personally.']);
@@ -162,10 +161,10 @@ describe('human takeover: a paused bot never answers', () => {
     const { customers } = await tenant();
     const wa = newWaId();
     const convId = await answered(customers, wa);
-    await pauseConversation(h.gw.ctx, convId, null);
+    await h.gw.takeover.pause(convId, null);
     await customers.say(wa, 'while paused');
     await eventually(async () => (await rows.dispositions(wa))[1] === 'paused');
-    const r = await resumeConversation(h.gw.ctx, convId, null);
+    const r = await h.gw.takeover.resume(convId, null);
     expect(r.paused).toBe(false);
     await settle(400);
     expect(sends.to(wa)).toEqual(['echo: hi']);
@@ -178,12 +177,12 @@ describe('human takeover: a paused bot never answers', () => {
     const { customers, phoneNumberId } = await tenant({ systemPrompt: 'S' });
     const wa = newWaId();
     const convId = await answered(customers, wa, 'hi');
-    await sendManual(h.gw.ctx, convId, null, 'Anna here, from the shop.');
+    await h.gw.takeover.sendManual(convId, null, 'Anna here, from the shop.');
     await eventually(() => sends.to(wa).length === 2, 10_000, 'the manual send');
     await customers.post(notification({ field: 'smb_message_echoes', value: echoValue(phoneNumberId, wa, 'Sent from my phone') }));
     await customers.say(wa, 'while paused');
     await eventually(async () => (await rows.dispositions(wa)).at(-1) === 'paused');
-    await resumeConversation(h.gw.ctx, convId, null);
+    await h.gw.takeover.resume(convId, null);
     const before = h.model.requests.length;
     await answered(customers, wa, 'thanks');
     expect(h.model.requests[before].body.messages).toEqual([
@@ -207,7 +206,7 @@ describe('human takeover: a paused bot never answers', () => {
       expect(ms).toBeLessThan(35 * 60_000);
     };
     const byOperator = newWaId();
-    await sendManual(h.gw.ctx, await answered(customers, byOperator), null, 'Operator here');
+    await h.gw.takeover.sendManual(await answered(customers, byOperator), null, 'Operator here');
     await inWindow(byOperator);
     const byEcho = newWaId();
     await answered(customers, byEcho);
@@ -222,7 +221,7 @@ describe('human takeover: a paused bot never answers', () => {
     const { customers } = await tenant({ autoPauseOnOperatorReply: false });
     const wa = newWaId();
     const convId = await answered(customers, wa);
-    const r = await sendManual(h.gw.ctx, convId, null, 'A note from a person.');
+    const r = await h.gw.takeover.sendManual(convId, null, 'A note from a person.');
     expect(r.paused).toBe(false);
     await eventually(() => sends.to(wa).length === 2, 10_000, 'the manual send');
     await answered(customers, wa, 'and the bot?');
@@ -238,7 +237,7 @@ describe('human takeover: a paused bot never answers', () => {
       [convId],
     );
     const outBefore = (await rows.outbound(wa)).length;
-    await expect(sendManual(h.gw.ctx, convId, null, 'too late')).rejects.toMatchObject({ status: 409, code: 'outside_customer_service_window' });
+    await expect(h.gw.takeover.sendManual(convId, null, 'too late')).rejects.toMatchObject({ status: 409, code: 'outside_customer_service_window' });
     await settle(200);
     expect((await rows.outbound(wa)).length).toBe(outBefore);
     expect(sends.to(wa)).toEqual(['echo: hi']);

@@ -22,12 +22,12 @@ describe('a text message is answered', () => {
     await new Promise((r) => setTimeout(r, 100));
     h.model.requests.length = 0;
     const statements: string[] = [];
-    const off = h.gw.ctx.bus.on('db.statement', (e) => {
+    const off = h.gw.bus.on('db.statement', (e) => {
       // The periodic sweep and lease renewal run whatever the traffic: not part of a message's cost.
       if (!['lease_sweep', 'lease_resume_due', 'lease_renew'].includes(e.name)) statements.push(e.name);
     });
     const n = textNotification(phoneNumberId, '15550001111', 'hello there');
-    const conns = h.gw.ctx.db.stats.connectionsOpened;
+    const conns = h.gw.db.stats.connectionsOpened;
     const sent = h.cloud.once('send');
     const res = await postWebhook(h.gw.url, n.body);
     expect(res.status).toBe(200);
@@ -51,7 +51,7 @@ describe('a text message is answered', () => {
       { role: 'system', content: 'Be kind.' },
       { role: 'user', content: 'hello there' },
     ]);
-    expect(h.gw.ctx.db.stats.connectionsOpened - conns).toBe(0);
+    expect(h.gw.db.stats.connectionsOpened - conns).toBe(0);
     off();
     expect(statements).toEqual(['ingest_notification', 'turn_reply_commits', 'turn_send_results']);
   });
@@ -71,7 +71,7 @@ describe('a text message is answered', () => {
       await c.end();
     }
     const statements: string[] = [];
-    const off = h.gw.ctx.bus.on('db.statement', (e) => {
+    const off = h.gw.bus.on('db.statement', (e) => {
       if (!['lease_sweep', 'lease_resume_due', 'lease_renew'].includes(e.name)) statements.push(e.name);
     });
     const paused = textNotification(phoneNumberId, wa, 'while paused');

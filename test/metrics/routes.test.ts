@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installMetrics, metricsPlugin } from '../../src/metrics/metrics.ts';
 import { histogramBuckets, parsePrometheus, sumOf, type Sample } from '../../bench/prometheus.ts';
 import { api, provisionTenant, startTestGateway, TEST_ADMIN_KEY, type TestGateway } from '../support/gateway.ts';
 import { postWebhook, textNotification } from '../support/webhooks.ts';
@@ -17,7 +16,7 @@ describe('GET /metrics and GET /performance-metrics', () => {
   let tenantId: string;
   let phoneNumberId: string;
   beforeAll(async () => {
-    gw = await startTestGateway({ plugins: [metricsPlugin] });
+    gw = await startTestGateway();
     const t = await provisionTenant(gw);
     tenantKey = t.key;
     tenantId = t.tenant.id;
@@ -71,8 +70,8 @@ describe('GET /metrics and GET /performance-metrics', () => {
     expect(acks(after, '401') - acks(before, '401')).toBe(1);
     // Each stored notification is one statement, and the two scrapes' reads add a few more.
     expect(sumOf(after, 'wagate_db_round_trips_total') - sumOf(before, 'wagate_db_round_trips_total')).toBeGreaterThanOrEqual(5);
-    expect(sumOf(after, 'wagate_db_round_trips_total')).toBe(gw.ctx.db.stats.roundTrips);
-    expect(sumOf(after, 'wagate_db_connections_opened_total')).toBe(gw.ctx.db.stats.connectionsOpened);
+    expect(sumOf(after, 'wagate_db_round_trips_total')).toBe(gw.db.stats.roundTrips);
+    expect(sumOf(after, 'wagate_db_connections_opened_total')).toBe(gw.db.stats.connectionsOpened);
     const statements = new Set(after.filter((s) => s.name === 'wagate_db_statement_seconds_count').map((s) => s.labels.statement));
     expect(statements.size).toBeGreaterThanOrEqual(1);
     const ingestCount = after
@@ -95,7 +94,7 @@ describe('GET /metrics and GET /performance-metrics', () => {
 
   it('moves the per-tenant turn series and the performance windows on turn events', async () => {
     const perfBefore = (await api(gw, 'GET', '/performance-metrics')).body;
-    const bus = gw.ctx.bus;
+    const bus = gw.bus;
     bus.emit('turn.inflight', { count: 3 });
     bus.emit('turn.inflight', { count: 1 });
     bus.emit('turn.done', { tenantId, conversationId: '1', disposition: 'answered', queueMs: 1, agentMs: 40, sendMs: 8, totalMs: 50 });
@@ -139,10 +138,7 @@ describe('GET /metrics and GET /performance-metrics', () => {
     expect(perf.concurrent_messages).toEqual({ current: 1, peak: 3 });
   });
 
-  it('installs once per gateway: the plugin and installMetrics share one set of series', () => {
-    const a = installMetrics(gw.ctx);
-    const b = installMetrics(gw.ctx);
-    expect(a).toBe(b);
-    expect(a.metrics.performance().concurrent_messages.peak).toBe(3);
+  it('one set of series per gateway: what the routes serve is the gateway\'s metrics', () => {
+    expect(gw.metrics.performance().concurrent_messages.peak).toBe(3);
   });
 });

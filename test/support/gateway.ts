@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
-import { startGateway, type Gateway, type GatewayOptions } from '../../src/app/gateway.ts';
+import { startGateway, type Gateway } from '../../src/app/gateway.ts';
+import type { GatewayOverrides } from '../../src/app/overrides.ts';
 import { freshDatabase } from './db.ts';
 
 export const TEST_APP_SECRET = 'test-app-secret';
@@ -14,9 +15,13 @@ export interface TestGateway extends Gateway {
   readonly dbUrl: string;
 }
 
-/** Starts a gateway on a random port with its own database and test secrets. */
+/**
+ * Starts a gateway on a random port with its own database and test secrets.
+ * By default it only stores webhooks (`answer: false`); the pipeline harness
+ * turns answering on.
+ */
 export async function startTestGateway(
-  opts: { env?: Record<string, string>; dbUrl?: string } & GatewayOptions = {},
+  opts: { env?: Record<string, string>; dbUrl?: string } & GatewayOverrides = {},
 ): Promise<TestGateway> {
   const dbUrl = opts.dbUrl ?? (await freshDatabase());
   const config = loadConfig({
@@ -32,7 +37,8 @@ export async function startTestGateway(
     WAGATE_SHUTDOWN_GRACE_MS: '2000',
     ...opts.env,
   });
-  const gw = await startGateway(config, { log: pino({ level: config.logLevel }), ...opts });
+  const { env: _env, dbUrl: _dbUrl, ...overrides } = opts;
+  const gw = await startGateway(config, { log: pino({ level: config.logLevel }), answer: false, ...overrides });
   return Object.assign(gw, { dbUrl });
 }
 

@@ -25,7 +25,6 @@
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { startGateway } from '../../src/app/gateway.ts';
-import { createPipeline } from '../../src/conversation/services.ts';
 
 function whole(name: string, fallback: number): number {
   const v = process.env[name];
@@ -47,18 +46,14 @@ async function startWithTestKnobs(): Promise<void> {
   const log = pino({ level: config.logLevel }, pino.destination(2));
   const gw = await startGateway(config, {
     log,
-    services: async (ctx) => {
-      const { pipeline, services } = createPipeline(ctx, {
-        runner: { sweepIntervalMs, leaseSeconds, renewIntervalMs },
-        retry: { baseMs: retryBaseMs, maxMs: retryBaseMs * 10 },
-        pacer: { pairBackoffUnitMs: 5 },
-        agentBackoffMs: 10,
-      });
-      ctx.pipeline = pipeline;
-      return { consumer: pipeline.runner, services };
+    timings: {
+      runner: { sweepIntervalMs, leaseSeconds, renewIntervalMs },
+      retry: { baseMs: retryBaseMs, maxMs: retryBaseMs * 10 },
+      pacer: { pairBackoffUnitMs: 5 },
+      agentBackoffMs: 10,
     },
   });
-  process.stdout.write(JSON.stringify({ url: gw.url, leaseOwner: gw.ctx.leaseOwner, pid: process.pid }) + '\n');
+  process.stdout.write(JSON.stringify({ url: gw.url, leaseOwner: gw.leaseOwner, pid: process.pid }) + '\n');
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -1,10 +1,10 @@
-import { createPipeline, type Pipeline, type PipelineOptions } from '../../src/conversation/services.ts';
+import type { PipelineTimings } from '../../src/app/overrides.ts';
 import { startCloudApiSimulator, type CloudApiSimulator, type SimulatorOptions } from '../../src/sandbox/cloudApiSimulator.ts';
 import { startFakeModel, type FakeModel } from './fakeModel.ts';
 import { startTestGateway, TEST_APP_SECRET, type TestGateway } from './gateway.ts';
 
 /** Test-speed defaults: short retries and sweeps, same logic. */
-export const FAST: PipelineOptions = {
+export const FAST: PipelineTimings = {
   runner: { sweepIntervalMs: 200, renewIntervalMs: 1_000, leaseSeconds: 15 },
   retry: { baseMs: 20, maxMs: 200 },
   pacer: { pairBackoffUnitMs: 5 },
@@ -13,7 +13,6 @@ export const FAST: PipelineOptions = {
 
 export interface PipelineHarness {
   gw: TestGateway;
-  pipeline: Pipeline;
   cloud: CloudApiSimulator;
   model: FakeModel;
   close(): Promise<void>;
@@ -24,11 +23,10 @@ export interface PipelineHarness {
  * simulator (posting statuses back, unless told otherwise) and a fake model.
  */
 export async function startPipeline(
-  opts: { env?: Record<string, string>; pipeline?: PipelineOptions; simulator?: SimulatorOptions; dbUrl?: string; cloud?: CloudApiSimulator; model?: FakeModel } = {},
+  opts: { env?: Record<string, string>; pipeline?: PipelineTimings; simulator?: SimulatorOptions; dbUrl?: string; cloud?: CloudApiSimulator; model?: FakeModel } = {},
 ): Promise<PipelineHarness> {
   const model = opts.model ?? (await startFakeModel());
   const cloud = opts.cloud ?? (await startCloudApiSimulator({ statusDelaysMs: null, ...opts.simulator }));
-  let pipeline!: Pipeline;
   const gw = await startTestGateway({
     dbUrl: opts.dbUrl,
     env: {
@@ -37,16 +35,11 @@ export async function startPipeline(
       OPENAI_API_KEY: 'sk-test',
       ...opts.env,
     },
-    services: async (ctx) => {
-      const built = createPipeline(ctx, { ...FAST, ...opts.pipeline, runner: { ...FAST.runner, ...opts.pipeline?.runner } });
-      pipeline = built.pipeline;
-      ctx.pipeline = pipeline;
-      return { consumer: built.pipeline.runner, services: built.services };
-    },
+    answer: true,
+    timings: { ...FAST, ...opts.pipeline, runner: { ...FAST.runner, ...opts.pipeline?.runner } },
   });
   return {
     gw,
-    pipeline,
     cloud,
     model,
     async close() {

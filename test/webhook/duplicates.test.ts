@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { messagesValue, notification, postWebhook, textMessage } from '../support/webhooks.ts';
-import { RecordingConsumer } from '../../src/app/gateway.ts';
-import { ingestOnly, Rows } from './rows.ts';
+import { ingestOnly, RecordingConsumer, Rows } from './rows.ts';
 
 describe('Meta delivers at least once: each message is stored once', () => {
   let gw: TestGateway;

@@ -1,14 +1,20 @@
 import pg from 'pg';
-import { RecordingConsumer, type GatewayOptions } from '../../src/app/gateway.ts';
+import type { GatewayOverrides } from '../../src/app/overrides.ts';
+import type { IngestResult } from '../../src/ingest/ingest.ts';
 import { sqlClient } from '../support/db.ts';
 
+/** Records what ingest handed over. */
+export class RecordingConsumer {
+  readonly received: IngestResult[] = [];
+}
+
 /**
- * Gateway options with no conversation runner: ingest hands its results to a
+ * Gateway overrides with no conversation runner: ingest's results go to a
  * recorder, so nothing but the webhook writes rows and dispositions stay as
  * ingest set them.
  */
-export function ingestOnly(consumer = new RecordingConsumer()): Pick<GatewayOptions, 'services'> {
-  return { services: async () => ({ consumer, services: [] }) };
+export function ingestOnly(consumer = new RecordingConsumer()): GatewayOverrides {
+  return { answer: false, onIngested: (result) => consumer.received.push(result) };
 }
 
 /** Reads a test database directly, outside the gateway's pool and counters. */

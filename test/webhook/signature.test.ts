@@ -118,7 +118,7 @@ describe('webhook signature (X-Hub-Signature-256 over the raw bytes)', () => {
 
     it("does not store another channel's phone_number_id posted to a channel's URL", async () => {
       const unroutable: string[] = [];
-      const off = gw.ctx.bus.on('webhook.unroutable', (e) => unroutable.push(e.phoneNumberId));
+      const off = gw.bus.on('webhook.unroutable', (e) => unroutable.push(e.phoneNumberId));
       try {
         // Signed correctly for the URL, but naming a number of another tenant.
         const n = textNotification(other.phoneNumberId, '15550002004', 'smuggled');

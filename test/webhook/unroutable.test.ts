@@ -12,7 +12,7 @@ describe('notifications for a phone_number_id no channel has', () => {
     gw = await startTestGateway(ingestOnly());
     rows = await Rows.open(gw.dbUrl);
     seen = [];
-    off = gw.ctx.bus.on('webhook.unroutable', (e) => seen.push(e.phoneNumberId));
+    off = gw.bus.on('webhook.unroutable', (e) => seen.push(e.phoneNumberId));
   });
   afterAll(async () => {
     off?.();

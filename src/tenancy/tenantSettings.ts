@@ -1,7 +1,7 @@
 import type { Db } from '../db/db.ts';
 import { decrypt } from '../shared/secrets.ts';
-import { withDefaults, type AgentConfig } from '../tenancy/agentConfig.ts';
-import { TENANT_BY_ID } from '../tenancy/provision.sql.ts';
+import { withDefaults, type AgentConfig } from './agentConfig.ts';
+import { TENANT_BY_ID } from './provision.sql.ts';
 
 /** What a turn needs of its tenant, secrets decrypted. */
 export interface TenantSettings {

@@ -1,0 +1,44 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.ts';
+import { createDb, type Db } from '../db/db.ts';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.ts';
+import { migrate } from '../db/migrate.ts';
+import type { Bus } from '../shared/bus.ts';
+
+/** The gateway's database: the pool, and the embedded server when there is no DATABASE_URL. */
+export interface OpenDatabase {
+  readonly db: Db;
+  /** The PostgreSQL URL in use (for the one LISTEN connection). */
+  readonly databaseUrl: string;
+  /** Closes the pool, then stops the embedded server if there is one. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the embedded PostgreSQL unless DATABASE_URL names a server, applies
+ * the migrations and opens the pool (its connections are opened now, not on
+ * the first webhook).
+ */
+export async function openDatabase(config: Config, log: Logger, bus: Bus): Promise<OpenDatabase> {
+  let embedded: EmbeddedServer | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(config.dataDir, { log: (l) => log.debug({ pg: l }, 'postgres') });
+    databaseUrl = embedded.url;
+  }
+  let db: Db | null = null;
+  const close = async () => {
+    await db?.close();
+    await embedded?.stop();
+  };
+  try {
+    const applied = await migrate(databaseUrl);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    db = createDb({ connectionString: databaseUrl, max: config.dbPoolMax, bus });
+    await db.warm();
+    return { db, databaseUrl, close };
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
+}
