@@ -101,7 +101,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const channels = await provision(dbUrl, spec.tenants, Buffer.from(SECRET_KEY_HEX, 'hex'));
     const tokens = new Map(channels.map((c) => [c.phoneNumberId, c.accessToken]));
 
-    const model = spawnChild('fake model', 'test/support/fakeModel.main.ts', ['--latency-ms', String(spec.modelLatencyMs)]);
+    const model = spawnChild('fake model', 'bench/fakeModel.main.ts', ['--latency-ms', String(spec.modelLatencyMs)]);
     cleanup.unshift(() => model.stop());
     const { openaiBaseUrl } = await firstJsonLine<{ openaiBaseUrl: string }>(model);
 

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentAbortedError, callAgent } from '../../src/agent/call.ts';
 import { OpenAiAgent } from '../../src/agent/openai.ts';
 import { AgentError, type Agent } from '../../src/agent/types.ts';
-import { startFakeModel, type FakeModel } from '../support/fakeModel.ts';
+import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { agentInput } from './agentInput.ts';
 
 describe('callAgent', () => {

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpAgent, signAgentRequest } from '../../src/agent/http.ts';
-import { startFakeModel, type FakeModel } from '../support/fakeModel.ts';
+import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { agentInput, assistant, user } from './agentInput.ts';
 
 describe('http provider', () => {

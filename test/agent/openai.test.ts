@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { completionsUrl, OpenAiAgent } from '../../src/agent/openai.ts';
 import { AgentError } from '../../src/agent/types.ts';
-import { startFakeModel, type FakeModel } from '../support/fakeModel.ts';
+import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { agentInput, assistant, user } from './agentInput.ts';
 
 describe('openai provider', () => {

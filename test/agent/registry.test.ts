@@ -3,7 +3,7 @@ import { DemoAgent } from '../../src/agent/demo.ts';
 import { HttpAgent } from '../../src/agent/http.ts';
 import { OpenAiAgent } from '../../src/agent/openai.ts';
 import { createAgentRegistry } from '../../src/agent/registry.ts';
-import { startFakeModel, type FakeModel } from '../support/fakeModel.ts';
+import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { agentInput } from './agentInput.ts';
 
 describe('agent registry', () => {

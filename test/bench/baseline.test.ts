@@ -5,7 +5,7 @@ import { createDb } from '../../src/db/db.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../../src/sandbox/cloudApiSimulator.ts';
 import { Provisioning } from '../../src/tenancy/provision.ts';
 import { freshDatabase, sqlClient } from '../support/db.ts';
-import { startFakeModel, type FakeModel } from '../support/fakeModel.ts';
+import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { TEST_APP_SECRET, TEST_SECRET_KEY } from '../support/gateway.ts';
 import { eventually } from '../support/pipeline.ts';
 import { postWebhook, textNotification } from '../support/webhooks.ts';

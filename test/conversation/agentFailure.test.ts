@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FALLBACK } from '../../src/tenancy/agentConfig.ts';
-import type { FakeModelScript } from '../support/fakeModel.ts';
+import type { FakeModelScript } from '../../bench/fakeModel.ts';
 import { provisionTenant } from '../support/gateway.ts';
 import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';

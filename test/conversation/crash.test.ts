@@ -3,7 +3,7 @@ import type { Gateway } from '../../src/app/gateway.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../../src/sandbox/cloudApiSimulator.ts';
 import { startGatewayChild, type GatewayChild, type GatewayChildOptions } from '../support/crash.ts';
 import { freshDatabase } from '../support/db.ts';
-import { startFakeModel, type FakeModel } from '../support/fakeModel.ts';
+import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { provisionTenant } from '../support/gateway.ts';
 import { eventually } from '../support/pipeline.ts';
 import { postWebhook, textNotification } from '../support/webhooks.ts';

@@ -1,6 +1,6 @@
 import type { PipelineTimings } from '../../src/app/overrides.ts';
 import { startCloudApiSimulator, type CloudApiSimulator, type SimulatorOptions } from '../../src/sandbox/cloudApiSimulator.ts';
-import { startFakeModel, type FakeModel } from './fakeModel.ts';
+import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { startTestGateway, TEST_APP_SECRET, type TestGateway } from './gateway.ts';
 
 /** Test-speed defaults: short retries and sweeps, same logic. */

@@ -3,11 +3,11 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { OpenAiAgent } from '../../src/agent/openai.ts';
-import { agentInput } from './agentInput.ts';
+import { agentInput } from '../agent/agentInput.ts';
 
 describe('fake model as a process of its own', () => {
   it('prints its URL, answers, and exits 0 on SIGTERM with its counts', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/fakeModel.main.ts', '--port', '0', '--latency-ms', '1'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/fakeModel.main.ts', '--port', '0', '--latency-ms', '1'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -29,7 +29,7 @@ describe('fake model as a process of its own', () => {
   });
 
   it('refuses a bad argument with exit code 2', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/fakeModel.main.ts', '--latency-ms', 'slow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/fakeModel.main.ts', '--latency-ms', 'slow'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (c) => (stderr += c));
     const [code] = await once(child, 'exit');

@@ -2,7 +2,7 @@
  * Runs the fake model in a process of its own, so that a load test's model
  * does not share the gateway's event loop:
  *
- *   tsx test/support/fakeModel.main.ts [--port 0] [--latency-ms 0]
+ *   tsx bench/fakeModel.main.ts [--port 0] [--latency-ms 0]
  *
  * Prints one JSON line `{"url","openaiBaseUrl","httpAgentUrl"}` on stdout when
  * it listens; on SIGTERM or SIGINT prints `{"closed":true,"count","maxConcurrent"}`
