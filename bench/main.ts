@@ -15,7 +15,7 @@ export interface BenchIo {
 }
 
 /**
- * The benchmark of SPEC §8: for each model latency, wagate (with each
+ * The benchmark (docs/performance.md): for each model latency, wagate (with each
  * process count asked for) then the old pipeline, each on a fresh database
  * with the same fakes and the same load; prints one markdown table and
  * returns (and with --json writes) the results. Throws BenchOptionsError on a

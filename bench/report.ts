@@ -1,6 +1,6 @@
 import type { RunDetails, RunResult } from './run.ts';
 
-/** The benchmark's JSON output (SPEC §8): one object per run. */
+/** The benchmark's JSON output (docs/performance.md): one object per run. */
 export interface BenchReport {
   runs: RunResult[];
 }

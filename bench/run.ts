@@ -30,7 +30,7 @@ export interface RunSpec {
   cpuProfileDir: string | null;
 }
 
-/** One row of the report's JSON (SPEC §8), and what the markdown adds beside it. */
+/** One row of the report's JSON (docs/performance.md), and what the markdown adds beside it. */
 export interface RunResult {
   pipeline: PipelineName;
   modelLatencyMs: number;

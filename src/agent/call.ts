@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
 
-/** How callAgent tries: SPEC §5 says 3 attempts in all, each within the tenant's `timeoutMs`. */
+/** How callAgent tries: 3 attempts in all (docs/behaviour.md), each within the tenant's `timeoutMs`. */
 export interface CallAgentOptions {
   /** Attempts in all (default 3). */
   attempts?: number;

@@ -26,7 +26,7 @@ export function signAgentRequest(secret: string, timestamp: number | string, bod
   return 'sha256=' + createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
 }
 
-/** The JSON the `http` provider posts (SPEC §5). */
+/** The JSON the `http` provider posts (docs/behaviour.md, "Agent providers"). */
 export function httpAgentBody(input: Pick<AgentInput, 'tenantId' | 'conversationId' | 'contact' | 'config' | 'history' | 'turn'>): string {
   return JSON.stringify({
     tenantId: input.tenantId,

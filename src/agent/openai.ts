@@ -45,7 +45,7 @@ const completion = z.looseObject({
     .min(1),
 });
 
-/** The chat-completions request body, exactly as SPEC §5 describes it. */
+/** The chat-completions request body, exactly as docs/behaviour.md describes it. */
 export function chatCompletionsBody(model: string, input: Pick<AgentInput, 'config' | 'history' | 'turn'>): string {
   const messages: { role: string; content: string }[] = [];
   // A blank system prompt is left out: several compatible servers refuse an empty message.

@@ -81,7 +81,7 @@ export const markReadRoute = route({
   responses: { 204: { description: 'marked' }, 401: errors[401], 404: errors[404] },
 });
 
-/** The conversation routes of SPEC §6. */
+/** The conversation routes (docs/api.md). */
 export async function conversationRoutes(app: FastifyInstance, { db, takeover, auth }: { db: Db; takeover: Takeover; auth: Authenticator }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
 

@@ -37,7 +37,7 @@ export const eventsRoute = route({
   },
 });
 
-/** `GET /api/events` (SPEC §6): the tenant's live updates. */
+/** `GET /api/events` (docs/api.md): the tenant's live updates. */
 export async function eventRoutes(app: FastifyInstance, { db, auth, hub, streams }: { db: Db; auth: Authenticator; hub: EventHub; streams: SseStreams }): Promise<void> {
   const perTenant = new Map<string, number>();
 

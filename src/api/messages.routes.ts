@@ -53,7 +53,7 @@ export const sendMessageRoute = route({
   },
 });
 
-/** The message routes of SPEC §6: the conversation view and the operator's reply. */
+/** The message routes (docs/api.md): the conversation view and the operator's reply. */
 export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, hub }: { db: Db; takeover: Takeover; auth: Authenticator; hub: EventHub }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The operator API's shapes (SPEC §6), as zod schemas: inputs are parsed with
+ * The operator API's shapes (docs/api.md), as zod schemas: inputs are parsed with
  * them, and `/api/openapi.json` describes inputs and outputs from them. Ids
  * are strings, times ISO 8601, lists `{items, nextCursor}`.
  */

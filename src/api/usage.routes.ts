@@ -23,7 +23,7 @@ export const usageRoute = route({
   },
 });
 
-/** `GET /api/usage` (SPEC §6). */
+/** `GET /api/usage` (docs/api.md). */
 export async function usageRoutes(app: FastifyInstance, { db, auth }: { db: Db; auth: Authenticator }): Promise<void> {
   handle(app, usageRoute, (req) => auth.principal(req), async (p, { query }) => {
     const [row] = await db.query<{ month: string; count: number; limit: number | null }>(USAGE_THIS_MONTH, [oneTenant(p, query.tenantId)]);

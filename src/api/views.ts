@@ -49,7 +49,7 @@ function errorOf(r: MessageRow): MessageShape['error'] {
   return null;
 }
 
-/** The API's message shape (SPEC §6). */
+/** The API's message shape (docs/api.md). */
 export function messageView(r: MessageRow): MessageShape {
   const media = r.media
     ? { mimeType: str(r.media.mime_type), caption: str(r.media.caption), filename: str(r.media.filename) }
@@ -71,7 +71,7 @@ export function messageView(r: MessageRow): MessageShape {
   };
 }
 
-/** The API's conversation shape (SPEC §6). */
+/** The API's conversation shape (docs/api.md). */
 export function conversationView(r: ConversationRow): ConversationShape {
   return {
     id: r.id,

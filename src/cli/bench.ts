@@ -2,7 +2,7 @@ import { bench } from '../../bench/main.ts';
 import { BenchOptionsError } from '../../bench/options.ts';
 
 /**
- * `wagate bench` (and `npm run bench`): the benchmark of SPEC §8. A bad
+ * `wagate bench` (and `npm run bench`): the benchmark (docs/performance.md). A bad
  * option prints what is wrong and sets exit code 2; anything else that fails
  * is thrown to the caller.
  */

@@ -25,7 +25,7 @@ export interface CloudApiOptions {
 /**
  * A Cloud API client over one undici keep-alive Pool. Node's global `fetch`
  * costs several times the CPU per call (0.3–0.7 ms against under 0.1 ms,
- * measured in DESIGN.md), and sends are the gateway's hottest outbound path.
+ * measured on a 2-core machine: docs/architecture.md), and sends are the gateway's hottest outbound path.
  * The client holds no request state: the channel and its token are
  * parameters of each call, so concurrent calls for many tenants never mix.
  */

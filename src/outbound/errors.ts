@@ -5,7 +5,7 @@
  * so the code decides; the status only matters when the body carried none.
  */
 
-/** Meta's temporary codes (SPEC §5): the same request may succeed later. */
+/** Meta's temporary codes (docs/behaviour.md, "Sending"): the same request may succeed later. */
 export const TEMPORARY_CODES: ReadonlySet<number> = new Set([
   1, // API unknown
   2, // API service (temporary downtime)

@@ -12,7 +12,7 @@ export class PacerClosedError extends Error {
 
 /** Tuning of the Pacer; tests shrink the backoff unit to milliseconds. */
 export interface PacerOptions {
-  /** The unit of the pair backoff, 4^n of them (default 1,000 ms: SPEC's 4^n seconds). */
+  /** The unit of the pair backoff, 4^n of them (default 1,000 ms: 4^n seconds, docs/behaviour.md). */
   pairBackoffUnitMs?: number;
   /** The longest pair backoff (default 15 minutes). */
   maxPairBackoffMs?: number;

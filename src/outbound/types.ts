@@ -12,7 +12,7 @@ export interface Recipient {
 
 /**
  * A Cloud API error, classified by Meta's error `code` (not the HTTP status).
- * `retryable` is true for network errors, HTTP 5xx and the temporary codes of SPEC §5.
+ * `retryable` is true for network errors, HTTP 5xx and Meta's temporary codes (docs/behaviour.md, "Sending").
  */
 export class CloudApiError extends Error {
   constructor(

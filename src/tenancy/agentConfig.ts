@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** Words that contain only what a customer-facing text may hold. */
 const text = (max: number) => z.string().max(max);
 
-/** A tenant's agent configuration as the API takes it (SPEC §3). Secrets are write-only. */
+/** A tenant's agent configuration as the API takes it (docs/behaviour.md). Secrets are write-only. */
 export const agentConfigInput = z.strictObject({
   provider: z.enum(['openai', 'http', 'demo']).optional(),
   model: text(200).min(1).optional(),
@@ -52,7 +52,7 @@ export interface AgentConfig {
 
 export const DEFAULT_FALLBACK = "Sorry, I can't answer right now. A person will get back to you.";
 
-/** Fills the defaults of SPEC §3 over what is stored. */
+/** Fills the defaults (docs/behaviour.md, "The agent configuration") over what is stored. */
 export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: AgentConfig['provider']): AgentConfig {
   return {
     provider: stored.provider ?? defaultProvider,

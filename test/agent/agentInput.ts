@@ -1,7 +1,7 @@
 import { withDefaults, type AgentConfig } from '../../src/tenancy/agentConfig.ts';
 import type { AgentInput, AgentMessage } from '../../src/agent/types.ts';
 
-/** An AgentInput for tests: a fresh signal, the defaults of SPEC §3 under `config`. */
+/** An AgentInput for tests: a fresh signal, the documented defaults under `config`. */
 export function agentInput(
   over: Partial<Omit<AgentInput, 'config'>> & { config?: Partial<AgentConfig> } = {},
 ): AgentInput {

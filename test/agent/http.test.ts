@@ -21,7 +21,7 @@ describe('http provider', () => {
   const input = (over: Parameters<typeof agentInput>[0] = {}) =>
     agentInput({ ...over, config: { provider: 'http', url: endpoint.httpAgentUrl, systemPrompt: 'Be kind.', ...over.config } });
 
-  it('posts the conversation as SPEC §5 says, signed over timestamp and exact body', async () => {
+  it('posts the conversation as docs/behaviour.md says, signed over timestamp and exact body', async () => {
     const before = Math.floor(Date.now() / 1000);
     const out = await agent.run(
       input({

@@ -61,7 +61,7 @@ describe('GET /api/openapi.json', () => {
     }
   });
 
-  it('carries the shapes of SPEC §6 and the inputs the routes parse', () => {
+  it('carries the documented shapes and the inputs the routes parse', () => {
     const list = doc.paths['/api/conversations'].get;
     const item = list.responses['200'].content['application/json'].schema.properties.items.items;
     expect(Object.keys(item.properties)).toEqual(expect.arrayContaining(['id', 'channelId', 'contact', 'paused', 'pausedUntil', 'lastMessage', 'unread']));

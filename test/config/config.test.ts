@@ -24,7 +24,7 @@ function configError(env: Record<string, string>, opts: { sandbox?: boolean } = 
 }
 
 describe('loadConfig', () => {
-  it('applies the defaults of SPEC §2', () => {
+  it('applies the documented defaults', () => {
     const c = loadConfig(REQUIRED);
     expect(c).toMatchObject({
       port: 3000,

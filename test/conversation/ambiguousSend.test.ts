@@ -10,7 +10,7 @@ import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog, settle } from './customers.ts';
 
 /**
- * SPEC §5: the outbound message's id travels in biz_opaque_callback_data,
+ * docs/behaviour.md: the outbound message's id travels in biz_opaque_callback_data,
  * which Meta echoes in status webhooks, so a send left ambiguous by a crash
  * can be settled from them before it is resent.
  */

@@ -14,7 +14,7 @@ import { newWaId, SendLog, settle } from './customers.ts';
  * SIGKILL at any point loses nothing: every acknowledged message is answered,
  * once. What "once" allows: the Cloud API has no idempotency key, so a send
  * that reached Meta but whose `sent` was not yet committed when the process
- * died is ambiguous, and the next process sends it again (SPEC §5 "only a
+ * died is ambiguous, and the next process sends it again (docs/behaviour.md: "only a
  * send that was in flight at the crash can be sent twice"). Right after each
  * kill the test computes that set exactly: replies still `queued` in the
  * database whose id the simulator already received (biz_opaque_callback_data).

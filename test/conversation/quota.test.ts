@@ -83,7 +83,7 @@ describe('the monthly message limit', () => {
     await eventually(() => noticesTo(was).length === 1, 3_000, 'the quota notice');
   });
 
-  // SPEC §5: "a turn that starts after [the limit is reached] never calls [the agent]":
+  // docs/behaviour.md: "a turn that starts after [the limit is reached] never calls [the agent]":
   // the queued second turn starts after the first answer took the last unit.
   it('coalesce queue, limit 1: the queued turn starts after the first answer took the last unit and calls no agent', async () => {
     const t = await provisionTenant(h.gw, { monthlyMessageLimit: 1, agent: { provider: 'openai', coalesce: 'queue' } });

@@ -24,7 +24,7 @@ describe('recording a send result', () => {
   // When the statement recording a send result fails (here its connection is
   // terminated; under load a deadlock does the same to a whole batch), the
   // process still has the wamid in hand: Delivery records it again rather than
-  // leave the reply `queued` for a sweep to send a second time. SPEC §5: "Only
+  // leave the reply `queued` for a sweep to send a second time. docs/behaviour.md: "Only
   // a send that was in flight at the crash can be sent twice".
   it('a database error while recording an accepted send does not send the reply again', async () => {
     const t = await provisionTenant(h.gw, { agent: { provider: 'openai', markReadWithTyping: false } });

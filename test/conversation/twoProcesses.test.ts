@@ -106,7 +106,7 @@ describe('two processes on one database', () => {
     expect(await rows.dispositions(wa)).toEqual(['answered']);
   });
 
-  // SPEC §5: "the customer gets one answer for a burst … a restart or a second process changes
+  // docs/behaviour.md: "the customer gets one answer for a burst … a restart or a second process changes
   // none of this": the holder must hear of a message the other process stored while its call runs.
   it('coalesce restart across processes: a burst split over both, ending on the process not holding it, gets one answer that saw all 4', async () => {
     const t = await provisionTenant({ url: p.url } as Gateway, { agent: { provider: 'openai', coalesce: 'restart' } });

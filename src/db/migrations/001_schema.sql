@@ -1,4 +1,4 @@
--- The whole schema of SPEC §3. Every table that holds tenant data carries
+-- The whole schema (docs/schema.md). Every table that holds tenant data carries
 -- tenant_id, so the schema can later be distributed by tenant.
 
 CREATE TABLE tenants (

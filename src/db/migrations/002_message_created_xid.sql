@@ -1,5 +1,5 @@
 -- The transaction that inserted each message. The operator API pages the
--- conversation list over the snapshot of its first page (SPEC §6: a walk
+-- conversation list over the snapshot of its first page (docs/api.md: a walk
 -- neither skips nor repeats a conversation while messages keep arriving), and
 -- needs to tell which messages that snapshot saw. xmin cannot serve: status
 -- and disposition updates replace it. Rows that exist before this migration
