@@ -60,6 +60,13 @@ export interface SimulatorOptions {
   maxRecorded?: number;
   /** The `display_phone_number` in posted statuses (default 15550000000). */
   displayPhoneNumber?: string;
+  /**
+   * How long a status the webhook refused (connection refused, 5xx) is tried
+   * again, with backoff up to 5 s, before it is reported as a statusError
+   * (default 70 s: Meta retries for longer, at least a minute is what a
+   * restarting gateway needs).
+   */
+  statusRetryForMs?: number;
 }
 
 /** A request as the simulator received it. */
@@ -127,7 +134,8 @@ export interface CloudApiSimulator {
 const ROUTE = /^\/(?:v\d+(?:\.\d+)?\/)?([^/?]+)\/messages\/?(?:\?.*)?$/;
 const MAX_BODY = 1 << 20;
 const MAX_TEXT = 4096;
-const STATUS_RETRIES = 3;
+const STATUS_RETRY_FOR_MS = 70_000;
+const STATUS_RETRY_MAX_WAIT_MS = 5_000;
 // Meta posts webhooks with plenty of concurrency; a small pool would hold statuses back under load.
 const STATUS_CONNECTIONS = 256;
 
@@ -168,6 +176,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
   if (delays) for (const k of ['sent', 'delivered', 'read'] as const) if (delays[k] !== null) nonNegative(`statusDelaysMs.${k}`, delays[k]!);
   const displayPhoneNumber = opts.displayPhoneNumber ?? '15550000000';
 
+  const statusRetryForMs = opts.statusRetryForMs ?? STATUS_RETRY_FOR_MS;
   let webhook: { pool: Pool; path: string; secret: string } | null = null;
   if (opts.webhookUrl) {
     if (!opts.appSecret) throw new Error('the simulator needs appSecret to sign the statuses it posts to webhookUrl');
@@ -338,7 +347,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     return '{"success":true}';
   }
 
-  function postStatus(target: StatusTarget, status: PostedStatus, attempt: number): void {
+  function postStatus(target: StatusTarget, status: PostedStatus, attempt: number, waitedMs = 0): void {
     if (closed || !webhook) return;
     const wh = webhook;
     const { phoneNumberId, wamid, to, recipient, callbackData, failure } = target;
@@ -375,8 +384,10 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     const bytes = metaJson(payload);
     const failed = (error: Error) => {
       if (closed) return;
-      if (attempt + 1 < STATUS_RETRIES) {
-        later(200 * 2 ** attempt, () => postStatus(target, status, attempt + 1));
+      // The waits add up to statusRetryForMs (counted by plan, not by clock, so a busy machine tries as often).
+      const wait = Math.min(STATUS_RETRY_MAX_WAIT_MS, 200 * 2 ** attempt);
+      if (waitedMs + wait <= statusRetryForMs) {
+        later(wait, () => postStatus(target, status, attempt + 1, waitedMs + wait));
         return;
       }
       stats.statusFailures++;

@@ -148,10 +148,11 @@ describe('status webhooks', () => {
     expect(hook.got.map((p) => p.body.entry[0].changes[0].value.statuses[0].status)).toEqual(['delivered']);
   });
 
-  it('retries a failing webhook, then reports the failure', async () => {
+  it('retries a failing webhook for statusRetryForMs, then reports the failure', async () => {
     const hook = await receiver(500);
     cleanup.push(hook.close);
-    const sim = await simulator({ webhookUrl: hook.url, appSecret: SECRET, statusDelaysMs: { sent: 0, delivered: null, read: null } });
+    // Tries at 0, +200 and +600 ms fit in 700 ms; the next (+1,400 ms) does not.
+    const sim = await simulator({ webhookUrl: hook.url, appSecret: SECRET, statusDelaysMs: { sent: 0, delivered: null, read: null }, statusRetryForMs: 700 });
     const api = createCloudApi(sim.url);
     cleanup.push(() => api.close());
     const failed = sim.once('statusError');
