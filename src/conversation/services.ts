@@ -6,6 +6,7 @@ import { Pacer, type PacerOptions } from '../outbound/pacer.ts';
 import type { CloudApi } from '../outbound/types.ts';
 import { Delivery, type DeliveryOptions } from './delivery.ts';
 import { FairLimiter } from './limiter.ts';
+import { LEASE_SECONDS, type LeaseTerms } from './leaseBook.ts';
 import { ConversationRunner, DEFAULT_RUNNER_OPTIONS, type RunnerOptions } from './runner.ts';
 import { TenantDirectory } from './tenants.ts';
 import { TurnRunner } from './turn.ts';
@@ -13,7 +14,8 @@ import { WorkListener } from './workListener.ts';
 
 /** Tuning knobs of the turn pipeline; tests shorten the waits. */
 export interface PipelineOptions {
-  runner?: Partial<RunnerOptions>;
+  /** The runner's pacing, and how long a lease lasts (default LEASE_SECONDS) for every statement that takes or keeps one. */
+  runner?: Partial<RunnerOptions> & { leaseSeconds?: number };
   retry?: DeliveryOptions['retry'];
   pacer?: PacerOptions;
   agentBackoffMs?: number;
@@ -36,7 +38,9 @@ export interface Pipeline {
  * client, pacer, limiter) for `startGateway`'s `services` option.
  */
 export function createPipeline(ctx: AppContext, opts: PipelineOptions = {}): { pipeline: Pipeline; services: Service[] } {
-  const runnerOpts = { ...DEFAULT_RUNNER_OPTIONS, maxConversations: Math.max(100, ctx.config.maxInflight * 4), ...opts.runner };
+  const { leaseSeconds = LEASE_SECONDS, ...pacing } = opts.runner ?? {};
+  const lease: LeaseTerms = { owner: ctx.leaseOwner, seconds: leaseSeconds };
+  const runnerOpts: RunnerOptions = { ...DEFAULT_RUNNER_OPTIONS, maxConversations: Math.max(100, ctx.config.maxInflight * 4), ...pacing };
   const defaultProvider = ctx.config.openai.apiKey ? 'openai' : 'demo';
   const tenants = new TenantDirectory(ctx.db, ctx.config.secretKey, defaultProvider);
   const agents = createAgentRegistry(ctx.config);
@@ -44,12 +48,9 @@ export function createPipeline(ctx: AppContext, opts: PipelineOptions = {}): { p
   const pacer = new Pacer(opts.pacer);
   const max = ctx.config.maxInflight;
   const limiter = new FairLimiter(max, Math.max(1, Math.ceil(max * (opts.perTenantShare ?? 0.5))), (count) => ctx.bus.emit('turn.inflight', { count }));
-  const turns = new TurnRunner(ctx.db, ctx.bus, ctx.log, ctx.leaseOwner, tenants, ctx.channels, agents, cloudApi, limiter, {
-    leaseSeconds: runnerOpts.leaseSeconds,
-    agentBackoffMs: opts.agentBackoffMs,
-  });
-  const delivery = new Delivery(ctx.db, ctx.bus, ctx.log, ctx.leaseOwner, ctx.channels, cloudApi, pacer, ctx.outboundRows, { leaseSeconds: runnerOpts.leaseSeconds, retry: opts.retry });
-  const runner = new ConversationRunner(ctx.db, ctx.bus, ctx.log, ctx.leaseOwner, tenants, turns, delivery, runnerOpts);
+  const turns = new TurnRunner(ctx.db, ctx.bus, ctx.log, lease, tenants, ctx.channels, agents, cloudApi, { agentBackoffMs: opts.agentBackoffMs });
+  const delivery = new Delivery(ctx.db, ctx.bus, ctx.log, lease, ctx.channels, cloudApi, pacer, ctx.outboundRows, { retry: opts.retry });
+  const runner = new ConversationRunner(ctx.db, ctx.bus, ctx.log, lease, tenants, limiter, turns, delivery, runnerOpts);
   runner.start();
   const listener = new WorkListener(ctx.databaseUrl, ctx.leaseOwner, (id) => runner.onRemoteWork(id), ctx.log, ctx.bus);
   listener.start();
