@@ -1,5 +1,16 @@
 import { sql } from '../db/db.ts';
 
+/** What to queue outside a turn (an operator's reply, the quota notice). */
+export interface EnqueueInput {
+  conversationId: string;
+  /** The caller's tenant; null for the admin. */
+  tenantId: string | null;
+  author: 'operator' | 'agent';
+  texts: string[];
+  autoPause: boolean;
+  requireWindow: boolean;
+}
+
 /** What enqueueing messages outside a turn returns (operator replies, notices): ENQUEUE_OUTBOUND's row. */
 export interface EnqueueResult {
   /** The conversation exists (for this tenant). */

@@ -2,14 +2,17 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
 import type { IngestConsumer, IngestedConversation, IngestResult } from '../ingest/ingest.ts';
 import type { Bus } from '../shared/bus.ts';
+import { ConversationLoop } from './conversationLoop.ts';
 import type { Delivery } from './delivery.ts';
-import { CLAIM, EXPIRE_LEASE, RELEASE_ALL, RELEASE_IF_IDLE, RENEW, RESUME_DUE, SWEEP, type ClaimRow, type ResumedRow } from './lease.sql.ts';
+import { EXPIRE_LEASE, RELEASE_ALL } from './lease.sql.ts';
 import type { LeaseTerms } from './leaseBook.ts';
+import { LeaseUpkeep, type HeldLease, type LeaseHolder } from './leaseUpkeep.ts';
 import type { FairLimiter } from './limiter.ts';
-import { CLAIM_QUOTA_NOTICE, ENQUEUE_OUTBOUND, type EnqueueResult } from './outbox.sql.ts';
+import { ENQUEUE_OUTBOUND, type EnqueueInput, type EnqueueResult } from './outbox.sql.ts';
+import { QuotaNotices } from './quotaNotices.ts';
 import { ConversationState, toPending } from './state.ts';
-import type { TenantDirectory, TenantSettings } from './tenants.ts';
-import type { TurnOutcome, TurnRunner } from './turn.ts';
+import type { TenantDirectory } from './tenants.ts';
+import type { TurnRunner } from './turn.ts';
 
 /** How the runner paces its background work and bounds its memory. */
 export interface RunnerOptions {
@@ -28,9 +31,6 @@ export interface RunnerOptions {
   maxConversations: number;
 }
 
-/** How long a gap in inbound_seq may wait for this process's own ingest to close it. */
-const GAP_WAIT_MS = 25;
-
 /** The runner's pacing unless told otherwise. */
 export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = {
   sweepIntervalMs: 2_000,
@@ -38,17 +38,6 @@ export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = {
   sweepBatch: 200,
   maxConversations: 8_000,
 };
-
-/** What to queue outside a turn (an operator's reply, the quota notice). */
-export interface EnqueueInput {
-  conversationId: string;
-  /** The caller's tenant; null for the admin. */
-  tenantId: string | null;
-  author: 'operator' | 'agent';
-  texts: string[];
-  autoPause: boolean;
-  requireWindow: boolean;
-}
 
 /**
  * The conversation runner (docs/architecture.md, "Turns"): one state per
@@ -59,14 +48,13 @@ export interface EnqueueInput {
  * takes over what a dead process left, and leases keep two processes off the
  * same conversation.
  */
-export class ConversationRunner implements IngestConsumer {
+export class ConversationRunner implements IngestConsumer, LeaseHolder {
   private readonly states = new Map<string, ConversationState>();
   private readonly running = new Set<Promise<void>>();
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private renewTimer: NodeJS.Timeout | null = null;
   private stopping = false;
-  private renewing = false;
-  private readonly noticesSent = new Set<string>();
+  private readonly notices: QuotaNotices;
+  private readonly work: ConversationLoop;
+  private readonly upkeep: LeaseUpkeep;
 
   constructor(
     private readonly db: Db,
@@ -74,11 +62,14 @@ export class ConversationRunner implements IngestConsumer {
     private readonly log: Logger,
     private readonly lease: LeaseTerms,
     private readonly tenants: TenantDirectory,
-    private readonly limiter: FairLimiter,
-    private readonly turns: TurnRunner,
+    limiter: FairLimiter,
+    turns: TurnRunner,
     private readonly delivery: Delivery,
     private readonly opts: RunnerOptions = DEFAULT_RUNNER_OPTIONS,
   ) {
+    this.work = new ConversationLoop(db, bus, lease, tenants, limiter, turns, delivery);
+    this.notices = new QuotaNotices(db, tenants);
+    this.upkeep = new LeaseUpkeep(db, bus, log, lease, opts, this);
     bus.on('conversation.paused', (e) => this.onPauseChange(e.conversationId, e.paused));
     // Whether ingest found the limit reached or a reply commit did, the notice goes out once a month.
     bus.on('message.disposition', (e) => {
@@ -88,16 +79,7 @@ export class ConversationRunner implements IngestConsumer {
 
   /** Starts the sweep (at once, then periodically) and lease renewal. */
   start(): void {
-    const sweep = () => {
-      this.sweep()
-        .catch((err) => this.log.warn({ err }, 'sweep failed'))
-        .finally(() => {
-          if (!this.stopping) this.sweepTimer = setTimeout(sweep, this.opts.sweepIntervalMs);
-        });
-    };
-    sweep();
-    this.renewTimer = setInterval(() => this.renew().catch((err) => this.log.warn({ err }, 'lease renewal failed')), this.opts.renewIntervalMs);
-    this.renewTimer.unref();
+    this.upkeep.start();
   }
 
   /** Conversations this process is working on now. */
@@ -135,12 +117,12 @@ export class ConversationRunner implements IngestConsumer {
     if (!state) {
       if (fresh.length === 0 && leftover.length === 0) {
         // A duplicate delivery took the free lease: give it back.
-        this.track(this.releaseIfIdle(conv.id, conv.inboundSeq));
+        this.track(this.work.releaseIfIdle(conv.id, conv.inboundSeq));
         return;
       }
       if (this.states.size >= this.opts.maxConversations) {
         // Full: the messages wait as rows (already acknowledged) for a sweep.
-        this.track(this.releaseIfIdle(conv.id, conv.inboundSeq));
+        this.track(this.work.releaseIfIdle(conv.id, conv.inboundSeq));
         this.log.debug({ conversationId: conv.id }, 'at capacity: conversation left to the sweep');
         return;
       }
@@ -163,7 +145,7 @@ export class ConversationRunner implements IngestConsumer {
     const added = state.addPending([...leftover, ...fresh]);
     if (conv.bumped) state.lease.advancedBy(conv.inboundSeq, isNew);
     else state.lease.sawSeq(conv.inboundSeq);
-    if (added > 0) this.onNewMessages(state);
+    if (added > 0) this.work.onNewMessages(state);
     this.drive(state);
   }
 
@@ -175,7 +157,7 @@ export class ConversationRunner implements IngestConsumer {
     }
     state.running = true;
     this.track(
-      this.loop(state)
+      this.work.run(state)
         .catch((err) => {
           this.log.error({ err, conversationId: state.id }, 'conversation loop failed; the sweep will take it over');
           state.lease.markLost();
@@ -199,146 +181,6 @@ export class ConversationRunner implements IngestConsumer {
           }
         }),
     );
-  }
-
-  /** Sends the outbox in order, then runs a turn over all pending messages, then claims if the database knows more. */
-  private async loop(state: ConversationState): Promise<void> {
-    let claims = 0;
-    while (!state.lease.lost) {
-      // Committed replies go out even while stopping: a turn that finished within the grace is answered.
-      if (state.outbox.length > 0) {
-        await this.sendNext(state);
-        claims = 0;
-        continue;
-      }
-      if (this.stopping) return;
-      if (state.pending.length > 0) {
-        await this.runTurn(state);
-        claims = 0;
-        continue;
-      }
-      if (state.lease.hasGap) {
-        // Most gaps are this process's own ingest whose answer is still on its way
-        // (it travels on another connection): give it a moment before a claim.
-        await this.waitFor(state, GAP_WAIT_MS);
-        if (!state.lease.hasGap || state.pending.length > 0 || state.outbox.length > 0) continue;
-        // Work that another process ingested or queued while this one held the lease.
-        if (++claims > 20) throw new Error('conversation keeps changing; leaving it to the sweep');
-        await this.claim(state);
-        continue;
-      }
-      return;
-    }
-  }
-
-  /** Waits `ms`, or less if new messages (or shutdown) wake the conversation. */
-  private waitFor(state: ConversationState, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        if (state.wake === done) state.wake = null;
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      state.wake = done;
-    });
-  }
-
-  /**
-   * One turn over the conversation's pending messages, in a slot of the fair
-   * limiter held until it commits: a coalescing restart keeps the slot and
-   * starts again with every pending message.
-   */
-  private async runTurn(state: ConversationState): Promise<void> {
-    const tenant = await this.tenants.get(state.tenantId, state.configVersion);
-    state.coalesce = tenant.agent.coalesce;
-    await this.debounce(state, tenant);
-    if (state.lease.lost || state.pending.length === 0) return;
-    const release = await this.limiter.acquire(state.tenantId);
-    const startedAt = performance.now();
-    state.restartUntil = (state.firstPendingAt || startedAt) + tenant.agent.maxDebounceMs;
-    try {
-      for (;;) {
-        const outcome = await this.attempt(state, tenant, startedAt);
-        if (outcome.kind === 'committed') return state.applyCommit(outcome);
-        if (outcome.kind === 'lost') return state.lease.markLost();
-        // Restart: fetch first what another process ingested, then start again with every pending message.
-        if (state.lease.hasGap) await this.claim(state);
-        if (state.lease.lost) return;
-      }
-    } finally {
-      release();
-    }
-  }
-
-  /** One attempt at the turn, with an agent call this runner can abort. */
-  private async attempt(state: ConversationState, tenant: TenantSettings, startedAt: number): Promise<TurnOutcome> {
-    const call = new AbortController();
-    state.agentCall = call;
-    state.restartRequested = false;
-    try {
-      return await this.turns.attempt(state, tenant, startedAt, call.signal);
-    } finally {
-      state.agentCall = null;
-    }
-  }
-
-  /** With `debounceMs`, waits for a quiet window, bounded by `maxDebounceMs` from the first message. */
-  private async debounce(state: ConversationState, tenant: TenantSettings): Promise<void> {
-    const { debounceMs, maxDebounceMs } = tenant.agent;
-    if (debounceMs <= 0) return;
-    for (;;) {
-      const now = performance.now();
-      const wakeAt = Math.min(state.lastPendingAt + debounceMs, state.firstPendingAt + maxDebounceMs);
-      if (now >= wakeAt || state.lease.lost) return;
-      await this.waitFor(state, wakeAt - now);
-    }
-  }
-
-  /** Sends the outbox's first message and applies the result; reports the turn once its last part went out. */
-  private async sendNext(state: ConversationState): Promise<void> {
-    const sent = await this.delivery.sendNext(state);
-    const turn = state.applySend(sent);
-    if (!turn) return;
-    this.bus.emit('turn.done', {
-      tenantId: turn.tenantId,
-      conversationId: state.id,
-      disposition: sent.result === 'sent' ? turn.disposition : 'send_failed',
-      queueMs: turn.startedAt - turn.arrivedAt,
-      agentMs: turn.agentMs,
-      sendMs: turn.sendMs,
-      totalMs: sent.sentAt - turn.arrivedAt,
-    });
-  }
-
-  /** New messages reached a conversation: restart its agent call if it coalesces that way. */
-  private onNewMessages(state: ConversationState): void {
-    // Restarts stop once the burst is older than maxDebounceMs: a customer who
-    // keeps writing faster than the model answers still gets an answer, and the
-    // rest make the next turn.
-    if (state.agentCall && state.coalesce === 'restart' && performance.now() < state.restartUntil) {
-      state.restartRequested = true;
-      state.agentCall.abort(new Error('restart'));
-    }
-    state.wake?.();
-  }
-
-  /** Loads what the database says is still to do, and gives the lease back when nothing is. */
-  private async claim(state: ConversationState): Promise<void> {
-    const [row] = await this.db.query<ClaimRow>(CLAIM, [state.id, this.lease.owner, this.lease.seconds]);
-    if (!row) return state.lease.markLost();
-    const added = state.applyClaim(row);
-    if (added > 0) this.onNewMessages(state);
-    if (state.pending.length === 0 && state.outbox.length === 0 && row.snapSeq >= row.inboundSeq) {
-      const released = await this.releaseIfIdle(state.id, row.inboundSeq);
-      if (released) state.lease.heardRelease(row.inboundSeq);
-      else state.lease.releaseRefused(row.inboundSeq);
-    }
-  }
-
-  private async releaseIfIdle(conversationId: string, seq: number): Promise<boolean> {
-    const rows = await this.db.query(RELEASE_IF_IDLE, [conversationId, this.lease.owner, seq]);
-    return rows.length > 0;
   }
 
   /**
@@ -374,19 +216,10 @@ export class ConversationRunner implements IngestConsumer {
     return row;
   }
 
-  /** Sends the tenant's monthly quota notice, once per month (remembered here to spare the statement). */
+  /** Sends the tenant's monthly quota notice unless this month's went out already. */
   private async quotaNotice(tenantId: string, conversationId: string): Promise<void> {
-    const month = new Date().toISOString().slice(0, 7);
-    const key = `${tenantId}:${month}`;
-    if (this.noticesSent.has(key)) return;
-    const tenant = await this.tenants.get(tenantId);
-    const notice = tenant.agent.quotaNotice;
-    if (!notice) return;
-    this.noticesSent.add(key);
-    if (this.noticesSent.size > 10_000) this.noticesSent.clear();
-    const claimed = await this.db.query(CLAIM_QUOTA_NOTICE, [tenantId]);
-    if (claimed.length === 0) return;
-    await this.enqueue({ conversationId, tenantId, author: 'agent', texts: [notice], autoPause: false, requireWindow: false });
+    const notice = await this.notices.due(tenantId);
+    if (notice) await this.enqueue({ conversationId, tenantId, author: 'agent', texts: [notice], autoPause: false, requireWindow: false });
   }
 
   /**
@@ -413,17 +246,14 @@ export class ConversationRunner implements IngestConsumer {
     if (paused) state.agentCall?.abort(new Error('paused'));
   }
 
-  /** Takes over abandoned work and ends pauses whose timer ran out. */
-  async sweep(): Promise<void> {
-    if (this.stopping) return;
-    const resumed = await this.db.query<ResumedRow>(RESUME_DUE);
-    for (const r of resumed) {
-      this.bus.emit('conversation.paused', { tenantId: r.tenantId, conversationId: r.id, paused: false, pausedUntil: null, by: 'timer' });
-    }
-    const room = Math.min(this.opts.sweepBatch, this.opts.maxConversations - this.states.size);
-    if (room <= 0) return;
-    const taken = await this.db.query<{ id: string }>(SWEEP, [this.lease.owner, this.lease.seconds, room]);
-    for (const { id } of taken) {
+  /** How many more conversations fit in memory. */
+  get room(): number {
+    return this.opts.maxConversations - this.states.size;
+  }
+
+  /** The sweep took these conversations' leases: claim what they have left to do. */
+  tookOver(ids: string[]): void {
+    for (const id of ids) {
       if (this.stopping) break;
       let state = this.states.get(id);
       if (state?.lease.lost) {
@@ -438,29 +268,18 @@ export class ConversationRunner implements IngestConsumer {
       state.lease.heardOfWork();
       this.drive(state);
     }
-    if (taken.length > 0) this.log.info({ conversations: taken.length }, 'took over conversations with work left');
   }
 
-  /** Renews every lease held; a conversation whose lease was lost is dropped at once. */
-  private async renew(): Promise<void> {
-    // A renewal slower than the interval must not pile up behind itself.
-    if (this.renewing) return;
-    this.renewing = true;
-    try {
-      await this.renewOnce();
-    } finally {
-      this.renewing = false;
-    }
+  /** The leases this process holds now, each with its book's epoch, for a renewal. */
+  heldLeases(): HeldLease[] {
+    return [...this.states.values()].filter((s) => s.lease.held).map((s) => ({ id: s.id, epoch: s.lease.epoch, state: s }));
   }
 
-  private async renewOnce(): Promise<void> {
-    const asked = [...this.states.values()].filter((s) => s.lease.held).map((s) => ({ state: s, epoch: s.lease.epoch }));
-    if (asked.length === 0) return;
-    const rows = await this.db.query<{ id: string }>(RENEW, [asked.map((a) => a.state.id), this.lease.owner, this.lease.seconds]);
-    const gone = new Set(rows.map((r) => r.id));
-    for (const { state, epoch } of asked) {
-      const id = state.id;
-      if (gone.has(id) && state.lease.heldSince(epoch) && this.states.get(id) === state) {
+  /** A renewal found these leases no longer this process's: drop the conversations it explains. */
+  leasesGone(gone: HeldLease[]): void {
+    for (const { id, epoch, state } of gone) {
+      // Lost only if nothing this process did since asking explains it.
+      if (state.lease.heldSince(epoch) && this.states.get(id) === state) {
         state.lease.markLost();
         state.agentCall?.abort(new Error('lease lost'));
         this.log.warn({ conversationId: id }, 'lease lost to another process');
@@ -484,8 +303,8 @@ export class ConversationRunner implements IngestConsumer {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    if (this.sweepTimer) clearTimeout(this.sweepTimer);
-    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.work.stop();
+    this.upkeep.stop();
     for (const s of this.states.values()) s.wake?.();
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), deadline]);
