@@ -4,6 +4,7 @@ import type { Semaphore } from '../shared/semaphore.ts';
 import type { InboundItem, Notification, StatusItem } from '../webhook/normalize.ts';
 import { ingest, type IngestResult } from './ingest.ts';
 
+/** Who takes the leases and for how long, how many statements run at once, and who gets what they stored. */
 export interface IngestQueueOptions {
   /** Serialises status writes with the sender's result writes (see AppContext.outboundRows). */
   outboundRows: Semaphore;
