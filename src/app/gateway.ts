@@ -6,6 +6,7 @@ import { EventHub } from '../api/eventHub.ts';
 import type { Config } from '../config/config.ts';
 import { ConversationRunner, DEFAULT_RUNNER_OPTIONS } from '../conversation/runner.ts';
 import { Delivery } from '../conversation/delivery.ts';
+import { LEASE_SECONDS, type LeaseTerms } from '../conversation/leaseBook.ts';
 import { FairLimiter } from '../conversation/limiter.ts';
 import { Takeover } from '../conversation/takeover.ts';
 import { TurnRunner } from '../conversation/turn.ts';
@@ -92,8 +93,10 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   // Closed after the runner has drained (stops run in reverse order): webhooks answer 503 meanwhile.
   let http: FastifyInstance | null = null;
   stops.add('http server', async () => http?.close());
-  const leaseOwner = randomUUID();
-  const runnerOptions = { ...DEFAULT_RUNNER_OPTIONS, maxConversations: Math.max(100, config.maxInflight * 4), ...timings.runner };
+  // One lease, one length: ingest takes it, the runner renews, claims and releases it.
+  const { leaseSeconds = LEASE_SECONDS, ...pacing } = timings.runner ?? {};
+  const lease: LeaseTerms = { owner: randomUUID(), seconds: leaseSeconds };
+  const runnerOptions = { ...DEFAULT_RUNNER_OPTIONS, maxConversations: Math.max(100, config.maxInflight * 4), ...pacing };
   // Status webhooks and send results update outbound rows in batches: one at a time, so they never lock rows in different orders.
   const outboundRows = new Semaphore(1);
 
@@ -121,23 +124,20 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const max = config.maxInflight;
     const perTenant = Math.max(1, Math.ceil(max * (timings.perTenantShare ?? 0.5)));
     const limiter = new FairLimiter(max, perTenant, (count) => bus.emit('turn.inflight', { count }));
-    const turns = new TurnRunner(db, bus, log, leaseOwner, tenants, channels, agents, cloudApi, limiter, {
-      leaseSeconds: runnerOptions.leaseSeconds,
-      agentBackoffMs: timings.agentBackoffMs,
-    });
-    const delivery = new Delivery(db, bus, log, leaseOwner, channels, cloudApi, pacer, outboundRows, { leaseSeconds: runnerOptions.leaseSeconds, retry: timings.retry });
-    const started = new ConversationRunner(db, bus, log, leaseOwner, tenants, turns, delivery, runnerOptions);
+    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs });
+    const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
+    const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, runnerOptions);
     started.start();
     stops.add('runner', () => started.stop(config.shutdownGraceMs));
-    const listener = new WorkListener(databaseUrl, leaseOwner, (id) => started.onRemoteWork(id), log, bus);
+    const listener = new WorkListener(databaseUrl, lease.owner, (id) => started.onRemoteWork(id), log, bus);
     listener.start();
     stops.add('work listener', () => listener.stop());
     runner = started;
   }
   const ingest = new IngestQueue(db, {
     outboundRows,
-    leaseOwner,
-    leaseSeconds: runnerOptions.leaseSeconds,
+    leaseOwner: lease.owner,
+    leaseSeconds: lease.seconds,
     maxInFlight: ingestLaneSize(config.dbPoolMax),
     unroutable: new UnroutableReporter(bus, log),
     // The hand-off: what a statement committed goes to the runner, in this process, with no wait.
@@ -173,7 +173,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     databaseUrl,
     db,
     bus,
-    leaseOwner,
+    leaseOwner: lease.owner,
     provisioning,
     metrics,
     takeover,

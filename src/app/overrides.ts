@@ -10,7 +10,8 @@ import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
  * and the benchmark shorten the waits (the logic is the same).
  */
 export interface PipelineTimings {
-  runner?: Partial<RunnerOptions>;
+  /** The runner's pacing, and how long a lease lasts (default LEASE_SECONDS) for every statement that takes or keeps one, ingest's included. */
+  runner?: Partial<RunnerOptions> & { leaseSeconds?: number };
   /** Backoff of Cloud API sends. */
   retry?: Pick<RetryOptions, 'maxAttempts' | 'baseMs' | 'maxMs'>;
   pacer?: PacerOptions;

@@ -5,18 +5,21 @@ import { sendWithRetry } from '../outbound/retry.ts';
 import { CloudApiError, type CloudApi } from '../outbound/types.ts';
 import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
-import { callbackDataFor } from '../webhook/normalize.ts';
+import { callbackDataFor } from '../shared/callbackData.ts';
 import { Batcher } from '../shared/batcher.ts';
 import type { Semaphore } from '../shared/semaphore.ts';
-import type { ConversationState } from './state.ts';
-import { SEND_RESULTS } from './turn.sql.ts';
+import type { LeaseTerms } from './leaseBook.ts';
+import type { FailedTurn, SendOutcome } from './outcomes.ts';
+import type { ConversationView } from './state.ts';
+import { SEND_RESULTS, type SendResultRow } from './turn.sql.ts';
 
+/** Tuning of the sends (tests shorten the waits). */
 export interface DeliveryOptions {
-  leaseSeconds: number;
-  /** Retry tuning for sends (tests shorten it). */
+  /** Retry tuning for sends. */
   retry?: { maxAttempts?: number; baseMs?: number; maxMs?: number };
 }
 
+/** One send's result, as SEND_RESULTS takes it. */
 interface SendResult {
   id: string;
   result: 'sent' | 'failed';
@@ -24,16 +27,6 @@ interface SendResult {
   code: number | null;
   title: string | null;
   releaseSeq: number | null;
-}
-
-interface SendResultRow {
-  id: string;
-  tenant_id: string;
-  status: string;
-  send_failed: number;
-  inbound_seq: string | null;
-  released: boolean;
-  held: boolean;
 }
 
 /** How long a send result is retried before the sweep is left to decide. */
@@ -47,24 +40,32 @@ const RESULT_STATEMENTS_IN_FLIGHT = 2;
  * number, retried on temporary errors, and records each result in one
  * statement (round trip 3 of an answered message). The outbound message's id
  * travels as biz_opaque_callback_data, so statuses can settle a send whose
- * result a crash left unknown.
+ * result a crash left unknown. It reads the conversation's state and returns
+ * what happened; the runner applies it.
  */
 export class Delivery {
   private readonly results = new Batcher<SendResult, SendResultRow | null>((items) => this.record(items), RESULT_STATEMENTS_IN_FLIGHT, 500);
+  private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly db: Db,
     private readonly bus: Bus,
     private readonly log: Logger,
-    private readonly leaseOwner: string,
+    private readonly lease: LeaseTerms,
     private readonly channels: ChannelDirectory,
     private readonly cloudApi: CloudApi,
     private readonly pacer: Pacer,
     private readonly outboundRows: Semaphore,
-    private readonly opts: DeliveryOptions,
+    private readonly opts: DeliveryOptions = {},
   ) {}
 
-  async sendNext(state: ConversationState): Promise<void> {
+  /** Conversations whose message is on its way to the Cloud API right now. */
+  get sending(): string[] {
+    return [...this.inFlight];
+  }
+
+  /** Sends the first message of the conversation's outbox and records the result. */
+  async sendNext(state: ConversationView): Promise<SendOutcome> {
     const item = state.outbox[0];
     const started = performance.now();
     const channel = await this.channels.get(state.channelId);
@@ -80,7 +81,7 @@ export class Delivery {
       code = 0;
       title = 'channel not found';
     } else {
-      state.sending = true;
+      this.inFlight.add(state.id);
       try {
         const to = state.contact;
         const recipient = to.waId ?? to.userId ?? '';
@@ -113,42 +114,20 @@ export class Delivery {
     const sentAt = performance.now();
     const sendMs = sentAt - started;
     const lastOne = state.outbox.length === 1 && state.pending.length === 0;
-    const row = await this.recordResult({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.knownSeq : null });
-    state.sending = false;
-    state.outbox.shift();
-    if (status === 'failed' && item.turnId && !failedBefore) state.failedTurn = { turnId: item.turnId, code, title };
-    if (!row) {
-      state.lost = true;
-      return;
+    let row: SendResultRow | null;
+    try {
+      row = await this.recordResult({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.lease.knownSeq : null });
+    } finally {
+      this.inFlight.delete(state.id);
     }
-    const tenantId = row.tenant_id ?? state.tenantId;
+    const cutsTurn = status === 'failed' && item.turnId && !failedBefore ? { turnId: item.turnId, code, title } : null;
+    const outcome = { result: status, wamid, code, title, ms: sendMs, sentAt, cutsTurn };
+    if (!row) return { ...outcome, recorded: null };
+    const tenantId = row.tenantId ?? state.tenantId;
     this.bus.emit('message.out', { tenantId, conversationId: state.id, messageId: item.id, author: item.turnId ? 'agent' : 'operator', result: status, errorCode: code, ms: sendMs });
     this.bus.emit('message.status', { tenantId, conversationId: state.id, messageId: item.id, status: row.status, errorCode: code });
-    if (row.send_failed > 0) this.bus.emit('message.disposition', { tenantId, conversationId: state.id, disposition: 'send_failed', count: row.send_failed });
-    const turn = item.turn;
-    if (turn) {
-      turn.sendMs += sendMs;
-      if (--turn.partsLeft === 0) {
-        this.bus.emit('turn.done', {
-          tenantId: turn.tenantId,
-          conversationId: state.id,
-          disposition: status === 'sent' ? turn.disposition : 'send_failed',
-          queueMs: turn.startedAt - turn.arrivedAt,
-          agentMs: turn.agentMs,
-          sendMs: turn.sendMs,
-          totalMs: sentAt - turn.arrivedAt,
-        });
-      }
-    }
-    if (!row.held) {
-      state.lost = true;
-      return;
-    }
-    if (row.inbound_seq !== null) state.dbSeq = Math.max(state.dbSeq, Number(row.inbound_seq));
-    if (row.released) {
-      state.setLease(false, Number(row.inbound_seq));
-      state.dbSeq = state.knownSeq;
-    }
+    if (row.sendFailed > 0) this.bus.emit('message.disposition', { tenantId, conversationId: state.id, disposition: 'send_failed', count: row.sendFailed });
+    return { ...outcome, recorded: { held: row.held, inboundSeq: row.inboundSeq, releasedAt: row.released ? row.inboundSeq : null } };
   }
 
   /**
@@ -180,8 +159,8 @@ export class Delivery {
       items.map((i) => i.code),
       items.map((i) => i.title),
       items.map((i) => i.releaseSeq),
-      this.leaseOwner,
-      this.opts.leaseSeconds,
+      this.lease.owner,
+      this.lease.seconds,
     ]));
     const byId = new Map(rows.map((r) => [r.id, r]));
     return items.map((i) => ({ status: 'fulfilled', value: byId.get(i.id) ?? null }));

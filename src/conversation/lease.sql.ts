@@ -1,4 +1,25 @@
 import { sql } from '../db/db.ts';
+import type { HistoryMessage } from '../ingest/ingest.ts';
+
+/** A message still without a disposition, as CLAIM loads it. */
+export type ClaimedMessage = HistoryMessage & { wamid: string | null; waTimestamp: string | null };
+
+/** What CLAIM returns: the conversation, the lease's sequence numbers and everything still to do. */
+export interface ClaimRow {
+  id: string;
+  tenantId: string;
+  channelId: string;
+  paused: boolean;
+  /** inbound_seq of the newest row (the lease update's). */
+  inboundSeq: number;
+  /** inbound_seq of the statement's snapshot, which the lists below come from. */
+  snapSeq: number;
+  configVersion: number;
+  contact: { waId: string | null; userId: string | null; name: string | null };
+  pending: ClaimedMessage[];
+  queued: { id: string; body: string; turnId: string | null }[];
+  history: HistoryMessage[];
+}
 
 /**
  * Takes (or keeps) a conversation's lease and loads everything still to do
@@ -19,20 +40,21 @@ WITH c AS (
   WHERE id = $1 AND (lease_owner = $2 OR lease_owner IS NULL OR lease_until < now())
   RETURNING id, tenant_id, channel_id, contact_id, paused, inbound_seq
 )
-SELECT c.id, c.tenant_id AS "tenantId", c.channel_id AS "channelId", c.paused, c.inbound_seq AS "inboundSeq",
-       (SELECT inbound_seq FROM conversations WHERE id = $1) AS "snapSeq",
+SELECT c.id, c.tenant_id AS "tenantId", c.channel_id AS "channelId", c.paused, c.inbound_seq::float8 AS "inboundSeq",
+       (SELECT inbound_seq FROM conversations WHERE id = $1)::float8 AS "snapSeq",
        t.config_version AS "configVersion",
        json_build_object('waId', k.wa_id, 'userId', k.user_id, 'name', k.profile_name) AS contact,
        (SELECT coalesce(json_agg(p ORDER BY p.id::bigint), '[]') FROM (
-          SELECT id::text AS id, direction, author, wamid, type, body, media, disposition, conv_seq, wa_timestamp, created_at
+          SELECT id::text AS id, direction, author, wamid, type, body, media, disposition, conv_seq AS "convSeq",
+                 wa_timestamp AS "waTimestamp", created_at AS "createdAt"
           FROM messages WHERE conversation_id = c.id AND direction = 'inbound' AND disposition IS NULL
         ) p) AS pending,
        (SELECT coalesce(json_agg(q ORDER BY q.id::bigint), '[]') FROM (
-          SELECT id::text AS id, body, turn_id FROM messages
+          SELECT id::text AS id, body, turn_id AS "turnId" FROM messages
           WHERE conversation_id = c.id AND direction = 'outbound' AND status = 'queued'
         ) q) AS queued,
        (SELECT coalesce(json_agg(h ORDER BY h.id::bigint), '[]') FROM (
-          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq, created_at
+          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq AS "convSeq", created_at AS "createdAt"
           FROM messages
           WHERE conversation_id = c.id AND NOT (direction = 'inbound' AND disposition IS NULL)
           ORDER BY messages.id DESC LIMIT coalesce((t.agent->>'historyLength')::int, 20)
@@ -117,6 +139,12 @@ RETURNING c.id
 `,
 );
 
+/** A conversation whose pause RESUME_DUE ended. */
+export interface ResumedRow {
+  id: string;
+  tenantId: string;
+}
+
 /**
  * Ends the pauses whose resume timer ran out; returns what changed. Rows
  * locked right now are left for the next sweep rather than waited for, so the
@@ -132,5 +160,5 @@ export const RESUME_DUE = sql(
    )
    UPDATE conversations SET paused = false, paused_until = NULL, paused_by = NULL
    WHERE id IN (SELECT id FROM due)
-   RETURNING id::text AS id, tenant_id::text AS tenant_id`,
+   RETURNING id::text AS id, tenant_id::text AS "tenantId"`,
 );

@@ -1,5 +1,38 @@
 import { sql } from '../db/db.ts';
 
+/** What to queue outside a turn (an operator's reply, the quota notice). */
+export interface EnqueueInput {
+  conversationId: string;
+  /** The caller's tenant; null for the admin. */
+  tenantId: string | null;
+  author: 'operator' | 'agent';
+  texts: string[];
+  autoPause: boolean;
+  requireWindow: boolean;
+}
+
+/** What enqueueing messages outside a turn returns (operator replies, notices): ENQUEUE_OUTBOUND's row. */
+export interface EnqueueResult {
+  /** The conversation exists (for this tenant). */
+  found: boolean;
+  /** The customer wrote within 24 hours, or the window was not required. */
+  windowOpen: boolean;
+  messages: { id: string; body: string; author: string; createdAt: string }[];
+  /** The conversation after the statement; null when nothing was queued. */
+  conv: {
+    id: string;
+    tenantId: string;
+    paused: boolean;
+    pausedUntil: string | null;
+    pausedBy: string | null;
+    /** From row_to_json: a JSON number. */
+    inboundSeq: number;
+    /** This process holds the lease now. */
+    held: boolean;
+    newlyPaused: boolean;
+  } | null;
+}
+
 /**
  * Queues messages that do not come from a turn (an operator's reply, the
  * monthly quota notice) in one statement: inserts them `queued`, optionally
@@ -30,7 +63,7 @@ ins AS (
   SELECT ok.tenant_id, ok.channel_id, ok.id, 'outbound', $3, 'text', p.body, 'queued'
   FROM ok, unnest($4::text[]) WITH ORDINALITY AS p(body, n)
   ORDER BY p.n
-  RETURNING id::text AS id, body, author, created_at
+  RETURNING id::text AS id, body, author, created_at AS "createdAt"
 ),
 conv AS (
   UPDATE conversations c SET
@@ -44,11 +77,11 @@ conv AS (
                        THEN now() + make_interval(secs => $6) ELSE c.lease_until END,
     last_message_at = greatest(c.last_message_at, now())
   FROM ok WHERE c.id = ok.id
-  RETURNING c.id::text AS id, c.tenant_id::text AS tenant_id, c.paused, c.paused_until, c.paused_by, c.inbound_seq, c.lease_owner = $5 AS held,
-            NOT ok.paused AND c.paused AS newly_paused
+  RETURNING c.id::text AS id, c.tenant_id::text AS "tenantId", c.paused, c.paused_until AS "pausedUntil", c.paused_by AS "pausedBy",
+            c.inbound_seq AS "inboundSeq", c.lease_owner = $5 AS held, NOT ok.paused AND c.paused AS "newlyPaused"
 )
 SELECT EXISTS (SELECT 1 FROM cur) AS found,
-       EXISTS (SELECT 1 FROM ok) AS window_open,
+       EXISTS (SELECT 1 FROM ok) AS "windowOpen",
        (SELECT coalesce(json_agg(ins ORDER BY ins.id::bigint), '[]') FROM ins) AS messages,
        (SELECT row_to_json(conv) FROM conv) AS conv
 `,

@@ -1,113 +1,73 @@
-import type { HistoryMessage } from '../ingest/ingest.ts';
+import type { HistoryMessage, StoredMessage } from '../ingest/ingest.ts';
+import type { ClaimRow } from './lease.sql.ts';
+import { LeaseBook, type LeaseView } from './leaseBook.ts';
+import type { CommittedTurn, FailedTurn, OutgoingMessage, PendingMessage, SendOutcome, TurnTiming } from './outcomes.ts';
 
-/** A customer message waiting for (or inside) a turn. */
-export interface PendingMessage {
-  id: string;
-  wamid: string | null;
-  type: string;
-  body: string | null;
-  media: Record<string, unknown> | null;
-  convSeq: number;
-  /** When the customer sent it (Meta's timestamp). */
-  sentAt: number | null;
-  /** performance.now() when this process learned of it: the start of its end-to-end time. */
-  arrivedAt: number;
-}
-
-/** A message committed as `queued`, to be sent in order. */
-export interface OutgoingMessage {
-  id: string;
-  body: string;
-  turnId: string | null;
-  /** The time of the turn that produced it (for the turn.done event), or null. */
-  turn: TurnTiming | null;
-}
-
-export interface TurnTiming {
-  tenantId: string;
-  disposition: string;
-  arrivedAt: number;
-  startedAt: number;
-  agentMs: number;
-  /** Parts of the reply not yet sent; the timing is reported when the last one is. */
-  partsLeft: number;
-  sendMs: number;
+/** Who the conversation is with, as the Cloud API addresses them. */
+export interface Contact {
+  waId: string | null;
+  userId: string | null;
+  name: string | null;
 }
 
 /**
- * What this process knows of one conversation it holds the lease of. Lives
- * only while there is work; the database row is the record.
+ * The part of a conversation's state that the turn and delivery read. They
+ * never change it: they return what happened and the runner applies it.
  */
-export class ConversationState {
+export interface ConversationView {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly channelId: string;
+  readonly contact: Contact;
+  readonly pending: readonly PendingMessage[];
+  readonly history: readonly HistoryMessage[];
+  readonly outbox: readonly OutgoingMessage[];
+  readonly paused: boolean;
+  /** New messages asked the running agent call to start again with them. */
+  readonly restartRequested: boolean;
+  readonly failedTurn: FailedTurn | null;
+  readonly lease: LeaseView;
+}
+
+/** How many messages of history a state keeps for the agent. */
+const HISTORY_KEPT = 200;
+
+/**
+ * What this process knows of one conversation it holds the lease of. Lives
+ * only while there is work; the database row is the record. Only the runner
+ * changes it; the turn and delivery see it as a ConversationView.
+ */
+export class ConversationState implements ConversationView {
   pending: PendingMessage[] = [];
   history: HistoryMessage[] = [];
   outbox: OutgoingMessage[] = [];
-  /**
-   * inbound_seq up to which this process knows all the work. Every ingest
-   * statement that brings new messages (or queues one) bumps the row's inbound_seq by one, so a gap between
-   * knownSeq and a newly seen value means work arrived elsewhere: claim it.
-   */
-  knownSeq = 0;
-  /** inbound_seq as last read from the database: more than knownSeq means work from elsewhere. */
-  dbSeq = 0;
+  readonly lease = new LeaseBook();
   running = false;
   paused = false;
-  /** A message of this conversation is on its way to the Cloud API right now. */
-  sending = false;
-  /** A turn whose reply part failed for good: its later parts are not sent (the answer would arrive cut). */
-  failedTurn: { turnId: string; code: number | null; title: string | null } | null = null;
-  /** Whether this process holds the lease now (as the last statement about it said). */
-  leaseHeld = false;
-  /** Bumped at every take or release, so a renewal can tell its answer is stale. */
-  leaseEpoch = 0;
-  /** Aborts the running agent call (coalescing restart, pause, lease lost). */
+  failedTurn: FailedTurn | null = null;
+  /** Aborts the running turn's agent call (coalescing restart, pause, lease lost). */
   agentCall: AbortController | null = null;
   restartRequested = false;
   /** The tenant's coalescing mode, as of the last turn. */
   coalesce: 'restart' | 'queue' = 'restart';
-  /** The lease was lost to another process: stop at once, touch nothing. */
-  lost = false;
-  /** This process took the lease again while a lost state's loop unwound: start afresh after it. */
-  retake = false;
   /** When the first still-pending message arrived (bounds the debounce window). */
   firstPendingAt = 0;
   /** performance.now() after which new messages no longer restart the running agent call. */
   restartUntil = 0;
   lastPendingAt = 0;
+  /** Ends the loop's current wait early (new messages, shutdown). */
   wake: (() => void) | null = null;
 
   constructor(
     readonly id: string,
     public tenantId: string,
     public channelId: string,
-    public contact: { waId: string | null; userId: string | null; name: string | null },
+    public contact: Contact,
     public configVersion: number,
   ) {}
 
-  /** inbound_seq as of the statement that last said who holds the lease. */
-  private leaseSeq = -1;
-
-  /**
-   * Records what a statement said of the lease, at the conversation's
-   * inbound_seq as that statement saw it. Answers on different connections can
-   * be handled out of commit order; a take that came with a newer message
-   * (a higher seq) outranks a release the process hears of later.
-   */
-  setLease(held: boolean, seq: number): void {
-    if (seq < this.leaseSeq) return;
-    this.leaseSeq = seq;
-    this.leaseEpoch++;
-    this.leaseHeld = held;
-  }
-
-  /** The sweep just took the lease: true now, whatever was heard before. */
-  leaseTakenNow(): void {
-    this.leaseEpoch++;
-    this.leaseHeld = true;
-  }
-
   get idle(): boolean {
-    return this.pending.length === 0 && this.outbox.length === 0 && this.dbSeq <= this.knownSeq;
+    return this.pending.length === 0 && this.outbox.length === 0 && !this.lease.hasGap;
   }
 
   /** Adds messages not already known, keeping the order of their ids. */
@@ -126,4 +86,89 @@ export class ConversationState {
     }
     return added;
   }
+
+  /**
+   * Applies what a claim loaded: the conversation as the row has it, the
+   * pending messages and queued replies not known yet. Returns how many
+   * messages were new.
+   */
+  applyClaim(row: ClaimRow): number {
+    this.lease.heardTake(row.inboundSeq);
+    this.tenantId = row.tenantId;
+    this.channelId = row.channelId;
+    this.contact = row.contact;
+    this.configVersion = Math.max(this.configVersion, row.configVersion);
+    this.paused = row.paused;
+    if (this.history.length === 0) this.history = row.history;
+    const added = this.addPending(row.pending.map(toPending));
+    for (const q of row.queued) {
+      if (!this.outbox.some((o) => o.id === q.id)) this.outbox.push({ id: q.id, body: q.body, turnId: q.turnId, turn: null });
+    }
+    this.outbox.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+    // The lists come from the statement's snapshot (snapSeq); the lease update
+    // saw the newest row (inboundSeq). Work between the two is claimed again.
+    this.lease.knowsUpTo(row.snapSeq);
+    this.lease.sawSeq(row.inboundSeq);
+    return added;
+  }
+
+  /** Applies a committed turn: its messages leave the pending list for the history, its reply parts join the outbox. */
+  applyCommit(turn: CommittedTurn): void {
+    const ids = new Set(turn.covered);
+    this.pending = this.pending.filter((m) => !ids.has(m.id));
+    if (this.pending.length === 0) this.firstPendingAt = 0;
+    this.history.push(...turn.history);
+    if (this.history.length > HISTORY_KEPT) this.history.splice(0, this.history.length - HISTORY_KEPT);
+    if (turn.inboundSeq !== null) this.lease.sawSeq(turn.inboundSeq);
+    if (turn.paused) this.paused = true;
+    this.outbox.push(...turn.replies);
+    if (turn.releasedAt !== null) {
+      this.lease.heardRelease(turn.releasedAt);
+      if (this.pending.length === 0) this.lease.caughtUp();
+    }
+  }
+
+  /**
+   * Applies the result of sending the outbox's first message. Returns the
+   * timing of the turn whose last part this was (to be reported), or null.
+   */
+  applySend(sent: SendOutcome): TurnTiming | null {
+    const item = this.outbox.shift();
+    if (sent.cutsTurn) this.failedTurn = sent.cutsTurn;
+    const row = sent.recorded;
+    if (!row) {
+      this.lease.markLost();
+      return null;
+    }
+    let finished: TurnTiming | null = null;
+    const turn = item?.turn ?? null;
+    if (turn) {
+      turn.sendMs += sent.ms;
+      if (--turn.partsLeft === 0) finished = turn;
+    }
+    if (!row.held) {
+      this.lease.markLost();
+      return finished;
+    }
+    if (row.inboundSeq !== null) this.lease.sawSeq(row.inboundSeq);
+    if (row.releasedAt !== null) {
+      this.lease.heardRelease(row.releasedAt);
+      this.lease.caughtUp();
+    }
+    return finished;
+  }
+}
+
+/** A stored message as the runner keeps it while it waits for its turn. */
+export function toPending(m: Pick<StoredMessage, 'id' | 'type' | 'body' | 'media' | 'convSeq'> & { wamid?: string | null; waTimestamp?: string | null }): PendingMessage {
+  return {
+    id: m.id,
+    wamid: m.wamid ?? null,
+    type: m.type,
+    body: m.body,
+    media: m.media,
+    convSeq: m.convSeq,
+    sentAt: m.waTimestamp ? Date.parse(m.waTimestamp) : null,
+    arrivedAt: performance.now(),
+  };
 }

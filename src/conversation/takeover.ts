@@ -79,9 +79,9 @@ export class Takeover {
       throw conflict('outside_customer_service_window', "the customer's last message is more than 24 hours old: WhatsApp allows only template messages now");
     }
     return {
-      messages: r.messages.map((m) => ({ id: m.id, body: m.body, createdAt: new Date(m.created_at).toISOString() })),
+      messages: r.messages.map((m) => ({ id: m.id, body: m.body, createdAt: new Date(m.createdAt).toISOString() })),
       paused: r.conv?.paused ?? false,
-      pausedUntil: r.conv?.paused_until ? new Date(r.conv.paused_until).toISOString() : null,
+      pausedUntil: r.conv?.pausedUntil ? new Date(r.conv.pausedUntil).toISOString() : null,
     };
   }
 }

@@ -1,6 +1,38 @@
 import { sql } from '../db/db.ts';
 
 /**
+ * The kind of reply a turn commits: answer | fallback | handoff | none |
+ * paused (the turn was stopped by a pause, even one undone since) |
+ * window_closed.
+ */
+export type ReplyKind = 'answer' | 'fallback' | 'handoff' | 'none' | 'paused' | 'window_closed';
+
+/** One turn's reply commit, as REPLY_COMMITS takes it (one element of $1). */
+export interface CommitInput {
+  conv: string;
+  /** Release the lease unless inbound_seq went past this (-1: keep it). */
+  seq: number;
+  ids: string[];
+  answered: string;
+  turn: string;
+  parts: string[];
+  kind: ReplyKind;
+  pause: boolean;
+}
+
+/** One row of REPLY_COMMITS per turn. Not held: every other field is null or empty. */
+export interface CommitRow {
+  conv: string;
+  held: boolean;
+  wasPaused: boolean | null;
+  inboundSeq: number | null;
+  usageCount: number | null;
+  convState: { paused: boolean; pausedUntil: string | null; released: boolean } | null;
+  replies: { id: string; body: string; createdAt: string }[];
+  settled: { id: string; disposition: string }[];
+}
+
+/**
  * The reply commit (round trip 2 of an answered message), for one turn or for
  * the turns of many conversations at once (see Batcher). Under each
  * conversation's row lock (taken in contact order, as ingest does, so the two
@@ -17,11 +49,9 @@ import { sql } from '../db/db.ts';
  *  - keeps the lease while a reply waits to be sent or newer messages came in
  *    (inbound_seq > the turn's seq), else releases it.
  *
- * $1 the turns, a jsonb array of {ord, conv, seq, ids, answered, turn, parts,
- * kind, pause}: kind is answer | fallback | handoff | none | paused |
- * window_closed (paused: the turn was stopped by a pause, even one undone
- * since); pause pauses the conversation (handoff). $2 lease owner,
- * $3 lease seconds. One row per turn comes back.
+ * $1 the turns, a jsonb array of CommitInput with its ord; pause pauses the
+ * conversation (handoff). $2 lease owner, $3 lease seconds. One CommitRow
+ * per turn comes back.
  */
 export const REPLY_COMMITS = sql(
   'turn_reply_commits',
@@ -113,11 +143,11 @@ conv AS (
 )
 SELECT i.conv::text AS conv,
        d.conv IS NOT NULL AS held,
-       d.was_paused,
-       d.inbound_seq,
-       (SELECT q.count FROM quota q WHERE q.tenant_id = d.tenant_id) AS usage_count,
-       (SELECT row_to_json(x) FROM (SELECT conv.paused, conv.paused_until, conv.released FROM conv WHERE conv.id = i.conv) x) AS conv_state,
-       (SELECT coalesce(json_agg(json_build_object('id', r.id::text, 'body', r.body, 'created_at', r.created_at) ORDER BY r.id), '[]')
+       d.was_paused AS "wasPaused",
+       d.inbound_seq::float8 AS "inboundSeq",
+       (SELECT q.count FROM quota q WHERE q.tenant_id = d.tenant_id) AS "usageCount",
+       (SELECT row_to_json(x) FROM (SELECT conv.paused, conv.paused_until AS "pausedUntil", conv.released FROM conv WHERE conv.id = i.conv) x) AS "convState",
+       (SELECT coalesce(json_agg(json_build_object('id', r.id::text, 'body', r.body, 'createdAt', r.created_at) ORDER BY r.id), '[]')
           FROM reply r WHERE r.conversation_id = i.conv) AS replies,
        (SELECT coalesce(json_agg(json_build_object('id', s.id::text, 'disposition', s.disposition)), '[]')
           FROM settle s WHERE s.conversation_id = i.conv) AS settled
@@ -125,6 +155,18 @@ FROM input i LEFT JOIN decide d ON d.conv = i.conv
 ORDER BY i.ord
 `,
 );
+
+/** One row of SEND_RESULTS per message recorded. Not held: the lease is no longer this process's. */
+export interface SendResultRow {
+  id: string;
+  tenantId: string;
+  status: string;
+  /** The turn's inbound messages this failure marked send_failed. */
+  sendFailed: number;
+  inboundSeq: number | null;
+  released: boolean;
+  held: boolean;
+}
 
 /**
  * Send results (round trip 3 of an answered message), for one or many sends
@@ -138,6 +180,7 @@ ORDER BY i.ord
  *
  * $1 message ids, $2 'sent' | 'failed', $3 wamids, $4 error codes, $5 error
  * titles, $6 release up to this seq (null: keep), $7 lease owner, $8 lease seconds.
+ * One SendResultRow per message found.
  */
 export const SEND_RESULTS = sql(
   'turn_send_results',
@@ -178,9 +221,9 @@ conv AS (
   WHERE c.id = msg.conversation_id AND c.lease_owner = $7 AND c.id IN (SELECT id FROM locked)
   RETURNING c.id, c.inbound_seq, c.lease_owner IS NULL AS released
 )
-SELECT msg.id::text AS id, msg.tenant_id::text AS tenant_id, msg.status,
-       (SELECT count(*) FROM failed f WHERE f.for_id = msg.id)::int AS send_failed,
-       conv.inbound_seq, coalesce(conv.released, false) AS released, conv.id IS NOT NULL AS held
+SELECT msg.id::text AS id, msg.tenant_id::text AS "tenantId", msg.status,
+       (SELECT count(*) FROM failed f WHERE f.for_id = msg.id)::int AS "sendFailed",
+       conv.inbound_seq::float8 AS "inboundSeq", coalesce(conv.released, false) AS released, conv.id IS NOT NULL AS held
 FROM msg LEFT JOIN conv ON conv.id = msg.conversation_id
 `,
 );

@@ -1,9 +1,8 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Bus } from '../shared/bus.ts';
+import { WORK_CHANNEL } from '../shared/notifyChannels.ts';
 
-/** The channel the ingest statement notifies on: payload `<lease owner>:<conversation id>`. */
-export const WORK_CHANNEL = 'wagate_work';
 
 /**
  * One LISTEN connection per process: tells the runner when another process

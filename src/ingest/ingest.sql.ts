@@ -1,4 +1,5 @@
 import { sql } from '../db/db.ts';
+import { WORK_CHANNEL } from '../shared/notifyChannels.ts';
 
 /**
  * The whole of a notification in ONE statement (one round trip, one commit):
@@ -122,8 +123,9 @@ msg_ins AS (
   JOIN conv_up cv ON cv.contact_id = cu.id
   ORDER BY m.idx
   ON CONFLICT (channel_id, wamid) WHERE wamid IS NOT NULL DO NOTHING
-  RETURNING id, tenant_id, conversation_id, direction, author, wamid, type, body, media, context_wamid,
-            status, disposition, conv_seq, wa_timestamp, created_at
+  RETURNING id, tenant_id AS "tenantId", conversation_id AS "conversationId", direction, author, wamid, type, body, media,
+            context_wamid AS "contextWamid", status, disposition, conv_seq AS "convSeq", wa_timestamp AS "waTimestamp",
+            created_at AS "createdAt"
 ),
 st_target AS (
   SELECT DISTINCT ON (s.tid) s.tid AS id, s.status, s."errorCode", s."errorTitle", s.wamid
@@ -148,7 +150,8 @@ st_up AS (
   WHERE x.id = t.id
     AND array_position(ARRAY['queued','sent','delivered','read','failed'], t.status)
       > array_position(ARRAY['queued','sent','delivered','read','failed'], x.status)
-  RETURNING x.id::text AS id, x.tenant_id::text AS tenant_id, x.conversation_id::text AS conversation_id, x.status, x.error_code
+  RETURNING x.id::text AS id, x.tenant_id::text AS "tenantId", x.conversation_id::text AS "conversationId", x.status,
+            x.error_code AS "errorCode"
 )
 SELECT
   (SELECT coalesce(json_agg(json_build_object(
@@ -156,10 +159,10 @@ SELECT
       'inboundSeq', cv.inbound_seq, 'configVersion', ch.config_version, 'usageCount', ch.usage_count,
       'bumped', p.answerable > 0,
       'contact', json_build_object('waId', cu.wa_id, 'userId', cu.user_id, 'name', cu.profile_name),
-      'messages', (SELECT coalesce(jsonb_agg(to_jsonb(mi) || jsonb_build_object('id', mi.id::text, 'tenant_id', mi.tenant_id::text, 'conversation_id', mi.conversation_id::text) ORDER BY mi.id), '[]') FROM msg_ins mi WHERE mi.conversation_id = cv.id),
+      'messages', (SELECT coalesce(jsonb_agg(to_jsonb(mi) || jsonb_build_object('id', mi.id::text, 'tenantId', mi."tenantId"::text, 'conversationId', mi."conversationId"::text) ORDER BY mi.id), '[]') FROM msg_ins mi WHERE mi."conversationId" = cv.id),
       'history', CASE WHEN cv.held THEN (
         SELECT coalesce(json_agg(h ORDER BY h.id::bigint), '[]') FROM (
-          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq, created_at
+          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq AS "convSeq", created_at AS "createdAt"
           FROM messages WHERE conversation_id = cv.id ORDER BY messages.id DESC LIMIT ch.history_length
         ) h) END
     )), '[]')
@@ -169,7 +172,7 @@ SELECT
   (SELECT coalesce(json_agg(su), '[]') FROM st_up su) AS statuses,
   -- New work for a conversation another live process holds: tell that process
   -- (delivered at commit) so it can fold the messages into its running turn.
-  (SELECT count(pg_notify('wagate_work', cv.lease_owner::text || ':' || cv.id::text))
+  (SELECT count(pg_notify('${WORK_CHANNEL}', cv.lease_owner::text || ':' || cv.id::text))
    FROM conv_up cv JOIN contact_up cu ON cu.id = cv.contact_id
    JOIN per_contact p ON p.channel_id = cu.channel_id AND p."contactKey" = cu.contact_key
    WHERE NOT cv.held AND cv.lease_owner IS NOT NULL AND p.answerable > 0) AS notified,

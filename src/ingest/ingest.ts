@@ -2,23 +2,23 @@ import type { Db } from '../db/db.ts';
 import type { Notification } from '../webhook/normalize.ts';
 import { INGEST } from './ingest.sql.ts';
 
-/** A message row as the ingest statement returns it (snake_case, from json_agg). */
+/** A message row as the ingest statement returns it (from jsonb_agg: bigint ids as text, seq as a number). */
 export interface StoredMessage {
   id: string;
-  tenant_id: string;
-  conversation_id: string;
+  tenantId: string;
+  conversationId: string;
   direction: 'inbound' | 'outbound';
   author: 'customer' | 'agent' | 'operator';
   wamid: string | null;
   type: string;
   body: string | null;
   media: Record<string, unknown> | null;
-  context_wamid: string | null;
+  contextWamid: string | null;
   status: string;
   disposition: string | null;
-  conv_seq: number;
-  wa_timestamp: string | null;
-  created_at: string;
+  convSeq: number;
+  waTimestamp: string | null;
+  createdAt: string;
 }
 
 /** A message of the conversation's history, oldest first. */
@@ -30,8 +30,8 @@ export interface HistoryMessage {
   body: string | null;
   media: Record<string, unknown> | null;
   disposition: string | null;
-  conv_seq: number;
-  created_at: string;
+  convSeq: number;
+  createdAt: string;
 }
 
 /** One conversation touched by a notification, with what the runner needs. */
@@ -42,6 +42,7 @@ export interface IngestedConversation {
   paused: boolean;
   /** This process now holds the conversation's lease and must run its turns. */
   held: boolean;
+  /** inbound_seq after this statement (a JSON number: the sequence fits in one). */
   inboundSeq: number;
   /** This statement bumped inbound_seq (it brought messages needing a turn). */
   bumped: boolean;
@@ -55,14 +56,16 @@ export interface IngestedConversation {
   history: HistoryMessage[] | null;
 }
 
+/** An outbound message whose status a status webhook moved forward. */
 export interface StatusChange {
   id: string;
-  tenant_id: string;
-  conversation_id: string;
+  tenantId: string;
+  conversationId: string;
   status: string;
-  error_code: number | null;
+  errorCode: number | null;
 }
 
+/** What one ingest statement stored and changed. */
 export interface IngestResult {
   conversations: IngestedConversation[];
   statuses: StatusChange[];
@@ -72,6 +75,7 @@ export interface IngestResult {
   duplicates: number;
 }
 
+/** Who takes the leases, for how long, and which channel's numbers are accepted. */
 export interface IngestOptions {
   /** This process's lease id. */
   leaseOwner: string;

@@ -5,6 +5,7 @@ import type { InboundItem, Notification, StatusItem } from '../webhook/normalize
 import { ingest, type IngestResult } from './ingest.ts';
 import type { UnroutableReporter } from './unroutable.ts';
 
+/** Who takes the leases and for how long, how many statements run at once, and who gets what they stored. */
 export interface IngestQueueOptions {
   /**
    * Held by every statement that updates outbound message rows in batches

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isRowId } from '../shared/ids.ts';
+import { messageIdFromCallbackData } from '../shared/callbackData.ts';
 
 /** A message the webhook carried: a customer's, or an echo of one the business sent from its own app. */
 export interface InboundItem {
@@ -61,11 +61,6 @@ export class InvalidNotificationError extends Error {
 const ANSWERABLE = new Set(['text', 'interactive', 'button', 'image', 'video', 'audio', 'document', 'sticker', 'location', 'contacts']);
 const MEDIA = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
-const CALLBACK_PREFIX = 'wg:';
-
-/** The `biz_opaque_callback_data` that carries an outbound message's own id. */
-export const callbackDataFor = (messageId: string) => CALLBACK_PREFIX + messageId;
-
 // Unix seconds as Meta sends them (a string); bounded so PostgreSQL's to_timestamp cannot overflow.
 const timestamp = z
   .union([z.string().regex(/^\d{1,11}$/), z.number().int().nonnegative().max(99_999_999_999)])
@@ -160,7 +155,7 @@ export function normalize(body: unknown): Notification {
           ts: s.timestamp,
           errorCode: err?.code ?? null,
           errorTitle: err?.title ?? null,
-          callbackMessageId: cb && cb.startsWith(CALLBACK_PREFIX) && isRowId(cb.slice(3)) ? cb.slice(3) : null,
+          callbackMessageId: messageIdFromCallbackData(cb),
         });
       }
     }

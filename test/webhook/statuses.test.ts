@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { now, postWebhook, statusNotification, textNotification, wamid } from '../support/webhooks.ts';
-import { callbackDataFor } from '../../src/webhook/normalize.ts';
+import { callbackDataFor } from '../../src/shared/callbackData.ts';
 import { ingestOnly, Rows } from './rows.ts';
 
 describe('statuses update the outbound message they name', () => {
