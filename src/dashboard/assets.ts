@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 /** One file the pages load, with its content type. */
 export interface Asset {
@@ -45,6 +44,8 @@ export function pageAssets(): Promise<PageAssets> {
 }
 
 async function buildAssets(): Promise<PageAssets> {
+  // Loaded here, not at start: a gateway that never serves a page never pays for the bundler.
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: ENTRIES,
     bundle: true,
