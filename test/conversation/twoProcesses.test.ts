@@ -113,7 +113,9 @@ describe('two processes on one database', () => {
     const viaP = new Customers(p.url, t.phoneNumberId);
     const viaQ = new Customers(q.url, t.phoneNumberId);
     const wa = newWaId();
-    model.setLatency(800);
+    // Each message restarts the call: it must outlast the gap between two of them, which a
+    // busy machine stretches well past the 60 ms slept.
+    model.setLatency(2_500);
     const before = model.requests.length;
     try {
       for (let i = 1; i <= 4; i++) {
