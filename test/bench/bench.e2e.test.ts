@@ -18,7 +18,7 @@ describe('wagate bench, end to end on a small load', () => {
     const out = sink();
     const progress = sink();
     const report = await bench(
-      ['--conversations', '6', '--tenants', '2', '--model-latency-ms', '0', '--warmup', '1', '--duration', '3', '--drain', '10', '--database-url', inject('pgServerUrl')],
+      ['--conversations', '6', '--tenants', '2', '--model-latency-ms', '0', '--warmup', '1', '--duration', '6', '--drain', '60', '--database-url', inject('pgServerUrl')],
       { out: out.stream, progress: progress.stream },
     );
     expect(report).not.toBeNull();
