@@ -75,6 +75,11 @@ export class Load {
   private readonly loops: Promise<void>[] = [];
   private writing = true;
   private measuring = false;
+  /** While set, customers write no new message (see `quiesce`). */
+  private held: { promise: Promise<void>; release: () => void } | null = null;
+  /** Messages posted whose answer (or refusal) has not come yet. */
+  private open = 0;
+  private readonly idleWaiters = new Set<() => void>();
   private next = 0;
   private seq = 0;
   private ack = new RollingWindow();
@@ -104,6 +109,33 @@ export class Load {
     this.measuring = true;
   }
 
+  /**
+   * Holds new messages back until every message posted has its answer (or
+   * `timeoutMs` passed), then resolves with a function that lets customers
+   * write again. Between the two, nothing is in flight: counters read then
+   * cut no message's work in two.
+   */
+  async quiesce(timeoutMs: number): Promise<() => void> {
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    const held = { promise, release: () => {} };
+    held.release = () => {
+      if (this.held === held) this.held = null;
+      release();
+    };
+    this.held = held;
+    if (this.open > 0) {
+      let wake!: () => void;
+      const idle = new Promise<void>((resolve) => (wake = resolve));
+      this.idleWaiters.add(wake);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+      this.idleWaiters.delete(wake);
+    }
+    return held.release;
+  }
+
   /** Customers write no new message; those waiting keep waiting. */
   stopWriting(): void {
     this.writing = false;
@@ -112,6 +144,7 @@ export class Load {
   /** Waits until every customer has its answer or `timeoutMs` passed; then gives up on the rest. */
   async drain(timeoutMs: number): Promise<void> {
     this.stopWriting();
+    this.held?.release();
     const all = Promise.all(this.loops);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
@@ -148,43 +181,58 @@ export class Load {
   private async customer(c: Customer): Promise<void> {
     const key = `${c.phoneNumberId}|${c.waId}`;
     for (let n = 0; this.writing && (this.opts.messagesPerCustomer === 0 || n < this.opts.messagesPerCustomer); n++) {
-      const text = `m${this.stamp}.${(this.seq++).toString(36)} from ${c.waId}`;
-      const raw = notification(c, text, `wamid.BENCH${this.stamp}${this.seq.toString(36)}`);
-      const answered = new Promise<number | null>((resolve) => this.waiters.set(key, { text, resolve }));
-      const pool = this.pools[this.next++ % this.pools.length];
-      const measured = this.measuring;
-      const started = performance.now();
-      this.counts.sent++;
-      let status = 0;
+      if (this.held) {
+        await this.held.promise;
+        if (!this.writing) return;
+      }
+      this.open++;
       try {
-        const res = await pool.request({
-          method: 'POST',
-          path: '/webhooks/whatsapp',
-          headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, this.opts.appSecret) },
-          body: raw,
-        });
-        await res.body.dump();
-        status = res.statusCode;
-      } catch {
-        this.counts.failed++;
-      }
-      const acked = performance.now();
-      if (status !== 200) {
-        if (status !== 0) this.counts.rejected++;
-        this.waiters.delete(key);
-        // A refused message gets no answer; wait a little before writing again rather than spin.
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      if (measured) this.ack.record(acked - started);
-      const at = await answered;
-      if (at === null) return;
-      this.counts.answered++;
-      if (this.measuring) {
-        this.counts.answeredMeasured++;
-        this.e2e.record(at - started);
+        if (!(await this.message(c, key))) return;
+      } finally {
+        if (--this.open === 0) for (const wake of this.idleWaiters) wake();
       }
     }
+  }
+
+  /** Posts one message and waits for its answer; false when the answer was given up on. */
+  private async message(c: Customer, key: string): Promise<boolean> {
+    const text = `m${this.stamp}.${(this.seq++).toString(36)} from ${c.waId}`;
+    const raw = notification(c, text, `wamid.BENCH${this.stamp}${this.seq.toString(36)}`);
+    const answered = new Promise<number | null>((resolve) => this.waiters.set(key, { text, resolve }));
+    const pool = this.pools[this.next++ % this.pools.length];
+    const measured = this.measuring;
+    const started = performance.now();
+    this.counts.sent++;
+    let status = 0;
+    try {
+      const res = await pool.request({
+        method: 'POST',
+        path: '/webhooks/whatsapp',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, this.opts.appSecret) },
+        body: raw,
+      });
+      await res.body.dump();
+      status = res.statusCode;
+    } catch {
+      this.counts.failed++;
+    }
+    const acked = performance.now();
+    if (status !== 200) {
+      if (status !== 0) this.counts.rejected++;
+      this.waiters.delete(key);
+      // A refused message gets no answer; wait a little before writing again rather than spin.
+      await new Promise((r) => setTimeout(r, 100));
+      return true;
+    }
+    if (measured) this.ack.record(acked - started);
+    const at = await answered;
+    if (at === null) return false;
+    this.counts.answered++;
+    if (this.measuring) {
+      this.counts.answeredMeasured++;
+      this.e2e.record(at - started);
+    }
+    return true;
   }
 }
 

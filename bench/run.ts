@@ -137,12 +137,20 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     load.start();
 
     await sleep(spec.warmupS * 1000);
+    // The window starts with nothing in flight, as it ends (drain): a message whose work
+    // straddled the first reading would have part of its statements counted, or all of
+    // them without its answer (a busy machine widens the gap between the readings and
+    // the start of counting answers). The customers wait meanwhile; their answers'
+    // statuses arrive, as after the drain below.
+    const resume = await load.quiesce(spec.drainS * 1000);
+    await sleep(500);
     const before = await Promise.all(targets.map((t) => t.scrape()));
     const memStart = await memorySum(targets);
     const cpuStart = await cpuSum(targets);
     const loadCpuStart = process.cpuUsage();
     const pgCpuStart = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
     load.beginMeasuring();
+    resume();
     const windowStart = performance.now();
     await sleep(spec.durationS * 1000);
     const windowEnd = performance.now();

@@ -62,7 +62,7 @@ export async function openEventStream(url: string, headers: Record<string, strin
     body: null,
     events,
     ended,
-    next(predicate, timeoutMs = 10_000) {
+    next(predicate, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         let from = 0;
         const check = () => {
@@ -77,7 +77,7 @@ export async function openEventStream(url: string, headers: Record<string, strin
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => e.event))}`));
+          reject(new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.event, e.data]))}`));
         }, timeoutMs);
         waiters.add(check);
         check();

@@ -35,7 +35,9 @@ describe('messages that arrive while a turn runs join it', () => {
     const { phoneNumberId } = await provisionTenant(h.gw, { agent: { provider: 'openai', coalesce: 'restart' } });
     const customers = new Customers(h.gw.url, phoneNumberId);
     const wa = newWaId();
-    h.model.setLatency(500);
+    // Each message restarts the call: it must outlast the gap between two of them, which
+    // a busy machine stretches well past the 60 ms slept.
+    h.model.setLatency(2_000);
     const before = h.model.requests.length;
     try {
       await burst(customers, wa, ['b1', 'b2', 'b3', 'b4', 'b5']);
@@ -62,7 +64,7 @@ describe('messages that arrive while a turn runs join it', () => {
     const { phoneNumberId } = await provisionTenant(h.gw, { agent: { provider: 'openai', coalesce: 'restart' } });
     const customers = new Customers(h.gw.url, phoneNumberId);
     const wa = newWaId();
-    h.model.setLatency(400);
+    h.model.setLatency(2_000);
     const before = h.model.requests.length;
     try {
       await customers.say(wa, 'look at this');
@@ -106,7 +108,10 @@ describe('messages that arrive while a turn runs join it', () => {
     h.model.setLatency(500);
     const before = h.model.requests.length;
     try {
-      await burst(customers, wa, ['q1', 'q2', 'q3', 'q4', 'q5']);
+      // The first turn is running before the rest arrive (60 ms is not a promise on a busy machine).
+      await customers.say(wa, 'q1');
+      await eventually(() => h.model.requests.length > before, 5_000, 'the first agent call');
+      await burst(customers, wa, ['q2', 'q3', 'q4', 'q5']);
       await eventually(() => rows.settled(wa), 10_000, 'the burst settled');
     } finally {
       h.model.setLatency(0);

@@ -80,7 +80,7 @@ describe('the monthly message limit', () => {
       h.model.setLatency(0);
     }
     expect(answersTo(was)).toHaveLength(2);
-    await eventually(() => noticesTo(was).length === 1, 3_000, 'the quota notice');
+    await eventually(() => noticesTo(was).length === 1, 10_000, 'the quota notice');
   });
 
   // docs/behaviour.md: "a turn that starts after [the limit is reached] never calls [the agent]":

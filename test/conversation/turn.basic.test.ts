@@ -6,6 +6,17 @@ import { sqlClient } from '../support/db.ts';
 
 describe('a text message is answered', () => {
   let h: PipelineHarness;
+  /** Whether the answer to `waId` is recorded as sent. */
+  async function sendRecorded(waId: string): Promise<boolean> {
+    const c = await sqlClient(h.gw.dbUrl);
+    try {
+      const r = await c.query(`SELECT m.status FROM messages m JOIN contacts k ON k.id = (SELECT contact_id FROM conversations WHERE id = m.conversation_id)
+                               WHERE m.direction = 'outbound' AND k.wa_id = $1`, [waId]);
+      return r.rows[0]?.status === 'sent';
+    } finally {
+      await c.end();
+    }
+  }
   beforeAll(async () => {
     h = await startPipeline();
   });
@@ -19,7 +30,8 @@ describe('a text message is answered', () => {
     const warm = h.cloud.once('send');
     await postWebhook(h.gw.url, textNotification(phoneNumberId, '15550009999', 'warm up').body);
     await warm;
-    await new Promise((r) => setTimeout(r, 100));
+    // Its send is recorded after the Cloud API has it: that statement is not this message's.
+    await eventually(() => sendRecorded('15550009999'), undefined, 'the warm-up send recorded');
     h.model.requests.length = 0;
     const statements: string[] = [];
     const off = h.gw.bus.on('db.statement', (e) => {
@@ -34,16 +46,7 @@ describe('a text message is answered', () => {
     const s = await sent;
     expect(s.body).toBe('echo: hello there');
     expect(s.to).toBe('15550001111');
-    await eventually(async () => {
-      const c = await sqlClient(h.gw.dbUrl);
-      try {
-        const r = await c.query(`SELECT m.status FROM messages m JOIN contacts k ON k.id = (SELECT contact_id FROM conversations WHERE id = m.conversation_id)
-                                 WHERE m.direction = 'outbound' AND k.wa_id = '15550001111'`);
-        return r.rows[0]?.status === 'sent';
-      } finally {
-        await c.end();
-      }
-    });
+    await eventually(() => sendRecorded('15550001111'), undefined, 'the send recorded');
     await new Promise((r) => setTimeout(r, 100));
     expect(h.model.requests.length).toBe(1);
     const body = h.model.requests[0].body;

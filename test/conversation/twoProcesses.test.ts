@@ -113,7 +113,9 @@ describe('two processes on one database', () => {
     const viaP = new Customers(p.url, t.phoneNumberId);
     const viaQ = new Customers(q.url, t.phoneNumberId);
     const wa = newWaId();
-    model.setLatency(800);
+    // Each message restarts the call: it must outlast the gap between two of them, which a
+    // busy machine stretches well past the 60 ms slept.
+    model.setLatency(2_500);
     const before = model.requests.length;
     try {
       for (let i = 1; i <= 4; i++) {
@@ -133,10 +135,15 @@ describe('two processes on one database', () => {
     const viaP = new Customers(p.url, t.phoneNumberId);
     const viaQ = new Customers(q.url, t.phoneNumberId);
     const was = Array.from({ length: 20 }, () => newWaId());
-    model.setLatency(2_000);
+    // Long calls, and the kill once all 20 are seen running: mid-turn for certain. (After a
+    // fixed 1.5 s, a busy machine could kill P after some sends, which no status webhook
+    // here tells Q about: Q sent them again.)
+    model.setLatency(8_000);
+    const posted = Date.now();
     await Promise.all(was.map((wa) => viaP.say(wa, `${wa} first`)));
-    // Past the first renewal, the leases are the runner's 5 s; the agent calls are running.
-    await new Promise((r) => setTimeout(r, 1_500));
+    await eventually(() => model.inflight >= 20, 6_000, 'the 20 agent calls running');
+    // Past the first renewal, the leases are the runner's 5 s.
+    await new Promise((r) => setTimeout(r, Math.max(0, posted + 1_500 - Date.now())));
     p.kill('SIGKILL');
     await p.exited;
     model.setLatency(100);

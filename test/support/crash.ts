@@ -78,7 +78,7 @@ export async function startGatewayChild(opts: GatewayChildOptions): Promise<Gate
   createInterface({ input: child.stderr! }).on('line', keep);
   const lines = createInterface({ input: child.stdout! });
   const fail = (why: string) => new Error(`gateway child did not start: ${why}\n  ${tail.slice(-15).join('\n  ')}`);
-  const timeoutMs = opts.startTimeoutMs ?? 30_000;
+  const timeoutMs = opts.startTimeoutMs ?? 60_000;
 
   let started: { url: string; leaseOwner: string };
   if (opts.entry === 'start') {
