@@ -60,7 +60,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   let embedded: EmbeddedServer | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, { log: (l) => log.debug({ pg: l }, 'postgres') });
+    embedded = await startEmbeddedPostgres(config.dataDir, { ...config.embeddedPostgres, log: (l) => log.debug({ pg: l }, 'postgres') });
     databaseUrl = embedded.url;
   }
   let opened: Db | null = null;

@@ -12,6 +12,13 @@ export interface Config {
   readonly databaseUrl: string | null;
   /** Embedded PostgreSQL's data and other local state. */
   readonly dataDir: string;
+  /**
+   * The embedded PostgreSQL: `port` and `tcp` (it listens on 127.0.0.1:port
+   * only when WAGATE_EMBEDDED_PG_PORT is set; otherwise on its Unix socket
+   * alone), and `systemDir`, where, as root, its binaries and cluster go when
+   * its OS user cannot reach the checkout or WAGATE_DATA_DIR.
+   */
+  readonly embeddedPostgres: { readonly port?: number; readonly tcp: boolean; readonly systemDir: string };
   /** Connections in the one pool of the process. */
   readonly dbPoolMax: number;
   /** Base URL of the Cloud API for sends and media. */
@@ -61,6 +68,8 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   WAGATE_DATA_DIR: z.string().min(1).default('./data'),
+  WAGATE_EMBEDDED_PG_PORT: intIn(1, 65535).optional(),
+  WAGATE_EMBEDDED_PG_DIR: z.string().regex(/^\//, 'must be an absolute path').default('/var/lib/wagate'),
   DB_POOL_MAX: intIn(1, 1000).default(10),
   WHATSAPP_API_URL: url.default('https://graph.facebook.com/v25.0'),
   WHATSAPP_APP_SECRET: z.string().min(1).optional(),
@@ -118,6 +127,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     host: e.HOST,
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.WAGATE_DATA_DIR,
+    embeddedPostgres: Object.freeze({
+      ...(e.WAGATE_EMBEDDED_PG_PORT === undefined ? {} : { port: e.WAGATE_EMBEDDED_PG_PORT }),
+      tcp: e.WAGATE_EMBEDDED_PG_PORT !== undefined,
+      systemDir: e.WAGATE_EMBEDDED_PG_DIR,
+    }),
     dbPoolMax: e.DB_POOL_MAX,
     whatsappApiUrl: e.WHATSAPP_API_URL,
     whatsappAppSecret: e.WHATSAPP_APP_SECRET ?? (sandbox ? SANDBOX_DEFAULTS.WHATSAPP_APP_SECRET : null),
