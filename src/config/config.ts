@@ -42,12 +42,18 @@ export interface Config {
   readonly sandbox: boolean;
 }
 
-/** Thrown when a variable is missing or invalid; the message is one line naming it. */
+/**
+ * Thrown when variables are missing or invalid: one problem per variable, each
+ * one line naming it (`problems`); the message is those lines.
+ */
 export class ConfigError extends Error {
   readonly code = 'invalid_config';
-  constructor(message: string) {
-    super(message);
+  readonly problems: readonly string[];
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === 'string' ? [problems] : [...problems];
+    super(list.join('\n'));
     this.name = 'ConfigError';
+    this.problems = list;
   }
 }
 
@@ -102,25 +108,38 @@ export const SANDBOX_DEFAULTS = {
 
 /**
  * Reads the configuration. Outside sandbox mode the app secret, verify token,
- * admin key and secret key are required.
+ * admin key and secret key are required. Throws one ConfigError naming every
+ * missing or invalid variable, so that one attempt shows them all.
  */
 export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } = {}): Config {
   const sandbox = opts.sandbox ?? false;
+  // Every problem is reported at once, one line per variable, so that one start shows them all.
+  const problems = new Map<string, string>();
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const name = String(issue.path[0] ?? 'environment');
-    const got = env[name];
-    // Secrets and URLs that may carry a password are never echoed.
-    const shown = got === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(got)})`;
-    throw new ConfigError(`${name}: ${issue.message}${shown}`);
-  }
-  const e = parsed.data;
-  if (!sandbox) {
-    for (const name of ['WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY'] as const) {
-      if (!e[name]) throw new ConfigError(`${name}: required outside sandbox mode`);
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      if (problems.has(name)) continue;
+      const got = env[name];
+      // Secrets and URLs that may carry a password are never echoed.
+      const shown = got === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(got)})`;
+      problems.set(name, `${name}: ${issue.message}${shown}`);
     }
   }
+  if (!sandbox) {
+    for (const name of ['WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY'] as const) {
+      if (!env[name] && !problems.has(name)) problems.set(name, `${name}: required outside sandbox mode`);
+    }
+  }
+  if (env.WAGATE_SECRET_KEY && !problems.has('WAGATE_SECRET_KEY')) {
+    try {
+      parseSecretKey(env.WAGATE_SECRET_KEY);
+    } catch (err) {
+      problems.set('WAGATE_SECRET_KEY', (err as Error).message);
+    }
+  }
+  if (problems.size > 0 || !parsed.success) throw new ConfigError([...problems.values()]);
+  const e = parsed.data;
   const secretKey = e.WAGATE_SECRET_KEY ? parseSecretKey(e.WAGATE_SECRET_KEY) : Buffer.alloc(0);
   return Object.freeze({
     port: e.PORT,
