@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,8 @@ describe('wagate start: each start-up failure is one line naming the setting, ex
   beforeAll(async () => {
     cwd = await cliWorkDir();
     scratch = await mkdtemp(path.join(tmpdir(), 'wagate-startfail-'));
+    // Open like /tmp itself: as root, the embedded server's user must reach the data directories in it.
+    await chmod(scratch, 0o755);
   });
   afterAll(async () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });

@@ -131,6 +131,24 @@ describe('loadConfig', () => {
     },
   );
 
+  it('names every invalid or missing variable at once, one line each', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'x', DB_POOL_MAX: '0', WAGATE_SECRET_KEY: 'abcd', WHATSAPP_VERIFY_TOKEN: 'token' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      'PORT: must be a whole number (got "x")',
+      'DB_POOL_MAX: must be between 1 and 1000 (got "0")',
+      'WHATSAPP_APP_SECRET: required outside sandbox mode',
+      'WAGATE_ADMIN_KEY: required outside sandbox mode',
+      'WAGATE_SECRET_KEY: must be 32 bytes, as 64 hex characters or base64',
+    ]);
+    expect((err as ConfigError).message.split('\n')).toEqual((err as ConfigError).problems);
+  });
+
   it('relaxes the required variables in sandbox mode, with its own webhook secrets', () => {
     const c = loadConfig({}, { sandbox: true });
     expect(c.sandbox).toBe(true);
