@@ -224,11 +224,12 @@ function startServer(layout: EmbeddedLayout, port: number, tcp: boolean, log: (l
       }
     });
     child.on('error', (err) => reject(spawnFailure(layout.bin.postgres, err)));
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': by then everything it wrote on stderr has been read.
+    child.on('close', (code, signal) => {
       if (ready) return;
       const lines = output.split('\n').filter(Boolean);
       const why = lines.filter((l) => /FATAL|PANIC|ERROR/.test(l)).at(-1) ?? lines.at(-1) ?? `exit ${code ?? signal}`;
-      const hint = /Address already in use/.test(why) ? ' (set WAGATE_EMBEDDED_PG_PORT to a free port)' : '';
+      const hint = /Address already in use/.test(output) ? ' (set WAGATE_EMBEDDED_PG_PORT to a free port)' : '';
       reject(new EmbeddedPostgresError(`the embedded PostgreSQL in ${layout.clusterDir} did not start: ${why.replace(/^.*?(FATAL|PANIC|ERROR):\s*/, '')}${hint}`));
     });
   });

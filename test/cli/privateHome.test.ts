@@ -79,5 +79,6 @@ describe('npm start as root in a private home folder', () => {
     }
     expect(await exited).toBe(0);
     expect(stderr).not.toMatch(/\n\s+at /);
-  });
+    // A first start copies the server's binaries and makes a cluster: minutes on a busy machine.
+  }, 240_000);
 });
