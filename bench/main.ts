@@ -42,7 +42,7 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
     if (!serverUrl) {
       say.line('starting embedded PostgreSQL');
       pgDir = await mkdtemp(path.join(tmpdir(), 'wagate-bench-pg-'));
-      embedded = await startEmbeddedPostgres(pgDir);
+      embedded = await startEmbeddedPostgres(pgDir, { createDatabases: true });
       serverUrl = embedded.url;
       postgresPid = await postmasterPid(path.join(pgDir, 'postgres'));
     }

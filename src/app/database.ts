@@ -23,7 +23,7 @@ export async function openDatabase(config: Config, log: Logger, bus: Bus): Promi
   let embedded: EmbeddedServer | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, { log: (l) => log.debug({ pg: l }, 'postgres') });
+    embedded = await startEmbeddedPostgres(config.dataDir, { ...config.embeddedPostgres, log: (l) => log.debug({ pg: l }, 'postgres') });
     databaseUrl = embedded.url;
   }
   let db: Db | null = null;

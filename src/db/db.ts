@@ -57,8 +57,9 @@ export class DatabaseUnavailableError extends Error {
 }
 
 // Connection-level failures (as opposed to a statement's own error): refused,
-// reset, terminated by the server, or PostgreSQL's "cannot connect now" classes.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+// reset, terminated by the server, a Unix socket that is gone (the server stopped),
+// or PostgreSQL's "cannot connect now" classes.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof DatabaseUnavailableError) return true;

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       databaseUrl: null,
       dataDir: './data',
+      embeddedPostgres: { tcp: false, systemDir: '/var/lib/wagate' },
       dbPoolMax: 10,
       whatsappApiUrl: 'https://graph.facebook.com/v25.0',
       openai: { baseUrl: 'https://api.openai.com/v1', apiKey: null, model: 'gpt-4o-mini' },
@@ -48,6 +49,8 @@ describe('loadConfig', () => {
       HOST: '0.0.0.0',
       DATABASE_URL: 'postgresql://u:p@db:5432/wagate',
       WAGATE_DATA_DIR: '/var/lib/wagate',
+      WAGATE_EMBEDDED_PG_PORT: '5433',
+      WAGATE_EMBEDDED_PG_DIR: '/srv/wagate-pg',
       DB_POOL_MAX: '25',
       WHATSAPP_API_URL: 'http://127.0.0.1:9090/v25.0/',
       OPENAI_BASE_URL: 'http://localhost:11434/v1',
@@ -63,6 +66,7 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       databaseUrl: 'postgresql://u:p@db:5432/wagate',
       dataDir: '/var/lib/wagate',
+      embeddedPostgres: { port: 5433, tcp: true, systemDir: '/srv/wagate-pg' },
       dbPoolMax: 25,
       whatsappApiUrl: 'http://127.0.0.1:9090/v25.0',
       whatsappAppSecret: 'app-secret',
@@ -88,6 +92,9 @@ describe('loadConfig', () => {
     ['HOST', ''],
     ['DATABASE_URL', 'mysql://db/wagate'],
     ['WAGATE_DATA_DIR', ''],
+    ['WAGATE_EMBEDDED_PG_PORT', '0'],
+    ['WAGATE_EMBEDDED_PG_PORT', 'yes'],
+    ['WAGATE_EMBEDDED_PG_DIR', 'relative/dir'],
     ['DB_POOL_MAX', '0'],
     ['DB_POOL_MAX', '1.5'],
     ['WHATSAPP_API_URL', 'ftp://example.com'],
@@ -123,6 +130,24 @@ describe('loadConfig', () => {
       expect((err as Error).message).toBe(`${name}: required outside sandbox mode`);
     },
   );
+
+  it('names every invalid or missing variable at once, one line each', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'x', DB_POOL_MAX: '0', WAGATE_SECRET_KEY: 'abcd', WHATSAPP_VERIFY_TOKEN: 'token' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      'PORT: must be a whole number (got "x")',
+      'DB_POOL_MAX: must be between 1 and 1000 (got "0")',
+      'WHATSAPP_APP_SECRET: required outside sandbox mode',
+      'WAGATE_ADMIN_KEY: required outside sandbox mode',
+      'WAGATE_SECRET_KEY: must be 32 bytes, as 64 hex characters or base64',
+    ]);
+    expect((err as ConfigError).message.split('\n')).toEqual((err as ConfigError).problems);
+  });
 
   it('relaxes the required variables in sandbox mode, with its own webhook secrets', () => {
     const c = loadConfig({}, { sandbox: true });

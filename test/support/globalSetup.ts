@@ -25,7 +25,8 @@ export default async function setup(project: TestProject) {
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     dir = await mkdtemp(path.join(tmpdir(), 'wagate-test-pg-'));
-    server = await startEmbeddedPostgres(dir);
+    // The gateway's role (not a superuser), allowed to create the test files' databases.
+    server = await startEmbeddedPostgres(dir, { createDatabases: true });
     serverUrl = server.url;
   }
   const template = `wagate_template_${process.pid}`;
