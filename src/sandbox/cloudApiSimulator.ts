@@ -62,7 +62,7 @@ export interface SimulatorOptions {
   displayPhoneNumber?: string;
   /**
    * How long a status the webhook refused (connection refused, 5xx) is tried
-   * again, with backoff up to 5 s, before it is reported as a statusError
+   * again, with backoff up to 2 s, before it is reported as a statusError
    * (default 70 s: Meta retries for longer, at least a minute is what a
    * restarting gateway needs).
    */
@@ -135,7 +135,7 @@ const ROUTE = /^\/(?:v\d+(?:\.\d+)?\/)?([^/?]+)\/messages\/?(?:\?.*)?$/;
 const MAX_BODY = 1 << 20;
 const MAX_TEXT = 4096;
 const STATUS_RETRY_FOR_MS = 70_000;
-const STATUS_RETRY_MAX_WAIT_MS = 5_000;
+const STATUS_RETRY_MAX_WAIT_MS = 2_000;
 // Meta posts webhooks with plenty of concurrency; a small pool would hold statuses back under load.
 const STATUS_CONNECTIONS = 256;
 

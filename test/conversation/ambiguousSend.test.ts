@@ -49,8 +49,9 @@ describe('a send left ambiguous by a crash is settled by its status webhook', ()
       dbUrl,
       whatsappApiUrl: cloud.url + '/v25.0',
       openaiBaseUrl: model.openaiBaseUrl,
-      // Leases outlive the status's way back, so the sweep would only resend what no status settled.
-      env: { PORT: String(port), WAGATE_TEST_LEASE_SECONDS: '8', WAGATE_TEST_RENEW_MS: '500', WAGATE_TEST_SWEEP_MS: '200' },
+      // Leases outlive the status's way back (a restart on a busy machine takes seconds, then the
+      // simulator's retry reaches it), so the sweep would only resend what no status settled.
+      env: { PORT: String(port), WAGATE_TEST_LEASE_SECONDS: '15', WAGATE_TEST_RENEW_MS: '500', WAGATE_TEST_SWEEP_MS: '200' },
     });
     children.push(c);
     return c;
@@ -72,13 +73,13 @@ describe('a send left ambiguous by a crash is settled by its status webhook', ()
     await start();
     // The simulator accepts the held send and posts its statuses to the restarted gateway.
     await eventually(async () => (await rows.outbound(wa))[0]?.status !== 'queued', 15_000, 'the status settling the send');
-    // Past the dead process's lease (8 s): the sweep has had every chance to resend.
-    await settle(killedAt + 9_000 - Date.now());
+    // Past the dead process's lease (15 s): the sweep has had every chance to resend.
+    await settle(killedAt + 16_000 - Date.now());
     expect(sends.to(wa)).toEqual(['echo: did my parcel ship?']);
     const out = await rows.outbound(wa);
     expect(out).toHaveLength(1);
     expect(['sent', 'delivered']).toContain(out[0].status);
     expect(await rows.dispositions(wa)).toEqual(['answered']);
     expect((await rows.query('SELECT wamid FROM messages WHERE id = $1', [out[0].id]))[0].wamid).toMatch(/^wamid\.SIM/);
-  });
+  }, 120_000);
 });
