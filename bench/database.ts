@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createDb } from '../src/db/db.ts';
+import { EgressPolicy } from '../src/shared/egress.ts';
 import { Provisioning } from '../src/tenancy/provision.ts';
 
 /** Creates a database for one run and returns its URL. */
@@ -33,7 +34,7 @@ export async function dropDatabase(serverUrl: string, dbUrl: string): Promise<vo
 export async function provision(dbUrl: string, tenants: number, secretKey: Buffer): Promise<{ phoneNumberId: string; accessToken: string }[]> {
   const db = createDb({ connectionString: dbUrl, max: 2 });
   try {
-    const p = new Provisioning(db, secretKey, 'openai');
+    const p = new Provisioning(db, secretKey, 'openai', new EgressPolicy());
     const out: { phoneNumberId: string; accessToken: string }[] = [];
     for (let i = 0; i < tenants; i++) {
       const t = await p.createTenant({ name: `Bench tenant ${i + 1}`, agent: { provider: 'openai' } });

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
+import { EgressPolicy } from '../shared/egress.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
 import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
 
@@ -50,8 +51,13 @@ export class HttpAgent implements Agent {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
 
+  /**
+   * `dispatcher` must apply the egress policy: the URL is the tenant's
+   * (docs/security.md). Without one, one is made with a policy that allows
+   * public addresses only.
+   */
   constructor(opts: { dispatcher?: Dispatcher } = {}) {
-    this.dispatcher = opts.dispatcher ?? createAgentDispatcher();
+    this.dispatcher = opts.dispatcher ?? createAgentDispatcher({ egress: new EgressPolicy() });
     this.ownsDispatcher = !opts.dispatcher;
   }
 

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
+import { EgressPolicy } from '../shared/egress.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
 import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
 
@@ -63,21 +64,33 @@ export function chatCompletionsBody(model: string, input: Pick<AgentInput, 'conf
  * postJson (429, 5xx, network and garbage are retryable; other 4xx not).
  *
  * Which endpoint and key: a tenant with its own `baseUrl` gets exactly that
- * URL and its own key (no key: no Authorization header, as local servers
+ * URL (through the egress policy) and its own key (no key: no Authorization header, as local servers
  * expect). The process key is never sent to a tenant's own URL, which the
  * tenant controls. A tenant without its own URL uses the process's URL,
  * with its own key when set, else the process key.
  */
 export class OpenAiAgent implements Agent {
   private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly tenantDispatcher: Dispatcher;
+  private readonly owned: Dispatcher[] = [];
 
+  /**
+   * `dispatcher` reaches the process's own URL, which the operator set;
+   * `tenantDispatcher` reaches a tenant's own `baseUrl` and must apply the
+   * egress policy (docs/security.md). Each one not given is made here: the
+   * tenant one with a policy that allows public addresses only.
+   */
   constructor(
     private readonly defaults: OpenAiDefaults,
-    opts: { dispatcher?: Dispatcher } = {},
+    opts: { dispatcher?: Dispatcher; tenantDispatcher?: Dispatcher } = {},
   ) {
-    this.dispatcher = opts.dispatcher ?? createAgentDispatcher();
-    this.ownsDispatcher = !opts.dispatcher;
+    this.dispatcher = opts.dispatcher ?? this.own(createAgentDispatcher());
+    this.tenantDispatcher = opts.tenantDispatcher ?? this.own(createAgentDispatcher({ egress: new EgressPolicy() }));
+  }
+
+  private own(d: Dispatcher): Dispatcher {
+    this.owned.push(d);
+    return d;
   }
 
   async run(input: AgentInput): Promise<AgentOutput> {
@@ -87,7 +100,8 @@ export class OpenAiAgent implements Agent {
     const model = input.config.model ?? this.defaults.model;
     const headers: Record<string, string> = {};
     if (key) headers.authorization = `Bearer ${key}`;
-    const json = await postJson(this.dispatcher, completionsUrl(own ?? this.defaults.baseUrl), headers, chatCompletionsBody(model, input), input.signal);
+    const dispatcher = own ? this.tenantDispatcher : this.dispatcher;
+    const json = await postJson(dispatcher, completionsUrl(own ?? this.defaults.baseUrl), headers, chatCompletionsBody(model, input), input.signal);
     const parsed = completion.safeParse(json);
     if (!parsed.success) {
       throw new AgentError('agent_invalid_answer', `chat completion of unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, true);
@@ -97,9 +111,9 @@ export class OpenAiAgent implements Agent {
     return { reply: textOf(message.content), handoff };
   }
 
-  /** Closes the dispatcher when this agent made its own. */
+  /** Closes the dispatchers this agent made itself. */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    await Promise.all(this.owned.map((d) => d.close()));
   }
 }
 

@@ -1,4 +1,6 @@
 import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
+import { EgressRefusedError, type EgressPolicy } from '../shared/egress.ts';
+import { createEgressDispatcher } from '../shared/egressDispatcher.ts';
 import { AgentError } from './types.ts';
 
 /**
@@ -18,20 +20,25 @@ const SNIPPET_CHARS = 300;
  * already bounds them, and a cap would queue calls behind it unseen.
  * Undici's `request` rather than the global `fetch`: it costs several times
  * less CPU per call (docs/architecture.md, "Performance habits").
+ * With `egress`, every connection it opens goes through that policy: the
+ * dispatcher for URLs a tenant sets (docs/security.md). Without, it is for
+ * the operator's own URLs only.
  */
-export function createAgentDispatcher(opts: { connectionsPerOrigin?: number | null } = {}): Dispatcher {
-  return new UndiciAgent({
+export function createAgentDispatcher(opts: { connectionsPerOrigin?: number | null; egress?: EgressPolicy } = {}): Dispatcher {
+  const options = {
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
     connections: opts.connectionsPerOrigin ?? null,
-  });
+  };
+  return opts.egress ? createEgressDispatcher(opts.egress, options) : new UndiciAgent(options);
 }
 
 /**
  * POSTs a JSON body and returns the parsed JSON answer. Throws:
  * - the signal's reason when `signal` aborts (the caller tells a timeout from a cancel);
  * - AgentError `agent_network` (retryable) when the endpoint cannot be reached;
- * - AgentError `agent_http_<status>`, retryable for 408, 429 and 5xx only;
+ * - AgentError `agent_egress_refused` (not retryable) when the egress policy refuses the destination;
+ * - AgentError `agent_http_<status>`, retryable for 408, 429 and 5xx only; a 3xx is not followed;
  * - AgentError `agent_invalid_answer` (retryable) for a body that is not JSON or too large.
  * Error messages may quote the start of the endpoint's body: they are for logs, never for customers.
  */
@@ -63,7 +70,9 @@ export async function postJson(
   const status = res.statusCode;
   if (status < 200 || status >= 300) {
     const retryable = status === 408 || status === 429 || status >= 500;
-    throw new AgentError(`agent_http_${status}`, `agent endpoint ${origin(url)} answered HTTP ${status}: ${snippet(text)}`, retryable);
+    // A redirect could lead anywhere, past the egress policy's save-time check: it is a failure, never followed.
+    const redirect = status >= 300 && status < 400 ? ' (a redirect, not followed)' : '';
+    throw new AgentError(`agent_http_${status}`, `agent endpoint ${origin(url)} answered HTTP ${status}${redirect}: ${snippet(text)}`, retryable);
   }
   try {
     return JSON.parse(text);
@@ -92,6 +101,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], max: number): P
 function classify(err: unknown, signal: AbortSignal, url: string): unknown {
   if (signal.aborted) return signal.reason;
   if (err instanceof AgentError) return err;
+  if (err instanceof EgressRefusedError) return new AgentError('agent_egress_refused', `agent endpoint ${origin(url)} refused: ${err.message}`, false, { cause: err });
   if (err instanceof BodyTooLargeError) return new AgentError('agent_invalid_answer', `agent endpoint ${origin(url)}: ${err.message}`, true);
   const code = (err as { code?: unknown })?.code;
   const message = err instanceof Error ? err.message : String(err);

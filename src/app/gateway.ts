@@ -20,6 +20,7 @@ import { Pacer } from '../outbound/pacer.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/setup.ts';
 import { Bus } from '../shared/bus.ts';
+import { EgressPolicy } from '../shared/egress.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { ChannelDirectory } from '../tenancy/channels.ts';
 import { Provisioning } from '../tenancy/provision.ts';
@@ -84,7 +85,9 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const { db, databaseUrl } = database;
   const defaultProvider = config.openai.apiKey ? 'openai' : 'demo';
   const channels = new ChannelDirectory(db, config.secretKey);
-  const provisioning = new Provisioning(db, config.secretKey, defaultProvider);
+  // One policy for every URL a tenant sets: checked when saved, and again at every connection.
+  const egress = new EgressPolicy({ allow: config.egressAllow, lookup: overrides.egressLookup });
+  const provisioning = new Provisioning(db, config.secretKey, defaultProvider, egress);
   const tenants = new TenantDirectory(db, config.secretKey, defaultProvider);
   const metrics = createMetrics({ db, bus, log });
   stops.add('metrics', async () => metrics.stop());
@@ -117,7 +120,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   if (overrides.answer !== false) {
     const cloudApi = createCloudApi(simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl);
     stops.add('cloud api', () => cloudApi.close());
-    const agents = createAgentRegistry(config);
+    const agents = createAgentRegistry(config, { egress });
     stops.add('agents', () => agents.close());
     const pacer = new Pacer(timings.pacer);
     stops.add('pacer', async () => pacer.close());

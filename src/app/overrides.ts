@@ -4,6 +4,7 @@ import type { PacerOptions } from '../outbound/pacer.ts';
 import type { RetryOptions } from '../outbound/retry.ts';
 import type { RunnerOptions } from '../conversation/runner.ts';
 import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
+import type { EgressLookup } from '../shared/egress.ts';
 
 /**
  * Timings of the conversation pipeline. Production uses the defaults; tests
@@ -45,4 +46,10 @@ export interface GatewayOverrides {
    * the gateway starts one itself when none is given.
    */
   simulator?: CloudApiSimulator;
+  /**
+   * How the egress policy resolves the host names of tenant-set URLs, at
+   * save time and at connect time (default: the system resolver). Tests of
+   * DNS rebinding answer differently at each.
+   */
+  egressLookup?: EgressLookup;
 }

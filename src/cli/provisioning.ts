@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.ts';
 import type { Db } from '../db/db.ts';
+import { EgressPolicy } from '../shared/egress.ts';
 import { AppError } from '../shared/errors.ts';
 import { Provisioning } from '../tenancy/provision.ts';
 import { CommandError } from './errors.ts';
@@ -10,7 +11,7 @@ import { CommandError } from './errors.ts';
  */
 export function provisioning(db: Db, config: Config, secretKey: Buffer): Provisioning {
   // As the gateway does: tenants without a provider answer with OpenAI when a key is configured.
-  return new Provisioning(db, secretKey, config.openai.apiKey ? 'openai' : 'demo');
+  return new Provisioning(db, secretKey, config.openai.apiKey ? 'openai' : 'demo', new EgressPolicy({ allow: config.egressAllow }));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEgressAllow, type EgressRule } from '../shared/egress.ts';
 
 /**
  * The process configuration, parsed once from the environment at start and frozen.
@@ -38,6 +39,8 @@ export interface Config {
   /** How long running turns may finish after SIGTERM. */
   readonly shutdownGraceMs: number;
   readonly logLevel: string;
+  /** Destinations a tenant-set URL may reach although private, and by http (WAGATE_EGRESS_ALLOW). */
+  readonly egressAllow: readonly EgressRule[];
   /** Sandbox mode: embedded database, demo tenant, built-in Cloud API simulator. */
   readonly sandbox: boolean;
 }
@@ -87,6 +90,7 @@ const schema = z.object({
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
   WAGATE_MAX_INFLIGHT: intIn(1, 1_000_000).default(2000),
   WAGATE_SHUTDOWN_GRACE_MS: intIn(0, 3_600_000).default(10_000),
+  WAGATE_EGRESS_ALLOW: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -141,6 +145,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
   if (problems.size > 0 || !parsed.success) throw new ConfigError([...problems.values()]);
   const e = parsed.data;
   const secretKey = e.WAGATE_SECRET_KEY ? parseSecretKey(e.WAGATE_SECRET_KEY) : Buffer.alloc(0);
+  let egressAllow: EgressRule[];
+  try {
+    egressAllow = parseEgressAllow(e.WAGATE_EGRESS_ALLOW ?? '');
+  } catch (err) {
+    throw new ConfigError(`WAGATE_EGRESS_ALLOW: ${(err as Error).message}`);
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -161,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     maxInflight: e.WAGATE_MAX_INFLIGHT,
     shutdownGraceMs: e.WAGATE_SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    egressAllow: Object.freeze(egressAllow),
     sandbox,
   });
 }

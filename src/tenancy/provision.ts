@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { Db } from '../db/db.ts';
+import { EgressRefusedError, type EgressPolicy } from '../shared/egress.ts';
 import { AppError, badRequest, conflict, notFound } from '../shared/errors.ts';
 import { encrypt, hashKey, newApiKey } from '../shared/secrets.ts';
-import { agentConfigInput, splitSecrets, withDefaults, type AgentConfig } from './agentConfig.ts';
+import { agentConfigInput, splitSecrets, withDefaults, type AgentConfig, type AgentConfigInput } from './agentConfig.ts';
 import { API_KEY_LOOKUP, INSERT_API_KEY, INSERT_CHANNEL, INSERT_TENANT, TENANT_BY_ID, UPDATE_TENANT } from './provision.sql.ts';
 
 export const tenantCreateInput = z.strictObject({
@@ -60,11 +61,32 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
 }
 
 export class Provisioning {
+  /** `egress` judges the URLs a tenant sets (agent `url`, `baseUrl`) before they are saved. */
   constructor(
     private readonly db: Db,
     private readonly secretKey: Buffer,
     private readonly defaultProvider: AgentConfig['provider'],
+    private readonly egress: EgressPolicy,
   ) {}
+
+  /**
+   * Refuses, as a 400 naming the field, a URL the egress policy would not
+   * connect to: not https (http only to an allowed destination), or a host
+   * that is or resolves to a private address. The same check runs again at
+   * every connection, where the answer of DNS may have changed.
+   */
+  private async checkUrls(agent: AgentConfigInput | undefined): Promise<void> {
+    for (const field of ['url', 'baseUrl'] as const) {
+      const value = agent?.[field];
+      if (value == null) continue;
+      try {
+        await this.egress.checkUrl(value);
+      } catch (err) {
+        if (err instanceof EgressRefusedError) throw badRequest('egress_refused', `agent.${field}: ${err.message}`);
+        throw err;
+      }
+    }
+  }
 
   view(r: TenantRow): TenantView {
     return {
@@ -83,6 +105,7 @@ export class Provisioning {
 
   async createTenant(input: unknown): Promise<TenantView> {
     const t = parseInput(tenantCreateInput, input);
+    await this.checkUrls(t.agent);
     const { plain, secrets } = splitSecrets(t.agent ?? {});
     const [row] = await this.db.query<TenantRow>(INSERT_TENANT, [t.name, t.monthlyMessageLimit ?? null, JSON.stringify(plain), JSON.stringify(this.encryptSecrets(secrets))]);
     return this.view(row);
@@ -90,6 +113,7 @@ export class Provisioning {
 
   async updateTenant(tenantId: string, input: unknown): Promise<TenantView> {
     const t = parseInput(tenantPatchInput, input);
+    await this.checkUrls(t.agent);
     const { plain, secrets } = splitSecrets(t.agent ?? {});
     const [row] = await this.db.query<TenantRow>(UPDATE_TENANT, [
       tenantId,

@@ -1,3 +1,4 @@
+import { EgressPolicy, parseEgressAllow } from '../../src/shared/egress.ts';
 import { withDefaults, type AgentConfig } from '../../src/tenancy/agentConfig.ts';
 import type { AgentInput, AgentMessage } from '../../src/agent/types.ts';
 
@@ -22,3 +23,6 @@ export function agentInput(
 
 export const user = (content: string): AgentMessage => ({ role: 'user', content });
 export const assistant = (content: string): AgentMessage => ({ role: 'assistant', content });
+
+/** An egress policy that allows the origin of these URLs (fake servers on loopback), as WAGATE_EGRESS_ALLOW would. */
+export const allowOnly = (...urls: string[]): EgressPolicy => new EgressPolicy({ allow: parseEgressAllow(urls.map((u) => new URL(u).host).join(',')) });

@@ -1,20 +1,26 @@
 import { createHmac } from 'node:crypto';
+import type { Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpAgent, signAgentRequest } from '../../src/agent/http.ts';
+import { createAgentDispatcher } from '../../src/agent/postJson.ts';
 import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
-import { agentInput, assistant, user } from './agentInput.ts';
+import { agentInput, allowOnly, assistant, user } from './agentInput.ts';
 
 describe('http provider', () => {
   let endpoint: FakeModel;
   let agent: HttpAgent;
+  let dispatcher: Dispatcher;
 
   beforeAll(async () => {
     endpoint = await startFakeModel();
-    agent = new HttpAgent();
+    // The endpoint is on loopback: the egress policy allows its one port, as WAGATE_EGRESS_ALLOW would.
+    dispatcher = createAgentDispatcher({ egress: allowOnly(endpoint.url) });
+    agent = new HttpAgent({ dispatcher });
   });
   afterEach(() => endpoint.reset());
   afterAll(async () => {
     await agent.close();
+    await dispatcher.close();
     await endpoint.close();
   });
 

@@ -1,18 +1,23 @@
+import type { Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { completionsUrl, OpenAiAgent } from '../../src/agent/openai.ts';
+import { createAgentDispatcher } from '../../src/agent/postJson.ts';
 import { AgentError } from '../../src/agent/types.ts';
 import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
-import { agentInput, assistant, user } from './agentInput.ts';
+import { agentInput, allowOnly, assistant, user } from './agentInput.ts';
 
 describe('openai provider', () => {
   let model: FakeModel;
   let tenantModel: FakeModel;
   let agent: OpenAiAgent;
+  let tenantDispatcher: Dispatcher;
 
   beforeAll(async () => {
     model = await startFakeModel();
     tenantModel = await startFakeModel();
-    agent = new OpenAiAgent({ baseUrl: model.openaiBaseUrl, apiKey: 'sk-process', model: 'gpt-default' });
+    // A tenant's own base URL goes through the egress policy, which allows the tenant model's one loopback port.
+    tenantDispatcher = createAgentDispatcher({ egress: allowOnly(tenantModel.url) });
+    agent = new OpenAiAgent({ baseUrl: model.openaiBaseUrl, apiKey: 'sk-process', model: 'gpt-default' }, { tenantDispatcher });
   });
   afterEach(() => {
     model.reset();
@@ -20,6 +25,7 @@ describe('openai provider', () => {
   });
   afterAll(async () => {
     await agent.close();
+    await tenantDispatcher.close();
     await model.close();
     await tenantModel.close();
   });
@@ -134,7 +140,12 @@ describe('openai provider', () => {
     const gone = await startFakeModel();
     const url = gone.openaiBaseUrl;
     await gone.close();
-    await expect(agent.run(agentInput({ config: { baseUrl: url } }))).rejects.toMatchObject({ code: 'agent_network', retryable: true });
+    const unreachable = new OpenAiAgent({ baseUrl: url, apiKey: null, model: 'm' });
+    try {
+      await expect(unreachable.run(agentInput())).rejects.toMatchObject({ code: 'agent_network', retryable: true });
+    } finally {
+      await unreachable.close();
+    }
   });
 
   it('aborts the request when the signal aborts', async () => {

@@ -4,7 +4,7 @@ import { HttpAgent } from '../../src/agent/http.ts';
 import { OpenAiAgent } from '../../src/agent/openai.ts';
 import { createAgentRegistry } from '../../src/agent/registry.ts';
 import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
-import { agentInput } from './agentInput.ts';
+import { agentInput, allowOnly } from './agentInput.ts';
 
 describe('agent registry', () => {
   let model: FakeModel;
@@ -16,7 +16,7 @@ describe('agent registry', () => {
   });
 
   it('gives one instance per provider, wired to the process defaults', async () => {
-    const registry = createAgentRegistry({ openai: { baseUrl: model.openaiBaseUrl, apiKey: 'sk-default', model: 'gpt-x' } });
+    const registry = createAgentRegistry({ openai: { baseUrl: model.openaiBaseUrl, apiKey: 'sk-default', model: 'gpt-x' } }, { egress: allowOnly(model.url) });
     try {
       expect(registry.agentFor('openai')).toBeInstanceOf(OpenAiAgent);
       expect(registry.agentFor('http')).toBeInstanceOf(HttpAgent);
@@ -44,7 +44,7 @@ describe('agent registry', () => {
   });
 
   it('closes the dispatcher both providers share: new calls fail at once, without retry', async () => {
-    const registry = createAgentRegistry({ openai: { baseUrl: model.openaiBaseUrl, apiKey: null, model: 'm' } });
+    const registry = createAgentRegistry({ openai: { baseUrl: model.openaiBaseUrl, apiKey: null, model: 'm' } }, { egress: allowOnly(model.url) });
     await registry.close();
     await registry.close();
     const before = model.count;

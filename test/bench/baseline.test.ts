@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textMessages, startBaseline, type BaselineServer } from '../../bench/baseline/server.ts';
 import { createDb } from '../../src/db/db.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../../src/sandbox/cloudApiSimulator.ts';
+import { EgressPolicy } from '../../src/shared/egress.ts';
 import { Provisioning } from '../../src/tenancy/provision.ts';
 import { freshDatabase, sqlClient } from '../support/db.ts';
 import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
@@ -29,7 +30,7 @@ describe('the re-created old pipeline (--baseline)', () => {
   beforeAll(async () => {
     dbUrl = await freshDatabase();
     const db = createDb({ connectionString: dbUrl, max: 1 });
-    const p = new Provisioning(db, SECRET, 'openai');
+    const p = new Provisioning(db, SECRET, 'openai', new EgressPolicy());
     const t = await p.createTenant({ name: 'Old', agent: { provider: 'openai' } });
     phoneNumberId = 'pnbaseline1';
     await p.addChannel(t.id, { phoneNumberId, displayPhoneNumber: '+1 555 0100', accessToken: 'token-old' });

@@ -276,7 +276,8 @@ describe('handoff to a human', () => {
   let rows: ConversationRows;
   let sends: SendLog;
   beforeAll(async () => {
-    ({ h, rows, sends } = await openConversationTest());
+    // The http agent's URL is the fake model's, on loopback: allowed for this port only.
+    ({ h, rows, sends } = await openConversationTest({ allowModelEgress: true }));
   });
   afterAll(() => closeConversationTest({ h, rows, sends }));
 

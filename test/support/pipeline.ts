@@ -1,4 +1,5 @@
 import type { PipelineTimings } from '../../src/app/overrides.ts';
+import type { EgressLookup } from '../../src/shared/egress.ts';
 import { startCloudApiSimulator, type CloudApiSimulator, type SimulatorOptions } from '../../src/sandbox/cloudApiSimulator.ts';
 import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { startTestGateway, TEST_APP_SECRET, type TestGateway } from './gateway.ts';
@@ -23,7 +24,18 @@ export interface PipelineHarness {
  * simulator (posting statuses back, unless told otherwise) and a fake model.
  */
 export async function startPipeline(
-  opts: { env?: Record<string, string>; pipeline?: PipelineTimings; simulator?: SimulatorOptions; dbUrl?: string; cloud?: CloudApiSimulator; model?: FakeModel } = {},
+  opts: {
+    env?: Record<string, string>;
+    pipeline?: PipelineTimings;
+    simulator?: SimulatorOptions;
+    dbUrl?: string;
+    cloud?: CloudApiSimulator;
+    model?: FakeModel;
+    /** Let tenants set the fake model's URL as their own (WAGATE_EGRESS_ALLOW=127.0.0.1:<its port>); default: the strict policy. */
+    allowModelEgress?: boolean;
+    /** How the egress policy resolves names (default: the system resolver). */
+    egressLookup?: EgressLookup;
+  } = {},
 ): Promise<PipelineHarness> {
   const model = opts.model ?? (await startFakeModel());
   const cloud = opts.cloud ?? (await startCloudApiSimulator({ statusDelaysMs: null, ...opts.simulator }));
@@ -33,9 +45,11 @@ export async function startPipeline(
       WHATSAPP_API_URL: cloud.url + '/v25.0',
       OPENAI_BASE_URL: model.openaiBaseUrl,
       OPENAI_API_KEY: 'sk-test',
+      ...(opts.allowModelEgress ? { WAGATE_EGRESS_ALLOW: new URL(model.url).host } : {}),
       ...opts.env,
     },
     answer: true,
+    egressLookup: opts.egressLookup,
     timings: { ...FAST, ...opts.pipeline, runner: { ...FAST.runner, ...opts.pipeline?.runner } },
   });
   return {
