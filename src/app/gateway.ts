@@ -83,8 +83,9 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const { db, databaseUrl } = database;
   const defaultProvider = config.openai.apiKey ? 'openai' : 'demo';
   const channels = new ChannelDirectory(db, config.secretKey);
-  const provisioning = new Provisioning(db, config.secretKey, defaultProvider);
-  const tenants = new TenantDirectory(db, config.secretKey, defaultProvider);
+  const models = { defaultModel: config.openai.model, allowedModels: config.allowedModels };
+  const provisioning = new Provisioning(db, config.secretKey, defaultProvider, models);
+  const tenants = new TenantDirectory(db, config.secretKey, defaultProvider, models);
   const metrics = createMetrics({ db, bus, log });
   stops.add('metrics', async () => metrics.stop());
   const hub = new EventHub(bus);

@@ -10,7 +10,7 @@ import { CommandError } from './errors.ts';
  */
 export function provisioning(db: Db, config: Config, secretKey: Buffer): Provisioning {
   // As the gateway does: tenants without a provider answer with OpenAI when a key is configured.
-  return new Provisioning(db, secretKey, config.openai.apiKey ? 'openai' : 'demo');
+  return new Provisioning(db, secretKey, config.openai.apiKey ? 'openai' : 'demo', { defaultModel: config.openai.model, allowedModels: config.allowedModels });
 }
 
 /**
