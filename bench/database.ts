@@ -34,7 +34,8 @@ export async function dropDatabase(serverUrl: string, dbUrl: string): Promise<vo
 export async function provision(dbUrl: string, tenants: number, secretKey: Buffer): Promise<{ phoneNumberId: string; accessToken: string }[]> {
   const db = createDb({ connectionString: dbUrl, max: 2 });
   try {
-    const p = new Provisioning(db, secretKey, 'openai', new EgressPolicy());
+    // The tenants choose no model: the model policy only shapes the views returned here.
+    const p = new Provisioning(db, secretKey, 'openai', { defaultModel: 'gpt-4o-mini', allowedModels: [] }, new EgressPolicy());
     const out: { phoneNumberId: string; accessToken: string }[] = [];
     for (let i = 0; i < tenants; i++) {
       const t = await p.createTenant({ name: `Bench tenant ${i + 1}`, agent: { provider: 'openai' } });

@@ -159,10 +159,18 @@ export const agentShape = z.object({
   hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
 });
 
+export const limitsShape = z.object({
+  allowedModels: z.array(z.string()).nullable().describe("the tenant's own list; null: the process's WAGATE_ALLOWED_MODELS"),
+  maxHistoryLength: z.number().int().describe('ceiling of agent.historyLength'),
+  maxSystemPromptChars: z.number().int().describe("ceiling of agent.systemPrompt's length"),
+  effectiveAllowedModels: z.array(z.string()).describe("the models the tenant may choose on the operator's model key now (OPENAI_MODEL included)"),
+});
+
 export const tenantShape = z.object({
   id: z.string(),
   name: z.string(),
   monthlyMessageLimit: z.number().int().nullable(),
+  limits: limitsShape.describe('set by the admin key only'),
   agent: agentShape,
 });
 

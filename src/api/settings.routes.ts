@@ -10,7 +10,7 @@ export const getSettingsRoute = route({
   method: 'GET',
   url: '/api/settings',
   tag: 'tenant',
-  summary: "The caller's tenant: name, monthly limit and agent configuration",
+  summary: "The caller's tenant: name, monthly limit, limits and agent configuration",
   description: 'The same as GET /api/tenants/{tenantId} for the key\'s own tenant. Secrets are never shown, only whether they are set.',
   auth: 'tenant',
   query: tenantScopeQuery,
@@ -26,15 +26,19 @@ export const patchSettingsRoute = route({
   method: 'PATCH',
   url: '/api/settings',
   tag: 'tenant',
-  summary: "Change the caller's tenant: limit, agent configuration (provider, model, system prompt, coalescing, debounce, handoff keywords, resume timer …)",
-  description: 'The same as PATCH /api/tenants/{tenantId} for the key\'s own tenant. Agent fields not given keep their value; null clears the nullable ones.',
+  summary: "Change the caller's tenant: agent configuration (provider, model, system prompt, coalescing, debounce, handoff keywords, resume timer …)",
+  description:
+    "The same as PATCH /api/tenants/{tenantId} for the key's own tenant. Agent fields not given keep their value; null clears the nullable ones. " +
+    'name, monthlyMessageLimit and limits are the admin\'s: a tenant key moving one gets 403 and nothing changes. ' +
+    "historyLength and systemPrompt must fit limits; on the operator's model key, model must be in limits.effectiveAllowedModels (400 model_not_allowed).",
   auth: 'tenant',
   query: tenantScopeQuery,
   body: tenantPatchInput,
   responses: {
     200: { description: 'the tenant after the change', schema: tenantShape },
-    400: { description: 'invalid input', schema: errorBody },
+    400: { description: 'invalid input, a value over a ceiling of limits, or model_not_allowed', schema: errorBody },
     401: { description: 'no key, or an unknown one', schema: errorBody },
+    403: { description: 'a tenant key changing name, monthlyMessageLimit or limits (the message names them)', schema: errorBody },
     404: { description: "another tenant's tenantId", schema: errorBody },
   },
 });
@@ -43,5 +47,5 @@ export const patchSettingsRoute = route({
 export async function settingsRoutes(app: FastifyInstance, { provisioning, auth }: { provisioning: Provisioning; auth: Authenticator }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
   handle(app, getSettingsRoute, principal, async (p, { query }) => provisioning.getTenant(oneTenant(p, query.tenantId)));
-  handle(app, patchSettingsRoute, principal, async (p, { query, body }) => provisioning.updateTenant(oneTenant(p, query.tenantId), body));
+  handle(app, patchSettingsRoute, principal, async (p, { query, body }) => provisioning.updateTenant(oneTenant(p, query.tenantId), body, p.kind));
 }

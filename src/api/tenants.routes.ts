@@ -14,7 +14,7 @@ export const createTenantRoute = route({
   method: 'POST',
   url: '/api/tenants',
   tag: 'provisioning',
-  summary: 'Create a tenant (name, monthly limit, agent configuration)',
+  summary: 'Create a tenant (name, monthly limit, limits, agent configuration)',
   auth: 'admin',
   body: tenantCreateInput,
   responses: { 201: { description: 'created', schema: tenantShape }, 400: e('invalid input'), 401: e('no key'), 403: e('not the admin key') },
@@ -35,12 +35,20 @@ export const patchTenantRoute = route({
   method: 'PATCH',
   url: '/api/tenants/:tenantId',
   tag: 'provisioning',
-  summary: 'Change a tenant: limit or agent configuration',
+  summary: 'Change a tenant: name, monthly limit and limits (admin key), agent configuration',
+  description:
+    'A tenant key may change its own agent configuration, within its limits, and nothing else: moving name, monthlyMessageLimit or limits answers 403 and changes nothing.',
   auth: 'admin_or_own_tenant',
   resource: 'tenant',
   params: tenantParams,
   body: tenantPatchInput,
-  responses: { 200: { description: 'the tenant', schema: tenantShape }, 400: e('invalid input'), 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
+  responses: {
+    200: { description: 'the tenant', schema: tenantShape },
+    400: e('invalid input, a value over a ceiling of limits, or model_not_allowed'),
+    401: e('no key'),
+    403: e('a tenant key changing name, monthlyMessageLimit or limits'),
+    404: e("no such tenant (or another tenant's)"),
+  },
 });
 
 export const addChannelRoute = route({
@@ -99,7 +107,7 @@ export async function tenantRoutes(app: FastifyInstance, { provisioning, auth }:
     return provisioning.createTenant(body);
   });
   handle(app, getTenantRoute, tenantScoped(false), async (_p, { params }) => provisioning.getTenant(params.tenantId));
-  handle(app, patchTenantRoute, tenantScoped(false), async (_p, { params, body }) => provisioning.updateTenant(params.tenantId, body));
+  handle(app, patchTenantRoute, tenantScoped(false), async (p, { params, body }) => provisioning.updateTenant(params.tenantId, body, p.kind));
   handle(app, addChannelRoute, tenantScoped(true), async (_p, { params, body, reply }) => {
     reply.code(201);
     return provisioning.addChannel(params.tenantId, body);

@@ -87,8 +87,10 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const channels = new ChannelDirectory(db, config.secretKey);
   // One policy for every URL a tenant sets: checked when saved, and again at every connection.
   const egress = new EgressPolicy({ allow: config.egressAllow, lookup: overrides.egressLookup });
-  const provisioning = new Provisioning(db, config.secretKey, defaultProvider, egress);
-  const tenants = new TenantDirectory(db, config.secretKey, defaultProvider);
+  // What a tenant may run on the operator's model key.
+  const models = { defaultModel: config.openai.model, allowedModels: config.allowedModels };
+  const provisioning = new Provisioning(db, config.secretKey, defaultProvider, models, egress);
+  const tenants = new TenantDirectory(db, config.secretKey, defaultProvider, models);
   const metrics = createMetrics({ db, bus, log });
   stops.add('metrics', async () => metrics.stop());
   const hub = new EventHub(bus);

@@ -11,7 +11,13 @@ import { CommandError } from './errors.ts';
  */
 export function provisioning(db: Db, config: Config, secretKey: Buffer): Provisioning {
   // As the gateway does: tenants without a provider answer with OpenAI when a key is configured.
-  return new Provisioning(db, secretKey, config.openai.apiKey ? 'openai' : 'demo', new EgressPolicy({ allow: config.egressAllow }));
+  return new Provisioning(
+    db,
+    secretKey,
+    config.openai.apiKey ? 'openai' : 'demo',
+    { defaultModel: config.openai.model, allowedModels: config.allowedModels },
+    new EgressPolicy({ allow: config.egressAllow }),
+  );
 }
 
 /**

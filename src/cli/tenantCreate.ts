@@ -9,12 +9,15 @@ import { resolveSecretKey } from './secretKey.ts';
 
 const COMMAND = 'wagate tenant create';
 
-export const TENANT_CREATE_HELP = `Usage: wagate tenant create --name NAME [--limit N] [--agent-json JSON]
+export const TENANT_CREATE_HELP = `Usage: wagate tenant create --name NAME [--limit N] [--limits-json JSON] [--agent-json JSON]
 
 Creates a tenant (a business) and prints it as JSON.
 
   --name NAME         the tenant's name
   --limit N           agent answers per calendar month (UTC); left out: unlimited
+  --limits-json JSON  what only the operator sets, e.g.
+                      '{"allowedModels":["gpt-4o-mini","gpt-4o"],"maxHistoryLength":50,"maxSystemPromptChars":8000}'
+                      (left out: WAGATE_ALLOWED_MODELS, 50 and 8000)
   --agent-json JSON   the agent configuration, as the API takes it, e.g.
                       '{"provider":"openai","model":"gpt-4o-mini","systemPrompt":"…"}'
                       (an apiKey or secret in it is stored encrypted with WAGATE_SECRET_KEY)
@@ -22,7 +25,7 @@ Creates a tenant (a business) and prints it as JSON.
 
 /** `wagate tenant create`. */
 export async function runTenantCreate(args: string[]): Promise<void> {
-  const flags = parseFlags(COMMAND, args, { name: { type: 'string' }, limit: { type: 'string' }, 'agent-json': { type: 'string' } });
+  const flags = parseFlags(COMMAND, args, { name: { type: 'string' }, limit: { type: 'string' }, 'limits-json': { type: 'string' }, 'agent-json': { type: 'string' } });
   if (flags.help) {
     process.stdout.write(TENANT_CREATE_HELP + '\n');
     return;
@@ -32,9 +35,10 @@ export async function runTenantCreate(args: string[]): Promise<void> {
     {
       name: requiredString(flags, 'name', COMMAND),
       monthlyMessageLimit: optionalWholeNumber(flags, 'limit', COMMAND),
-      agent: agentJson(optionalString(flags, 'agent-json')),
+      limits: jsonObject('limits-json', optionalString(flags, 'limits-json')),
+      agent: jsonObject('agent-json', optionalString(flags, 'agent-json')),
     },
-    { name: '--name', monthlyMessageLimit: '--limit', agent: '--agent-json' },
+    { name: '--name', monthlyMessageLimit: '--limit', limits: '--limits-json', agent: '--agent-json' },
     COMMAND,
   );
   const config = provisioningConfig();
@@ -44,14 +48,14 @@ export async function runTenantCreate(args: string[]): Promise<void> {
   printJson(tenant);
 }
 
-function agentJson(text: string | undefined): unknown {
+function jsonObject(flag: string, text: string | undefined): unknown {
   if (text === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`--agent-json: not valid JSON (${(err as Error).message})`, COMMAND);
+    throw new UsageError(`--${flag}: not valid JSON (${(err as Error).message})`, COMMAND);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError('--agent-json: must be a JSON object', COMMAND);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--${flag}: must be a JSON object`, COMMAND);
   return value;
 }

@@ -34,6 +34,8 @@ export interface Config {
   readonly secretKey: Buffer;
   /** The default model of tenants whose agent is `openai`. */
   readonly openai: { readonly baseUrl: string; readonly apiKey: string | null; readonly model: string };
+  /** Models a tenant may choose on the operator's OPENAI_API_KEY unless the admin gives it a list of its own. */
+  readonly allowedModels: readonly string[];
   /** Agent turns running at once, across all tenants. */
   readonly maxInflight: number;
   /** How long running turns may finish after SIGTERM. */
@@ -69,6 +71,11 @@ const intIn = (min: number, max: number) =>
 
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
 
+const modelList = z
+  .string()
+  .transform((v) => v.split(',').map((m) => m.trim()))
+  .refine((ms) => ms.every((m) => m.length > 0 && m.length <= 200), 'must be a comma-separated list of model names');
+
 const schema = z.object({
   PORT: intIn(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -88,6 +95,7 @@ const schema = z.object({
   OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  WAGATE_ALLOWED_MODELS: modelList.optional(),
   WAGATE_MAX_INFLIGHT: intIn(1, 1_000_000).default(2000),
   WAGATE_SHUTDOWN_GRACE_MS: intIn(0, 3_600_000).default(10_000),
   WAGATE_EGRESS_ALLOW: z.string().optional(),
@@ -168,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     adminKey: e.WAGATE_ADMIN_KEY ?? null,
     secretKey,
     openai: Object.freeze({ baseUrl: e.OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY ?? null, model: e.OPENAI_MODEL }),
+    allowedModels: Object.freeze([...new Set(e.WAGATE_ALLOWED_MODELS ?? [e.OPENAI_MODEL])]),
     maxInflight: e.WAGATE_MAX_INFLIGHT,
     shutdownGraceMs: e.WAGATE_SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

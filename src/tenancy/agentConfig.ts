@@ -6,7 +6,7 @@ const text = (max: number) => z.string().max(max);
 /** A tenant's agent configuration as the API takes it (docs/behaviour.md). Secrets are write-only. */
 export const agentConfigInput = z.strictObject({
   provider: z.enum(['openai', 'http', 'demo']).optional(),
-  model: text(200).min(1).optional(),
+  model: text(200).min(1).nullable().optional(),
   systemPrompt: text(20_000).optional(),
   baseUrl: z.url({ protocol: /^https?$/ }).nullable().optional(),
   apiKey: text(1000).min(1).nullable().optional(),

@@ -1,13 +1,20 @@
 import { sql } from '../db/db.ts';
 
+const TENANT_COLUMNS = 'id, name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars, config_version';
+
 export const INSERT_TENANT = sql(
   'tenant_insert',
-  `INSERT INTO tenants (name, monthly_message_limit, agent, agent_secrets)
-   VALUES ($1, $2, $3, $4)
-   RETURNING id, name, monthly_message_limit, agent, agent_secrets`,
+  `INSERT INTO tenants (name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars)
+   VALUES ($1, $2, $3, $4, $5, $6, $7)
+   RETURNING ${TENANT_COLUMNS}`,
 );
 
-/** Merges the given agent fields over the stored ones and bumps the config version. */
+/**
+ * Merges the given agent fields over the stored ones, sets the limits given
+ * (each with a flag, since null is a value), and bumps the config version.
+ * Only if the version is still the one the change was checked against
+ * ($13): a change checked against a stale row updates nothing and is checked again.
+ */
 export const UPDATE_TENANT = sql(
   'tenant_update',
   `UPDATE tenants SET
@@ -15,15 +22,15 @@ export const UPDATE_TENANT = sql(
      monthly_message_limit = CASE WHEN $3::boolean THEN $4::int ELSE monthly_message_limit END,
      agent = agent || $5::jsonb,
      agent_secrets = (agent_secrets || $6::jsonb),
+     allowed_models = CASE WHEN $7::boolean THEN $8::text[] ELSE allowed_models END,
+     max_history_length = CASE WHEN $9::boolean THEN $10::int ELSE max_history_length END,
+     max_system_prompt_chars = CASE WHEN $11::boolean THEN $12::int ELSE max_system_prompt_chars END,
      config_version = config_version + 1
-   WHERE id = $1
-   RETURNING id, name, monthly_message_limit, agent, agent_secrets`,
+   WHERE id = $1 AND config_version = $13
+   RETURNING ${TENANT_COLUMNS}`,
 );
 
-export const TENANT_BY_ID = sql(
-  'tenant_by_id',
-  `SELECT id, name, monthly_message_limit, agent, agent_secrets, config_version FROM tenants WHERE id = $1`,
-);
+export const TENANT_BY_ID = sql('tenant_by_id', `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1`);
 
 export const INSERT_CHANNEL = sql(
   'channel_insert',

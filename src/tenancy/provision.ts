@@ -5,16 +5,20 @@ import { AppError, badRequest, conflict, notFound } from '../shared/errors.ts';
 import { encrypt, hashKey, newApiKey } from '../shared/secrets.ts';
 import { agentConfigInput, splitSecrets, withDefaults, type AgentConfig, type AgentConfigInput } from './agentConfig.ts';
 import { API_KEY_LOOKUP, INSERT_API_KEY, INSERT_CHANNEL, INSERT_TENANT, TENANT_BY_ID, UPDATE_TENANT } from './provision.sql.ts';
+import { checkTenantChange, type Caller, type CurrentTenant } from './settingsRules.ts';
+import { modelsOnOperatorKey, resolveLimits, tenantLimitsInput, type ModelPolicy, type StoredLimits, type TenantLimits } from './tenantLimits.ts';
 
 export const tenantCreateInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
   monthlyMessageLimit: z.number().int().min(0).max(2_000_000_000).nullable().optional(),
+  limits: tenantLimitsInput.optional(),
   agent: agentConfigInput.optional(),
 });
 
 export const tenantPatchInput = z.strictObject({
-  name: z.string().trim().min(1).max(200).optional(),
-  monthlyMessageLimit: z.number().int().min(0).max(2_000_000_000).nullable().optional(),
+  name: z.string().trim().min(1).max(200).optional().describe('admin key only'),
+  monthlyMessageLimit: z.number().int().min(0).max(2_000_000_000).nullable().optional().describe('admin key only'),
+  limits: tenantLimitsInput.optional().describe('admin key only'),
   agent: agentConfigInput.optional(),
 });
 
@@ -32,6 +36,8 @@ export interface TenantView {
   id: string;
   name: string;
   monthlyMessageLimit: number | null;
+  /** What only the operator sets; `effectiveAllowedModels` is what the tenant may pick on the operator's key now. */
+  limits: TenantLimits & { effectiveAllowedModels: string[] };
   agent: AgentConfig & { hasApiKey: boolean; hasSecret: boolean };
 }
 
@@ -43,13 +49,26 @@ export interface ChannelView {
   messagesPerSecond: number;
 }
 
-interface TenantRow {
+/** A tenants row as TENANT_BY_ID and the writes return it. */
+export interface TenantRow {
   id: string;
   name: string;
   monthly_message_limit: number | null;
   agent: Partial<AgentConfig>;
   agent_secrets: { apiKey?: string | null; secret?: string | null };
+  allowed_models: string[] | null;
+  max_history_length: number | null;
+  max_system_prompt_chars: number | null;
+  config_version: number;
 }
+
+/** The limits columns of a row. */
+export function storedLimits(r: TenantRow): StoredLimits {
+  return { allowedModels: r.allowed_models, maxHistoryLength: r.max_history_length, maxSystemPromptChars: r.max_system_prompt_chars };
+}
+
+/** A change checked against a row that changed meanwhile is checked again, this many times at most. */
+const UPDATE_ATTEMPTS = 5;
 
 /** Parses input with a zod schema; a failure is a 400 naming the field. */
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
@@ -66,6 +85,7 @@ export class Provisioning {
     private readonly db: Db,
     private readonly secretKey: Buffer,
     private readonly defaultProvider: AgentConfig['provider'],
+    private readonly models: ModelPolicy,
     private readonly egress: EgressPolicy,
   ) {}
 
@@ -89,10 +109,12 @@ export class Provisioning {
   }
 
   view(r: TenantRow): TenantView {
+    const limits = resolveLimits(storedLimits(r));
     return {
       id: r.id,
       name: r.name,
       monthlyMessageLimit: r.monthly_message_limit,
+      limits: { ...limits, effectiveAllowedModels: modelsOnOperatorKey(limits, this.models) },
       agent: { ...withDefaults(r.agent, this.defaultProvider), hasApiKey: !!r.agent_secrets.apiKey, hasSecret: !!r.agent_secrets.secret },
     };
   }
@@ -103,28 +125,74 @@ export class Provisioning {
     return out;
   }
 
-  async createTenant(input: unknown): Promise<TenantView> {
-    const t = parseInput(tenantCreateInput, input);
-    await this.checkUrls(t.agent);
-    const { plain, secrets } = splitSecrets(t.agent ?? {});
-    const [row] = await this.db.query<TenantRow>(INSERT_TENANT, [t.name, t.monthlyMessageLimit ?? null, JSON.stringify(plain), JSON.stringify(this.encryptSecrets(secrets))]);
-    return this.view(row);
+  private current(r: TenantRow): CurrentTenant {
+    return {
+      name: r.name,
+      monthlyMessageLimit: r.monthly_message_limit,
+      limits: storedLimits(r),
+      agent: withDefaults(r.agent, this.defaultProvider),
+      hasApiKey: !!r.agent_secrets.apiKey,
+    };
   }
 
-  async updateTenant(tenantId: string, input: unknown): Promise<TenantView> {
-    const t = parseInput(tenantPatchInput, input);
+  /** A new tenant (the admin's call): its agent must fit the limits it is given, or the defaults. */
+  async createTenant(input: unknown): Promise<TenantView> {
+    const t = parseInput(tenantCreateInput, input);
+    const blank: CurrentTenant = {
+      name: t.name,
+      monthlyMessageLimit: null,
+      limits: { allowedModels: null, maxHistoryLength: null, maxSystemPromptChars: null },
+      agent: withDefaults({}, this.defaultProvider),
+      hasApiKey: false,
+    };
+    checkTenantChange('admin', blank, t, this.models);
     await this.checkUrls(t.agent);
     const { plain, secrets } = splitSecrets(t.agent ?? {});
-    const [row] = await this.db.query<TenantRow>(UPDATE_TENANT, [
-      tenantId,
-      t.name ?? null,
-      t.monthlyMessageLimit !== undefined,
+    const l = t.limits ?? {};
+    const [row] = await this.db.query<TenantRow>(INSERT_TENANT, [
+      t.name,
       t.monthlyMessageLimit ?? null,
       JSON.stringify(plain),
       JSON.stringify(this.encryptSecrets(secrets)),
+      l.allowedModels ?? null,
+      l.maxHistoryLength ?? null,
+      l.maxSystemPromptChars ?? null,
     ]);
-    if (!row) throw notFound('tenant');
     return this.view(row);
+  }
+
+  /**
+   * Changes a tenant. `by` says whose key asks: a tenant key may change its
+   * agent within its limits, never the admin-only fields (docs/security.md).
+   * A refused change writes nothing, not even its allowed fields.
+   */
+  async updateTenant(tenantId: string, input: unknown, by: Caller): Promise<TenantView> {
+    const t = parseInput(tenantPatchInput, input);
+    const { plain, secrets } = splitSecrets(t.agent ?? {});
+    const l = t.limits ?? {};
+    for (let attempt = 1; ; attempt++) {
+      const [cur] = await this.db.query<TenantRow>(TENANT_BY_ID, [tenantId]);
+      if (!cur) throw notFound('tenant');
+      checkTenantChange(by, this.current(cur), t, this.models);
+      if (attempt === 1) await this.checkUrls(t.agent);
+      const [row] = await this.db.query<TenantRow>(UPDATE_TENANT, [
+        tenantId,
+        t.name ?? null,
+        t.monthlyMessageLimit !== undefined,
+        t.monthlyMessageLimit ?? null,
+        JSON.stringify(plain),
+        JSON.stringify(this.encryptSecrets(secrets)),
+        l.allowedModels !== undefined,
+        l.allowedModels ?? null,
+        l.maxHistoryLength !== undefined,
+        l.maxHistoryLength ?? null,
+        l.maxSystemPromptChars !== undefined,
+        l.maxSystemPromptChars ?? null,
+        cur.config_version,
+      ]);
+      if (row) return this.view(row);
+      if (attempt >= UPDATE_ATTEMPTS) throw conflict('concurrent_update', 'the tenant kept changing while this change was checked; try again');
+    }
   }
 
   async getTenant(tenantId: string): Promise<TenantView> {

@@ -2,11 +2,13 @@ import type { Db } from '../db/db.ts';
 import { decrypt } from '../shared/secrets.ts';
 import { withDefaults, type AgentConfig } from './agentConfig.ts';
 import { TENANT_BY_ID } from './provision.sql.ts';
+import { clampAgent, resolveLimits, type ModelPolicy } from './tenantLimits.ts';
 
 /** What a turn needs of its tenant, secrets decrypted. */
 export interface TenantSettings {
   id: string;
   version: number;
+  /** Clamped to the tenant's limits in force (src/tenancy/tenantLimits.ts, clampAgent). */
   agent: AgentConfig;
   monthlyMessageLimit: number | null;
   apiKey: string | null;
@@ -30,6 +32,7 @@ export class TenantDirectory {
     private readonly db: Db,
     private readonly secretKey: Buffer,
     private readonly defaultProvider: AgentConfig['provider'],
+    private readonly models: ModelPolicy,
   ) {}
 
   async get(tenantId: string, minVersion = 0): Promise<TenantSettings> {
@@ -74,16 +77,21 @@ export class TenantDirectory {
       agent: Partial<AgentConfig>;
       agent_secrets: { apiKey?: string | null; secret?: string | null };
       monthly_message_limit: number | null;
+      allowed_models: string[] | null;
+      max_history_length: number | null;
+      max_system_prompt_chars: number | null;
       config_version: number;
     }>(TENANT_BY_ID, [tenantId]);
     if (!r) throw new Error(`tenant ${tenantId} not found`);
     const k = this.secretKey;
+    const apiKey = r.agent_secrets.apiKey ? decrypt(k, r.agent_secrets.apiKey) : null;
+    const limits = resolveLimits({ allowedModels: r.allowed_models, maxHistoryLength: r.max_history_length, maxSystemPromptChars: r.max_system_prompt_chars });
     return {
       id: r.id,
       version: r.config_version,
-      agent: withDefaults(r.agent, this.defaultProvider),
+      agent: clampAgent(withDefaults(r.agent, this.defaultProvider), apiKey !== null, limits, this.models),
       monthlyMessageLimit: r.monthly_message_limit,
-      apiKey: r.agent_secrets.apiKey ? decrypt(k, r.agent_secrets.apiKey) : null,
+      apiKey,
       secret: r.agent_secrets.secret ? decrypt(k, r.agent_secrets.secret) : null,
     };
   }

@@ -88,11 +88,14 @@ describe('admin provisioning API: tenants, channels, keys', () => {
     expect((await api(gw, 'GET', `/api/tenants/${a.tenant.id}`, undefined, res.body.key)).status).toBe(200);
   });
 
-  it("lets a tenant key read and patch its own tenant's limit and agent", async () => {
-    const res = await api(gw, 'PATCH', `/api/tenants/${a.tenant.id}`, { monthlyMessageLimit: 42, agent: { systemPrompt: 'Be kind.' } }, a.key);
+  it("lets a tenant key read and patch its own tenant's agent; the admin key sets its limit", async () => {
+    const res = await api(gw, 'PATCH', `/api/tenants/${a.tenant.id}`, { agent: { systemPrompt: 'Be kind.' } }, a.key);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: a.tenant.id, monthlyMessageLimit: 42, agent: { systemPrompt: 'Be kind.', provider: 'demo' } });
-    const unlimited = await api(gw, 'PATCH', `/api/tenants/${a.tenant.id}`, { monthlyMessageLimit: null }, a.key);
+    expect(res.body).toMatchObject({ id: a.tenant.id, monthlyMessageLimit: null, agent: { systemPrompt: 'Be kind.', provider: 'demo' } });
+    expect((await api(gw, 'GET', `/api/tenants/${a.tenant.id}`, undefined, a.key)).body).toEqual(res.body);
+    const limited = await api(gw, 'PATCH', `/api/tenants/${a.tenant.id}`, { monthlyMessageLimit: 42 });
+    expect(limited.body.monthlyMessageLimit).toBe(42);
+    const unlimited = await api(gw, 'PATCH', `/api/tenants/${a.tenant.id}`, { monthlyMessageLimit: null });
     expect(unlimited.body.monthlyMessageLimit).toBeNull();
     expect(unlimited.body.agent.systemPrompt).toBe('Be kind.');
   });

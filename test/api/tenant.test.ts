@@ -33,13 +33,12 @@ describe('GET /api/usage and /api/settings', () => {
     expect((await api(h.gw, 'GET', '/api/usage', undefined, t.key)).body.limit).toBeNull();
   });
 
-  it('settings: the tenant reads and changes its agent configuration, quota, handoff keywords and resume timer', async () => {
+  it('settings: the tenant reads and changes its agent configuration, handoff keywords and resume timer', async () => {
     const t = await provisionTenant(h.gw, { agent: { provider: 'demo' } });
     const got = await api(h.gw, 'GET', '/api/settings', undefined, t.key);
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ id: t.tenant.id, name: 'Acme', agent: { provider: 'demo', coalesce: 'restart', debounceMs: 0, hasApiKey: false } });
     const patch = {
-      monthlyMessageLimit: 500,
       agent: {
         model: 'gpt-4o-mini',
         systemPrompt: 'You are Zed, the bike wizard. Be brief.',
@@ -54,7 +53,7 @@ describe('GET /api/usage and /api/settings', () => {
     const p = await api(h.gw, 'PATCH', '/api/settings', patch, t.key);
     expect(p.status).toBe(200);
     const { apiKey: _secret, ...shown } = patch.agent;
-    expect(p.body).toMatchObject({ monthlyMessageLimit: 500, agent: { ...shown, hasApiKey: true } });
+    expect(p.body).toMatchObject({ monthlyMessageLimit: null, agent: { ...shown, hasApiKey: true } });
     expect(p.body.agent).not.toHaveProperty('apiKey');
     expect(JSON.stringify(p.body)).not.toContain('sk-secret-never-shown');
     expect((await api(h.gw, 'GET', '/api/settings', undefined, t.key)).body).toEqual(p.body);

@@ -30,7 +30,7 @@ describe('the re-created old pipeline (--baseline)', () => {
   beforeAll(async () => {
     dbUrl = await freshDatabase();
     const db = createDb({ connectionString: dbUrl, max: 1 });
-    const p = new Provisioning(db, SECRET, 'openai', new EgressPolicy());
+    const p = new Provisioning(db, SECRET, 'openai', { defaultModel: 'gpt-4o-mini', allowedModels: [] }, new EgressPolicy());
     const t = await p.createTenant({ name: 'Old', agent: { provider: 'openai' } });
     phoneNumberId = 'pnbaseline1';
     await p.addChannel(t.id, { phoneNumberId, displayPhoneNumber: '+1 555 0100', accessToken: 'token-old' });

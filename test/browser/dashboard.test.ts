@@ -120,6 +120,9 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     const prompt = dash.locator('#f-systemPrompt');
     await prompt.waitFor({ timeout: WAIT });
     await prompt.fill('You are Zed, the bike wizard of Demo Bikes. Keep answers short.');
+    // The monthly limit is the operator's: shown, not an input the tenant could change.
+    expect(await dash.locator('#f-monthlyMessageLimit').count()).toBe(0);
+    expect(await dash.locator('form.settings .fixed').first().textContent()).toBe('1,000');
     await dash.screenshot({ path: path.join(OUT, 'settings.png') });
     await dash.click('form.settings button[type=submit]');
     await expect.poll(() => dash.locator('form.settings [role=status]').textContent(), { timeout: WAIT }).toMatch(/^Saved/);

@@ -64,6 +64,20 @@ describe('wagate provisioning commands against DATABASE_URL', () => {
     expect(decrypt(SECRET_KEY, row.agent_secrets.apiKey)).toBe('sk-tenant-own');
   });
 
+  it('tenant create takes the limits as JSON, and refuses an agent outside them', async () => {
+    const limits = { allowedModels: ['gpt-4o'], maxHistoryLength: 100 };
+    const agent = { provider: 'openai', model: 'gpt-4o', historyLength: 100 };
+    const t = json(await run(['tenant', 'create', '--name', 'Big', '--limits-json', JSON.stringify(limits), '--agent-json', JSON.stringify(agent)]));
+    expect(t.limits).toEqual({ allowedModels: ['gpt-4o'], maxHistoryLength: 100, maxSystemPromptChars: 8000, effectiveAllowedModels: ['gpt-4o-mini', 'gpt-4o'] });
+    expect(t.agent).toMatchObject({ model: 'gpt-4o', historyLength: 100 });
+    const cmd = (...a: string[]) => ['tenant', 'create', '--name', 'x', ...a];
+    await expectRefused(cmd('--limits-json', '{"maxHistoryLength":-1}'), 2, /^wagate: --limits-json: maxHistoryLength: /);
+    await expectRefused(cmd('--limits-json', '[]'), 2, /^wagate: --limits-json: must be a JSON object/);
+    await expectRefused(cmd('--agent-json', '{"historyLength":80}'), 1, /^wagate: agent\.historyLength: must be at most 50/);
+    await expectRefused(cmd('--agent-json', '{"model":"o1-pro"}'), 1, /^wagate: agent\.model: "o1-pro" is not allowed/);
+    // Five child processes: on a busy machine each may take seconds to start.
+  }, 180_000);
+
   it('tenant create refuses bad flags with exit 2 and creates nothing', async () => {
     const cmd = (...a: string[]) => ['tenant', 'create', ...a];
     await expectRefused(cmd('--name', 'x', '--limit', 'ten'), 2, /^wagate: --limit must be a whole number, got "ten"/);

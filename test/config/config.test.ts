@@ -208,3 +208,22 @@ describe('WAGATE_SECRET_KEY', () => {
     expect(() => parseSecretKey(value)).toThrow(/^WAGATE_SECRET_KEY: must be 32 bytes/);
   });
 });
+
+describe('WAGATE_ALLOWED_MODELS', () => {
+  it("defaults to OPENAI_MODEL alone, following it", () => {
+    expect(loadConfig(REQUIRED).allowedModels).toEqual(['gpt-4o-mini']);
+    expect(loadConfig({ ...REQUIRED, OPENAI_MODEL: 'llama3' }).allowedModels).toEqual(['llama3']);
+  });
+
+  it('reads a comma-separated list, trimmed and without repeats, frozen', () => {
+    const c = loadConfig({ ...REQUIRED, WAGATE_ALLOWED_MODELS: ' gpt-4o-mini, gpt-4o ,gpt-4o' });
+    expect(c.allowedModels).toEqual(['gpt-4o-mini', 'gpt-4o']);
+    expect(Object.isFrozen(c.allowedModels)).toBe(true);
+  });
+
+  it.each(['', 'gpt-4o,,gpt-4o-mini', 'gpt-4o,', 'x'.repeat(201)])('refuses %j with one line naming it', (value) => {
+    const err = configError({ WAGATE_ALLOWED_MODELS: value });
+    expect(err.message).toMatch(/^WAGATE_ALLOWED_MODELS: must be a comma-separated list of model names/);
+    expect(err.message).not.toContain('\n');
+  });
+});

@@ -61,9 +61,21 @@ export async function api(gw: Gateway, method: string, path: string, body?: unkn
 /** Creates a tenant with one channel and a tenant key. */
 export async function provisionTenant(
   gw: Gateway,
-  opts: { name?: string; phoneNumberId?: string; agent?: Record<string, unknown>; monthlyMessageLimit?: number | null; channel?: Record<string, unknown> } = {},
+  opts: {
+    name?: string;
+    phoneNumberId?: string;
+    agent?: Record<string, unknown>;
+    monthlyMessageLimit?: number | null;
+    limits?: Record<string, unknown>;
+    channel?: Record<string, unknown>;
+  } = {},
 ) {
-  const t = await api(gw, 'POST', '/api/tenants', { name: opts.name ?? 'Acme', monthlyMessageLimit: opts.monthlyMessageLimit ?? null, agent: opts.agent ?? { provider: 'demo' } });
+  const t = await api(gw, 'POST', '/api/tenants', {
+    name: opts.name ?? 'Acme',
+    monthlyMessageLimit: opts.monthlyMessageLimit ?? null,
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    agent: opts.agent ?? { provider: 'demo' },
+  });
   if (t.status !== 201) throw new Error(`tenant create failed: ${JSON.stringify(t.body)}`);
   const phoneNumberId = opts.phoneNumberId ?? 'pn' + randomBytes(5).toString('hex');
   const c = await api(gw, 'POST', `/api/tenants/${t.body.id}/channels`, { phoneNumberId, displayPhoneNumber: '+1 555 0100', accessToken: 'token-' + phoneNumberId, ...opts.channel });

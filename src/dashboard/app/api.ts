@@ -45,10 +45,19 @@ export interface AgentSettings {
   hasSecret: boolean;
 }
 
+/** What only the operator sets for a tenant; shown read-only. */
+export interface TenantLimits {
+  allowedModels: string[] | null;
+  maxHistoryLength: number;
+  maxSystemPromptChars: number;
+  effectiveAllowedModels: string[];
+}
+
 export interface TenantSettings {
   id: string;
   name: string;
   monthlyMessageLimit: number | null;
+  limits: TenantLimits;
   agent: AgentSettings;
 }
 

@@ -8,7 +8,6 @@ type Form = Record<string, string | boolean>;
 function toForm(t: TenantSettings): Form {
   const a = t.agent;
   return {
-    monthlyMessageLimit: t.monthlyMessageLimit === null ? '' : String(t.monthlyMessageLimit),
     provider: a.provider,
     model: a.model ?? '',
     baseUrl: a.baseUrl ?? '',
@@ -35,7 +34,11 @@ function toForm(t: TenantSettings): Form {
 const int = (s: string | boolean) => Number(String(s).trim());
 const orNull = (s: string | boolean) => (String(s).trim() === '' ? null : String(s));
 
-/** The PATCH body: what the form says, numbers as numbers, blanks as null where the API allows it. */
+/**
+ * The PATCH body: what the form says, numbers as numbers, blanks as null where
+ * the API allows it. The limit and the ceilings are the operator's, so they are
+ * never sent (a tenant key moving them gets 403).
+ */
 function toPatch(f: Form): Record<string, unknown> {
   const agent: Record<string, unknown> = {
     provider: f.provider,
@@ -59,14 +62,20 @@ function toPatch(f: Form): Record<string, unknown> {
     baseUrl: orNull(f.baseUrl),
     url: orNull(f.url),
   };
-  if (String(f.model).trim()) agent.model = String(f.model).trim();
+  // Empty: back to the gateway's default model.
+  agent.model = String(f.model).trim() || null;
   // Secrets are write-only: left empty, the stored one stays.
   if (String(f.apiKey).trim()) agent.apiKey = String(f.apiKey).trim();
   if (String(f.secret).trim()) agent.secret = String(f.secret).trim();
-  return { monthlyMessageLimit: orNull(f.monthlyMessageLimit) === null ? null : int(f.monthlyMessageLimit), agent };
+  return { agent };
 }
 
-/** The tenant's agent settings: provider, model, prompt, coalescing, debounce, handoff, resume timer, limit. */
+/** A value the operator sets, shown and not editable. */
+function fixed(label: string, value: string, help: string) {
+  return h('div', { class: 'field' }, h('span', { class: 'label' }, label), h('p', { class: 'fixed' }, value), h('p', { class: 'help' }, help));
+}
+
+/** The tenant's agent settings: provider, model, prompt, coalescing, debounce, handoff, resume timer; the operator's limits read-only. */
 export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
   const [tenant, setTenant] = useState<TenantSettings | null>(null);
   const [form, setForm] = useState<Form | null>(null);
@@ -143,7 +152,9 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
           ['openai', 'OpenAI-compatible model'],
           ['http', 'Your own HTTP endpoint'],
         ]),
-        form.provider === 'openai' ? text('model', 'Model', 'For example gpt-4o-mini. Empty: the gateway default.') : null,
+        form.provider === 'openai'
+          ? text('model', 'Model', `Empty: the gateway default. On the gateway's key: ${tenant.limits.effectiveAllowedModels.join(', ')}. Any model with your own key or base URL.`)
+          : null,
         form.provider === 'openai' ? text('baseUrl', 'Base URL', 'Empty: the gateway default. Any OpenAI-compatible endpoint.', { type: 'url', placeholder: 'https://api.openai.com/v1' }) : null,
         form.provider === 'openai'
           ? text('apiKey', 'API key', tenant.agent.hasApiKey ? 'A key is set. Leave empty to keep it.' : 'Empty: the gateway default key.', { type: 'password', autocomplete: 'off' })
@@ -155,10 +166,17 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
         field(
           'systemPrompt',
           'System prompt',
-          'What the agent is told before every conversation.',
-          h('textarea', { id: 'f-systemPrompt', rows: 6, value: form.systemPrompt as string, onInput: set('systemPrompt'), 'aria-describedby': 'h-systemPrompt', maxLength: 20000 }),
+          `What the agent is told before every conversation. At most ${tenant.limits.maxSystemPromptChars.toLocaleString('en')} characters.`,
+          h('textarea', {
+            id: 'f-systemPrompt',
+            rows: 6,
+            value: form.systemPrompt as string,
+            onInput: set('systemPrompt'),
+            'aria-describedby': 'h-systemPrompt',
+            maxLength: tenant.limits.maxSystemPromptChars,
+          }),
         ),
-        num('historyLength', 'History length', 'Messages of the conversation the agent sees.', { max: 200 }),
+        num('historyLength', 'History length', `Messages of the conversation the agent sees, at most ${tenant.limits.maxHistoryLength}.`, { max: tenant.limits.maxHistoryLength }),
         num('timeoutMs', 'Timeout (ms)', 'An agent call longer than this is tried again (3 tries in all).', { min: 100, max: 300000 }),
       ),
       group(
@@ -182,7 +200,11 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
       ),
       group(
         'Limit',
-        num('monthlyMessageLimit', 'Monthly answers', 'Agent answers per calendar month. Empty: unlimited.'),
+        fixed(
+          'Monthly answers',
+          tenant.monthlyMessageLimit === null ? 'Unlimited' : tenant.monthlyMessageLimit.toLocaleString('en'),
+          'Agent answers per calendar month. Set by the gateway operator.',
+        ),
         text('quotaNotice', 'Limit notice', 'Sent once a month when the limit is reached. Empty: nothing is sent.'),
       ),
       h(
