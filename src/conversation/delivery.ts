@@ -11,7 +11,7 @@ import type { Semaphore } from '../shared/semaphore.ts';
 import type { LeaseTerms } from './leaseBook.ts';
 import type { FailedTurn, SendOutcome } from './outcomes.ts';
 import type { ConversationView } from './state.ts';
-import { SEND_RESULTS, type SendResultRow } from './turn.sql.ts';
+import { SEND_RESULTS, type SendResultRow } from './delivery.sql.ts';
 
 /** Tuning of the sends (tests shorten the waits). */
 export interface DeliveryOptions {
