@@ -20,7 +20,7 @@ const patchRoutes = (t: { tenant: { id: string } }) => ['/api/settings', `/api/t
 describe('what a tenant may change, and what only the admin may (WAGATE_ALLOWED_MODELS=gpt-4o-mini,gpt-4o)', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ env: { OPENAI_API_KEY: 'sk-operator', WAGATE_ALLOWED_MODELS: 'gpt-4o-mini,gpt-4o' } });
+    gw = await startTestGateway({ env: { OPENAI_API_KEY: 'sk-operator', WAGATE_ALLOWED_MODELS: 'gpt-4o-mini,gpt-4o', WAGATE_EGRESS_ALLOW: '127.0.0.1:11434' } });
   });
   afterAll(async () => {
     await gw?.stop();
