@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { Db } from '../db/db.ts';
 import { AppError, badRequest, conflict, notFound } from '../shared/errors.ts';
-import { encrypt, hashKey, newApiKey } from '../shared/secrets.ts';
+import { encrypt } from '../shared/secrets.ts';
 import { agentConfigInput, splitSecrets, withDefaults, type AgentConfig } from './agentConfig.ts';
-import { API_KEY_LOOKUP, INSERT_API_KEY, INSERT_CHANNEL, INSERT_TENANT, TENANT_BY_ID, UPDATE_TENANT } from './provision.sql.ts';
+import { ApiKeys } from './apiKeys.ts';
+import { INSERT_CHANNEL, INSERT_TENANT, TENANT_BY_ID, UPDATE_TENANT } from './provision.sql.ts';
 
 export const tenantCreateInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -60,11 +61,15 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
 }
 
 export class Provisioning {
+  private readonly keys: ApiKeys;
+
   constructor(
     private readonly db: Db,
     private readonly secretKey: Buffer,
     private readonly defaultProvider: AgentConfig['provider'],
-  ) {}
+  ) {
+    this.keys = new ApiKeys(db);
+  }
 
   view(r: TenantRow): TenantView {
     return {
@@ -122,18 +127,8 @@ export class Provisioning {
   }
 
   /** A new tenant key; the only time it is ever shown. */
-  async createApiKey(tenantId: string): Promise<{ id: string; key: string }> {
-    const key = newApiKey();
-    const [row] = await this.db.query<{ id: string }>(INSERT_API_KEY, [tenantId, hashKey(key), key.slice(0, 8)]);
-    if (!row) throw notFound('tenant');
-    return { id: row.id, key };
-  }
-
-  /** The tenant a key belongs to, or null. */
-  async tenantForKey(key: string): Promise<string | null> {
-    if (!key.startsWith('wgk_') || key.length > 200) return null;
-    const [row] = await this.db.query<{ tenant_id: string }>(API_KEY_LOOKUP, [hashKey(key)]);
-    return row?.tenant_id ?? null;
+  createApiKey(tenantId: string): Promise<{ id: string; key: string }> {
+    return this.keys.create(tenantId);
   }
 }
 

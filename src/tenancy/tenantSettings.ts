@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.ts';
-import { decrypt } from '../shared/secrets.ts';
+import { decrypt, type SecretKeys } from '../shared/secrets.ts';
 import { withDefaults, type AgentConfig } from './agentConfig.ts';
 import { TENANT_BY_ID } from './provision.sql.ts';
 
@@ -28,7 +28,8 @@ export class TenantDirectory {
 
   constructor(
     private readonly db: Db,
-    private readonly secretKey: Buffer,
+    /** WAGATE_SECRET_KEY, and WAGATE_SECRET_KEY_PREVIOUS during a rotation. */
+    private readonly secretKey: SecretKeys,
     private readonly defaultProvider: AgentConfig['provider'],
   ) {}
 
