@@ -1,6 +1,7 @@
 import { h, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type TenantSettings } from './api.ts';
+import { KeysSection } from './keysView.ts';
 
 /** The form's values: every field as the inputs hold it (text). */
 type Form = Record<string, string | boolean>;
@@ -66,7 +67,7 @@ function toPatch(f: Form): Record<string, unknown> {
   return { monthlyMessageLimit: orNull(f.monthlyMessageLimit) === null ? null : int(f.monthlyMessageLimit), agent };
 }
 
-/** The tenant's agent settings: provider, model, prompt, coalescing, debounce, handoff, resume timer, limit. */
+/** The tenant's agent settings (provider, model, prompt, coalescing, debounce, handoff, resume timer, limit) and its keys. */
 export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
   const [tenant, setTenant] = useState<TenantSettings | null>(null);
   const [form, setForm] = useState<Form | null>(null);
@@ -193,6 +194,7 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
         error ? h('p', { class: 'error', role: 'alert' }, error) : null,
       ),
     ),
+    h(KeysSection, { tenantId: tenant.id }),
   );
 }
 
