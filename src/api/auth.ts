@@ -1,60 +1,167 @@
 import type { FastifyRequest } from 'fastify';
 import { forbidden, notFound, unauthorized } from '../shared/errors.ts';
-import { safeEqual } from '../shared/secrets.ts';
+import { hashKey, safeEqual } from '../shared/secrets.ts';
+import { SESSION_COOKIE } from './sameOrigin.ts';
+import type { SessionOwner, SessionRecord } from './sessions.ts';
 
-/** Who is calling: the admin (every tenant) or one tenant's key. */
-export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string };
+/** Who is calling: the admin (every tenant) or one tenant's key (named by its id). */
+export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; keyId: string };
 
-const CACHE_MS = 30_000;
+/**
+ * How long a key or session looked up stays cached in a process. Revocations
+ * and sign-outs reach every process at once through the key listener; this
+ * bound only matters while a process's listener is down.
+ */
+export const AUTH_CACHE_MS = 5_000;
+const MAX_CACHED = 10_000;
 
-/** Where tenant keys are looked up (their hashes are stored). */
+/** Where tenant keys are looked up (their hashes are stored), and their use noted. */
 export interface KeyLookup {
-  /** The tenant a key belongs to, or null. */
-  tenantForKey(key: string): Promise<string | null>;
+  /** The key's id and tenant, or null for an unknown or revoked key. */
+  lookup(key: string): Promise<{ id: string; tenantId: string } | null>;
+  /** Called on every request a tenant key authenticates (directly or through a session). */
+  markUsed(keyId: string): void;
 }
 
-/** Resolves bearer keys, caching tenant keys briefly so an API call costs no lookup. */
+/** Where dashboard sessions are looked up. */
+export interface SessionLookup {
+  find(token: string): Promise<SessionRecord | null>;
+}
+
+/** What a request presents: a bearer key, the dashboard's session token, or nothing usable. */
+export type Credentials = { kind: 'key'; key: string } | { kind: 'session'; token: string } | null;
+
+interface CachedKey {
+  at: number;
+  /** null: unknown or revoked. */
+  key: { id: string; tenantId: string } | null;
+}
+
+interface CachedSession {
+  at: number;
+  session: SessionRecord | null;
+}
+
+/**
+ * Resolves bearer keys (through the keys) and session cookies (through the
+ * sessions table), caching both briefly so an API call usually costs no
+ * lookup. `forget` drops what a revocation or sign-out announced.
+ */
 export class Authenticator {
-  private readonly cache = new Map<string, { at: number; tenantId: string | null }>();
+  private readonly keys = new Map<string, CachedKey>();
+  private readonly sessions = new Map<string, CachedSession>();
+  private readonly adminKeyHash: string | null;
+
   constructor(
     private readonly adminKey: string | null,
-    private readonly keys: KeyLookup,
-  ) {}
+    private readonly keyStore: KeyLookup,
+    private readonly sessionStore: SessionLookup,
+  ) {
+    this.adminKeyHash = adminKey ? hashKey(adminKey) : null;
+  }
 
-  /** The caller of a request (bearer header or session cookie); 401 without a known key. */
+  /** The caller of a request (bearer header or session cookie); 401 without a known key or live session. */
   async principal(req: FastifyRequest): Promise<Principal> {
-    const key = bearer(req);
-    if (!key) throw unauthorized();
-    const p = await this.principalForKey(key);
-    if (!p) throw unauthorized('unknown or revoked API key');
+    const c = credentials(req);
+    if (!c) throw unauthorized();
+    if (c.kind === 'key') {
+      const p = await this.principalForKey(c.key);
+      if (!p) throw unauthorized('unknown or revoked API key');
+      return p;
+    }
+    const p = await this.principalForSession(c.token);
+    if (!p) throw unauthorized('the session has ended; sign in again');
     return p;
   }
 
-  /** Who a key is, or null for an unknown key. */
+  /** Who a key is, or null for an unknown or revoked key. */
   async principalForKey(key: string): Promise<Principal | null> {
     if (this.adminKey && safeEqual(key, this.adminKey)) return { kind: 'admin' };
-    const hit = this.cache.get(key);
-    let tenantId: string | null;
-    if (hit && Date.now() - hit.at < CACHE_MS) {
-      tenantId = hit.tenantId;
+    const h = hashKey(key);
+    const hit = this.keys.get(h);
+    let found: CachedKey['key'];
+    if (hit && Date.now() - hit.at < AUTH_CACHE_MS) {
+      found = hit.key;
     } else {
-      tenantId = await this.keys.tenantForKey(key);
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(key, { at: Date.now(), tenantId });
+      found = await this.keyStore.lookup(key);
+      if (this.keys.size >= MAX_CACHED) this.keys.clear();
+      this.keys.set(h, { at: Date.now(), key: found });
     }
-    return tenantId ? { kind: 'tenant', tenantId } : null;
+    if (!found) return null;
+    this.keyStore.markUsed(found.id);
+    return { kind: 'tenant', tenantId: found.tenantId, keyId: found.id };
+  }
+
+  /** Who a session token is, or null for an unknown, ended or expired session (or one of a revoked key). */
+  async principalForSession(token: string): Promise<Principal | null> {
+    const h = hashKey(token);
+    const hit = this.sessions.get(h);
+    let session: SessionRecord | null;
+    if (hit && Date.now() - hit.at < AUTH_CACHE_MS) {
+      session = hit.session;
+    } else {
+      session = await this.sessionStore.find(token);
+      if (this.sessions.size >= MAX_CACHED) this.sessions.clear();
+      this.sessions.set(h, { at: Date.now(), session });
+    }
+    if (!session || session.expiresAt <= Date.now()) return null;
+    const o = session.owner;
+    if (o.kind === 'admin') {
+      // An admin session lasts only as long as the admin key it was opened with.
+      return this.adminKeyHash !== null && safeEqual(o.adminKeyHash, this.adminKeyHash) ? { kind: 'admin' } : null;
+    }
+    this.keyStore.markUsed(o.keyId);
+    return { kind: 'tenant', tenantId: o.tenantId, keyId: o.keyId };
+  }
+
+  /** Whom a session opened by this principal belongs to: its key, or the admin key in force. */
+  sessionOwner(p: Principal): SessionOwner {
+    if (p.kind === 'tenant') return { kind: 'tenant', keyId: p.keyId, tenantId: p.tenantId };
+    if (!this.adminKeyHash) throw unauthorized();
+    return { kind: 'admin', adminKeyHash: this.adminKeyHash };
+  }
+
+  /**
+   * Drops what an announcement names from the caches: `key:<id>` (a revoked
+   * key, and every session opened with it) or `session:<id>` (a sign-out).
+   */
+  forget(announcement: string): void {
+    const [what, id] = announcement.split(':');
+    if (!id) return;
+    if (what === 'key') {
+      for (const [h, c] of this.keys) if (c.key?.id === id) this.keys.delete(h);
+      for (const [h, c] of this.sessions) if (c.session?.owner.kind === 'tenant' && c.session.owner.keyId === id) this.sessions.delete(h);
+    } else if (what === 'session') {
+      for (const [h, c] of this.sessions) if (c.session?.id === id) this.sessions.delete(h);
+    }
+  }
+
+  /** Forgets everything cached (the listener reconnected: announcements may have been missed). */
+  clear(): void {
+    this.keys.clear();
+    this.sessions.clear();
   }
 }
 
-/** The key from `Authorization: Bearer …`, or from the dashboard's session cookie. */
-export function bearer(req: FastifyRequest): string | null {
+/**
+ * What a request presents. An Authorization header wins (and a malformed one
+ * counts as none, not as a reason to look at the cookie); else the session
+ * cookie's token.
+ */
+export function credentials(req: FastifyRequest): Credentials {
   const h = req.headers.authorization;
   if (h) {
     const m = /^Bearer\s+(\S+)$/i.exec(h);
-    return m ? m[1] : null;
+    return m ? { kind: 'key', key: m[1] } : null;
   }
+  const token = sessionToken(req);
+  return token ? { kind: 'session', token } : null;
+}
+
+/** The dashboard session cookie's token, or null. */
+export function sessionToken(req: FastifyRequest): string | null {
   const cookies = (req as unknown as { cookies?: Record<string, string | undefined> }).cookies;
-  return cookies?.wagate_session ?? null;
+  return cookies?.[SESSION_COOKIE] || null;
 }
 
 export function requireAdmin(p: Principal): void {

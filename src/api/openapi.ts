@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { getConversationRoute, listConversationsRoute, markReadRoute, pauseRoute, resumeRoute } from './conversations.routes.ts';
+import { apiKeyRouteSpecs } from './apiKeys.routes.ts';
 import { eventsRoute } from './events.routes.ts';
 import { externalRoutes } from './externalRoutes.ts';
 import { listMessagesRoute, sendMessageRoute } from './messages.routes.ts';
@@ -39,6 +40,7 @@ export const allRoutes: RouteSpec[] = [
   performanceRoute,
   openApiRoute,
   ...tenantRouteSpecs,
+  ...apiKeyRouteSpecs,
   ...externalRoutes,
 ];
 

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Takeover } from '../conversation/takeover.ts';
 import type { Db } from '../db/db.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
+import type { ApiKeys } from '../tenancy/apiKeys.ts';
+import { apiKeyRoutes } from './apiKeys.routes.ts';
 import type { Authenticator } from './auth.ts';
 import { conversationRoutes } from './conversations.routes.ts';
 import type { EventHub } from './eventHub.ts';
@@ -14,6 +16,7 @@ import { performanceRoutes } from './performance.routes.ts';
 import { sameOriginGuard } from './sameOrigin.ts';
 import { API_HEADERS, addSecurityHeaders } from './securityHeaders.ts';
 import { addRetryAfter, sessionRoutes, SIGN_IN_MAX_FAILURES, SIGN_IN_WINDOW_MS } from './session.routes.ts';
+import type { Sessions } from './sessions.ts';
 import { settingsRoutes } from './settings.routes.ts';
 import { SseStreams } from './sse.ts';
 import { usageRoutes } from './usage.routes.ts';
@@ -25,17 +28,19 @@ export interface OperatorApiDeps {
   takeover: Takeover;
   hub: EventHub;
   auth: Authenticator;
+  apiKeys: ApiKeys;
+  sessions: Sessions;
   /** The body of /api/performance (the admin dashboard's charts). */
   performance: () => object;
 }
 
 /**
  * The operator API beyond provisioning (docs/api.md): conversations,
- * messages, pause/resume, manual sends, usage, settings, live events, the
- * dashboard session and the OpenAPI document.
+ * messages, pause/resume, manual sends, usage, settings, tenant keys, live
+ * events, the dashboard session and the OpenAPI document.
  */
 export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiDeps): Promise<void> {
-  // Parses the session cookie, which auth.ts's `bearer` reads for the routes of this scope.
+  // Parses the session cookie, which auth.ts's `credentials` reads for the routes of this scope.
   await app.register(fastifyCookie);
   addSecurityHeaders(app, API_HEADERS);
   sameOriginGuard(app, (req) => req.method === 'POST' && req.url.split('?')[0] === '/api/session');
@@ -50,7 +55,8 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   await eventRoutes(app, { db, auth, hub, streams });
   await usageRoutes(app, { db, auth });
   await settingsRoutes(app, { provisioning, auth });
-  await sessionRoutes(app, { provisioning, auth, limiter });
+  await apiKeyRoutes(app, { apiKeys: deps.apiKeys, auth });
+  await sessionRoutes(app, { provisioning, auth, sessions: deps.sessions, limiter });
   await performanceRoutes(app, { performance: deps.performance, auth });
   await openApiRoutes(app);
 }

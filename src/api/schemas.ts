@@ -183,3 +183,12 @@ export const channelShape = z.object({
 });
 
 export const apiKeyShape = z.object({ id: z.string(), key: z.string().describe('shown this once; only its hash is stored') });
+
+export const apiKeyInfoShape = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  prefix: z.string().describe("the key's first 8 characters, to tell keys apart"),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable().describe('when it last authenticated a request, to the minute; null: never'),
+  revokedAt: z.string().nullable().describe('null while the key works'),
+});

@@ -5,7 +5,7 @@ import { notFound } from '../shared/errors.ts';
 import { channelCreateInput, tenantCreateInput, tenantPatchInput, type Provisioning } from '../tenancy/provision.ts';
 import { requireAdmin, requireTenant, type Authenticator, type Principal } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
-import { apiKeyShape, channelShape, errorBody, idString, tenantShape } from './schemas.ts';
+import { channelShape, errorBody, idString, tenantShape } from './schemas.ts';
 
 const tenantParams = z.strictObject({ tenantId: idString });
 const e = (description: string) => ({ description, schema: errorBody });
@@ -71,21 +71,10 @@ export const addChannelRoute = route({
   },
 });
 
-export const createApiKeyRoute = route({
-  method: 'POST',
-  url: '/api/tenants/:tenantId/api-keys',
-  tag: 'provisioning',
-  summary: 'A new tenant key (returned once)',
-  auth: 'admin',
-  resource: 'tenant',
-  params: tenantParams,
-  responses: { 201: { description: 'created', schema: apiKeyShape }, 401: e('no key'), 403: e('not the admin key'), 404: e('no such tenant') },
-});
+/** Every provisioning route, for the OpenAPI document (the key routes are in apiKeys.routes.ts). */
+export const tenantRouteSpecs = [createTenantRoute, getTenantRoute, patchTenantRoute, addChannelRoute];
 
-/** Every provisioning route, for the OpenAPI document. */
-export const tenantRouteSpecs = [createTenantRoute, getTenantRoute, patchTenantRoute, addChannelRoute, createApiKeyRoute];
-
-/** Admin provisioning: tenants, channels, keys (docs/api.md). */
+/** Admin provisioning: tenants and channels (docs/api.md). */
 export async function tenantRoutes(app: FastifyInstance, { provisioning, auth }: { provisioning: Provisioning; auth: Authenticator }): Promise<void> {
   const admin = async (req: FastifyRequest) => {
     const p = await auth.principal(req);
@@ -111,9 +100,5 @@ export async function tenantRoutes(app: FastifyInstance, { provisioning, auth }:
   handle(app, addChannelRoute, tenantScoped(true), async (_p, { params, body, reply }) => {
     reply.code(201);
     return provisioning.addChannel(params.tenantId, body);
-  });
-  handle(app, createApiKeyRoute, tenantScoped(true), async (_p, { params, reply }) => {
-    reply.code(201);
-    return provisioning.createApiKey(params.tenantId);
   });
 }

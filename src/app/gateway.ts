@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { createAgentRegistry } from '../agent/registry.ts';
+import { Authenticator } from '../api/auth.ts';
 import { EventHub } from '../api/eventHub.ts';
+import { KeyListener } from '../api/keyListener.ts';
+import { Sessions } from '../api/sessions.ts';
 import type { Config } from '../config/config.ts';
 import { ConversationRunner, DEFAULT_RUNNER_OPTIONS } from '../conversation/runner.ts';
 import { Delivery } from '../conversation/delivery.ts';
@@ -22,8 +25,10 @@ import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/
 import { Bus } from '../shared/bus.ts';
 import { EgressPolicy } from '../shared/egress.ts';
 import { Semaphore } from '../shared/semaphore.ts';
+import { ApiKeys } from '../tenancy/apiKeys.ts';
 import { ChannelDirectory } from '../tenancy/channels.ts';
 import { Provisioning } from '../tenancy/provision.ts';
+import { checkSecretKeys } from '../tenancy/secretCanary.ts';
 import { TenantDirectory } from '../tenancy/tenantSettings.ts';
 import { openDatabase } from './database.ts';
 import type { GatewayOverrides } from './overrides.ts';
@@ -83,14 +88,24 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const database = await openDatabase(config, log, bus);
   stops.add('database', () => database.close());
   const { db, databaseUrl } = database;
+  // Decrypts with WAGATE_SECRET_KEY, and WAGATE_SECRET_KEY_PREVIOUS during a rotation; a key that fits neither stops the start here.
+  const secretKeys = config.previousSecretKey ? [config.secretKey, config.previousSecretKey] : [config.secretKey];
+  await checkSecretKeys(db, secretKeys);
   const defaultProvider = config.openai.apiKey ? 'openai' : 'demo';
-  const channels = new ChannelDirectory(db, config.secretKey);
+  const channels = new ChannelDirectory(db, secretKeys);
   // One policy for every URL a tenant sets: checked when saved, and again at every connection.
   const egress = new EgressPolicy({ allow: config.egressAllow, lookup: overrides.egressLookup });
   // What a tenant may run on the operator's model key.
   const models = { defaultModel: config.openai.model, allowedModels: config.allowedModels };
   const provisioning = new Provisioning(db, config.secretKey, defaultProvider, models, egress);
-  const tenants = new TenantDirectory(db, config.secretKey, defaultProvider, models);
+  const tenants = new TenantDirectory(db, secretKeys, defaultProvider, models);
+  // API keys and dashboard sessions; revocations and sign-outs reach every process through the key listener.
+  const apiKeys = new ApiKeys(db);
+  const sessions = new Sessions(db, config.sessionHours * 3_600_000);
+  const auth = new Authenticator(config.adminKey, apiKeys, sessions);
+  const keyListener = new KeyListener(databaseUrl, { onAnnouncement: (a) => auth.forget(a), onConnected: () => auth.clear() }, log, bus);
+  await keyListener.start();
+  stops.add('key listener', () => keyListener.stop());
   const metrics = createMetrics({ db, bus, log });
   stops.add('metrics', async () => metrics.stop());
   const hub = new EventHub(bus);
@@ -162,7 +177,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   }
 
   // The HTTP server: webhooks, operator API, dashboard, metrics, sandbox page.
-  const server = await buildServer({ config, log, db, bus, lifecycle, channels, provisioning, ingest, takeover, hub, metrics, simulator });
+  const server = await buildServer({ config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, ingest, takeover, hub, metrics, simulator });
   http = server;
   let url = '';
   if (overrides.listen !== false) url = await server.listen({ port: config.port, host: config.host });

@@ -1,8 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Authenticator } from '../api/auth.ts';
+import type { Authenticator } from '../api/auth.ts';
 import type { EventHub } from '../api/eventHub.ts';
 import { operatorApiRoutes } from '../api/plugin.ts';
+import type { Sessions } from '../api/sessions.ts';
 import { tenantRoutes } from '../api/tenants.routes.ts';
 import type { Config } from '../config/config.ts';
 import type { Takeover } from '../conversation/takeover.ts';
@@ -15,6 +16,7 @@ import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import { sandboxRoutes } from '../sandbox/routes.ts';
 import type { Bus } from '../shared/bus.ts';
 import { AppError } from '../shared/errors.ts';
+import type { ApiKeys } from '../tenancy/apiKeys.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
 import { webhookRoutes } from '../webhook/routes.ts';
@@ -34,6 +36,10 @@ export interface ServerDeps {
   lifecycle: Lifecycle;
   channels: ChannelDirectory;
   provisioning: Provisioning;
+  /** Resolves bearer keys and session cookies. */
+  auth: Authenticator;
+  apiKeys: ApiKeys;
+  sessions: Sessions;
   ingest: IngestQueue;
   takeover: Takeover;
   hub: EventHub;
@@ -58,7 +64,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
   });
-  const auth = new Authenticator(config.adminKey, deps.provisioning);
+  const { auth } = deps;
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof AppError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
@@ -96,7 +102,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   );
   await app.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
   await app.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
-  await app.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, performance: () => deps.metrics.performance() }));
+  await app.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, performance: () => deps.metrics.performance() }));
   await app.register(async (scope) => dashboardRoutes(scope));
   const simulator = deps.simulator;
   if (simulator) await app.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));

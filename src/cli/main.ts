@@ -5,8 +5,11 @@ import { asUsageError } from './args.ts';
 import { CHANNEL_ADD_HELP, runChannelAdd } from './channelAdd.ts';
 import { UsageError } from './errors.ts';
 import { KEY_CREATE_HELP, runKeyCreate } from './keyCreate.ts';
+import { KEY_LIST_HELP, runKeyList } from './keyList.ts';
+import { KEY_REVOKE_HELP, runKeyRevoke } from './keyRevoke.ts';
 import { MIGRATE_HELP, runMigrate } from './migrateCommand.ts';
 import { describeStartupFailure, type StartupSettings } from './startupErrors.ts';
+import { runSecretKeyRotate, SECRET_KEY_ROTATE_HELP } from './secretKeyRotate.ts';
 import { runTenantCreate, TENANT_CREATE_HELP } from './tenantCreate.ts';
 
 interface Command {
@@ -30,6 +33,13 @@ const COMMANDS: Record<string, Command> = {
   'tenant create': { summary: 'create a tenant (a business)', usage: firstLine(TENANT_CREATE_HELP), run: runTenantCreate },
   'channel add': { summary: "add a WhatsApp number to a tenant", usage: firstLine(CHANNEL_ADD_HELP), run: runChannelAdd },
   'key create': { summary: 'create a tenant API key (shown once)', usage: firstLine(KEY_CREATE_HELP), run: runKeyCreate },
+  'key list': { summary: "list a tenant's API keys (never the keys)", usage: firstLine(KEY_LIST_HELP), run: runKeyList },
+  'key revoke': { summary: 'revoke an API key everywhere within a second', usage: firstLine(KEY_REVOKE_HELP), run: runKeyRevoke },
+  'secret-key rotate': {
+    summary: 're-encrypt every stored secret with a new WAGATE_SECRET_KEY',
+    usage: firstLine(SECRET_KEY_ROTATE_HELP),
+    run: runSecretKeyRotate,
+  },
   bench: {
     summary: 'run the benchmark against the old pipeline and print the table',
     run: async (args) => (await import('./bench.ts')).runBench(args),
@@ -40,7 +50,7 @@ const HELP = `Usage: wagate <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(15)} ${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(18)} ${c.summary}`)
   .join('\n')}
 
 Run 'wagate <command> --help' for a command's options.

@@ -32,6 +32,10 @@ export interface Config {
   readonly adminKey: string | null;
   /** 32 bytes that encrypt channel access tokens and model keys at rest. */
   readonly secretKey: Buffer;
+  /** A second key that decrypts but never encrypts (WAGATE_SECRET_KEY_PREVIOUS): for rotating the secret key without downtime. */
+  readonly previousSecretKey: Buffer | null;
+  /** How long a dashboard session lasts from sign-in, in hours (WAGATE_SESSION_HOURS). */
+  readonly sessionHours: number;
   /** The default model of tenants whose agent is `openai`. */
   readonly openai: { readonly baseUrl: string; readonly apiKey: string | null; readonly model: string };
   /** Models a tenant may choose on the operator's OPENAI_API_KEY unless the admin gives it a list of its own. */
@@ -92,6 +96,8 @@ const schema = z.object({
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
   WAGATE_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   WAGATE_SECRET_KEY: z.string().optional(),
+  WAGATE_SECRET_KEY_PREVIOUS: z.string().optional(),
+  WAGATE_SESSION_HOURS: intIn(1, 720).default(12),
   OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
@@ -102,13 +108,13 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY']);
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY', 'WAGATE_SECRET_KEY_PREVIOUS']);
 
-/** Parses 32 bytes given as 64 hex characters or base64. */
-export function parseSecretKey(value: string): Buffer {
+/** Parses 32 bytes given as 64 hex characters or base64; `name` is the variable named in the error. */
+export function parseSecretKey(value: string, name = 'WAGATE_SECRET_KEY'): Buffer {
   const v = value.trim();
   const key = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
-  if (key.length !== 32) throw new ConfigError('WAGATE_SECRET_KEY: must be 32 bytes, as 64 hex characters or base64');
+  if (key.length !== 32) throw new ConfigError(`${name}: must be 32 bytes, as 64 hex characters or base64`);
   return key;
 }
 
@@ -159,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
   } catch (err) {
     throw new ConfigError(`WAGATE_EGRESS_ALLOW: ${(err as Error).message}`);
   }
+  const previousSecretKey = e.WAGATE_SECRET_KEY_PREVIOUS ? parseSecretKey(e.WAGATE_SECRET_KEY_PREVIOUS, 'WAGATE_SECRET_KEY_PREVIOUS') : null;
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -175,6 +182,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     whatsappVerifyToken: e.WHATSAPP_VERIFY_TOKEN ?? (sandbox ? SANDBOX_DEFAULTS.WHATSAPP_VERIFY_TOKEN : null),
     adminKey: e.WAGATE_ADMIN_KEY ?? null,
     secretKey,
+    previousSecretKey,
+    sessionHours: e.WAGATE_SESSION_HOURS,
     openai: Object.freeze({ baseUrl: e.OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY ?? null, model: e.OPENAI_MODEL }),
     allowedModels: Object.freeze([...new Set(e.WAGATE_ALLOWED_MODELS ?? [e.OPENAI_MODEL])]),
     maxInflight: e.WAGATE_MAX_INFLIGHT,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql, type Db } from '../db/db.ts';
+import { ApiKeys } from '../tenancy/apiKeys.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
 
 /** What the sandbox keeps in `<dataDir>/sandbox.json` so restarts keep the same keys and demo tenant. */
@@ -43,8 +44,9 @@ const CHANNEL_BY_PHONE = sql('sandbox_channel_by_phone', 'SELECT id, tenant_id F
 export type DemoTenant = Required<Pick<SandboxState, 'tenantId' | 'channelId' | 'tenantKey'>>;
 
 /**
- * Makes sure the demo tenant, its channel and a tenant key exist (once per
- * data directory), and returns them.
+ * Makes sure the demo tenant, its channel and a working tenant key exist
+ * (once per data directory; a new key if the kept one was revoked), and
+ * returns them.
  */
 export async function ensureDemoTenant(
   db: Db,
@@ -54,7 +56,9 @@ export async function ensureDemoTenant(
   agentProvider: 'openai' | 'demo',
 ): Promise<DemoTenant> {
   const [existing] = await db.query<{ id: string; tenant_id: string }>(CHANNEL_BY_PHONE, [SANDBOX_PHONE_NUMBER_ID]);
-  if (existing && state.tenantKey && state.tenantId === existing.tenant_id) {
+  // The kept key is printed again only while it works: it may have been revoked in the dashboard.
+  const kept = existing && state.tenantKey ? await new ApiKeys(db).lookup(state.tenantKey) : null;
+  if (existing && state.tenantKey && state.tenantId === existing.tenant_id && kept?.tenantId === existing.tenant_id) {
     return { tenantId: existing.tenant_id, channelId: existing.id, tenantKey: state.tenantKey };
   }
   let tenantId = existing?.tenant_id;

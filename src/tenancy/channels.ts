@@ -1,5 +1,5 @@
 import { sql, type Db } from '../db/db.ts';
-import { decrypt } from '../shared/secrets.ts';
+import { decrypt, type SecretKeys } from '../shared/secrets.ts';
 import { isRowId } from '../shared/ids.ts';
 
 /** A channel with its secrets decrypted: lives only in this process's memory. */
@@ -43,7 +43,8 @@ export class ChannelDirectory {
 
   constructor(
     private readonly db: Db,
-    private readonly secretKey: Buffer,
+    /** WAGATE_SECRET_KEY, and WAGATE_SECRET_KEY_PREVIOUS during a rotation. */
+    private readonly secretKey: SecretKeys,
   ) {}
 
   get(id: string): Promise<Channel | null> {

@@ -40,13 +40,3 @@ export const INSERT_CHANNEL = sql(
    ON CONFLICT (phone_number_id) DO NOTHING
    RETURNING id, tenant_id, phone_number_id, display_phone_number, messages_per_second`,
 );
-
-export const INSERT_API_KEY = sql(
-  'api_key_insert',
-  `INSERT INTO api_keys (tenant_id, key_hash, prefix) SELECT id, $2, $3 FROM tenants WHERE id = $1 RETURNING id`,
-);
-
-export const API_KEY_LOOKUP = sql(
-  'api_key_lookup',
-  `SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
-);

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import type { Db } from '../db/db.ts';
 import { EgressRefusedError, type EgressPolicy } from '../shared/egress.ts';
 import { AppError, badRequest, conflict, notFound } from '../shared/errors.ts';
-import { encrypt, hashKey, newApiKey } from '../shared/secrets.ts';
+import { encrypt } from '../shared/secrets.ts';
 import { agentConfigInput, splitSecrets, withDefaults, type AgentConfig, type AgentConfigInput } from './agentConfig.ts';
-import { API_KEY_LOOKUP, INSERT_API_KEY, INSERT_CHANNEL, INSERT_TENANT, TENANT_BY_ID, UPDATE_TENANT } from './provision.sql.ts';
+import { ApiKeys } from './apiKeys.ts';
+import { INSERT_CHANNEL, INSERT_TENANT, TENANT_BY_ID, UPDATE_TENANT } from './provision.sql.ts';
 import { checkTenantChange, type Caller, type CurrentTenant } from './settingsRules.ts';
 import { modelsOnOperatorKey, resolveLimits, tenantLimitsInput, type ModelPolicy, type StoredLimits, type TenantLimits } from './tenantLimits.ts';
 
@@ -80,6 +81,8 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
 }
 
 export class Provisioning {
+  private readonly keys: ApiKeys;
+
   /** `egress` judges the URLs a tenant sets (agent `url`, `baseUrl`) before they are saved. */
   constructor(
     private readonly db: Db,
@@ -87,7 +90,9 @@ export class Provisioning {
     private readonly defaultProvider: AgentConfig['provider'],
     private readonly models: ModelPolicy,
     private readonly egress: EgressPolicy,
-  ) {}
+  ) {
+    this.keys = new ApiKeys(db);
+  }
 
   /**
    * Refuses, as a 400 naming the field, a URL the egress policy would not
@@ -214,18 +219,8 @@ export class Provisioning {
   }
 
   /** A new tenant key; the only time it is ever shown. */
-  async createApiKey(tenantId: string): Promise<{ id: string; key: string }> {
-    const key = newApiKey();
-    const [row] = await this.db.query<{ id: string }>(INSERT_API_KEY, [tenantId, hashKey(key), key.slice(0, 8)]);
-    if (!row) throw notFound('tenant');
-    return { id: row.id, key };
-  }
-
-  /** The tenant a key belongs to, or null. */
-  async tenantForKey(key: string): Promise<string | null> {
-    if (!key.startsWith('wgk_') || key.length > 200) return null;
-    const [row] = await this.db.query<{ tenant_id: string }>(API_KEY_LOOKUP, [hashKey(key)]);
-    return row?.tenant_id ?? null;
+  createApiKey(tenantId: string): Promise<{ id: string; key: string }> {
+    return this.keys.create(tenantId);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.ts';
-import { decrypt } from '../shared/secrets.ts';
+import { decrypt, type SecretKeys } from '../shared/secrets.ts';
 import { withDefaults, type AgentConfig } from './agentConfig.ts';
 import { TENANT_BY_ID } from './provision.sql.ts';
 import { clampAgent, resolveLimits, type ModelPolicy } from './tenantLimits.ts';
@@ -30,7 +30,8 @@ export class TenantDirectory {
 
   constructor(
     private readonly db: Db,
-    private readonly secretKey: Buffer,
+    /** WAGATE_SECRET_KEY, and WAGATE_SECRET_KEY_PREVIOUS during a rotation. */
+    private readonly secretKey: SecretKeys,
     private readonly defaultProvider: AgentConfig['provider'],
     private readonly models: ModelPolicy,
   ) {}

@@ -21,10 +21,12 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
   let h: ApiHarness;
   let a: Awaited<ReturnType<typeof tenantWithConversation>>;
   let b: Awaited<ReturnType<typeof tenantWithConversation>>;
+  let aKeyId: string;
   beforeAll(async () => {
     h = await startApiGateway();
     a = await tenantWithConversation(h.gw, { name: 'A', text: 'hello from A' });
     b = await tenantWithConversation(h.gw, { name: 'B', text: 'hello from B' });
+    aKeyId = (await api(h.gw, 'GET', `/api/tenants/${a.tenant.id}/api-keys`)).body.items[0].id;
   });
   afterAll(async () => {
     await h?.close();
@@ -32,7 +34,7 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
 
   /** The request of `spec` aimed at tenant A's resources, or null when the route names no id. */
   function aimedAtA(spec: RouteSpec): { path: string; body?: unknown } | null {
-    let path = spec.url.replace(':id', a.conversationId).replace(':tenantId', a.tenant.id);
+    let path = spec.url.replace(':id', a.conversationId).replace(':tenantId', a.tenant.id).replace(':keyId', aKeyId);
     const query = spec.query ? Object.keys((spec.query as any).shape) : [];
     const qs: string[] = [];
     if (query.includes('conversationId')) qs.push(`conversationId=${a.conversationId}`);
@@ -69,6 +71,8 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
         'PATCH /api/tenants/:tenantId',
         'POST /api/tenants/:tenantId/channels',
         'POST /api/tenants/:tenantId/api-keys',
+        'GET /api/tenants/:tenantId/api-keys',
+        'DELETE /api/api-keys/:keyId',
       ]),
     );
   });
@@ -80,6 +84,7 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
     expect(msgs.some((m: any) => m.author === 'operator')).toBe(false);
     expect((await api(h.gw, 'GET', '/api/settings', undefined, a.key)).body.agent.systemPrompt).not.toBe('hijacked');
     expect(h.cloud.requests().some((r: any) => JSON.stringify(r.body).includes('from the other tenant'))).toBe(false);
+    expect((await api(h.gw, 'GET', `/api/tenants/${a.tenant.id}/api-keys`)).body.items.map((k: any) => k.revokedAt)).toEqual([null]);
   });
 
   it("B's lists never contain A's conversations", async () => {

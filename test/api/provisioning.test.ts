@@ -124,12 +124,10 @@ describe('admin provisioning API: tenants, channels, keys', () => {
     expect(await count('api_keys')).toBe(keys);
   });
 
-  it('answers 403 when a tenant key adds channels or keys even to its own tenant', async () => {
+  it('answers 403 when a tenant key adds channels even to its own tenant', async () => {
     const ch = await api(gw, 'POST', `/api/tenants/${a.tenant.id}/channels`, { phoneNumberId: 'pn-self', displayPhoneNumber: '+1', accessToken: 't' }, a.key);
     expect(ch.status).toBe(403);
     expect(ch.body).toEqual(errorBody('forbidden'));
-    const key = await api(gw, 'POST', `/api/tenants/${a.tenant.id}/api-keys`, undefined, a.key);
-    expect(key.status).toBe(403);
   });
 
   it('answers 403 when a tenant key creates a tenant', async () => {

@@ -1,5 +1,8 @@
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGN_IN_MAX_FAILURES } from '../../src/api/session.routes.ts';
+import { hashKey } from '../../src/shared/secrets.ts';
+import { sqlClient } from '../support/db.ts';
 import { api, TEST_ADMIN_KEY } from '../support/gateway.ts';
 import { startApiGateway, tenantWithConversation, type ApiHarness } from './harness.ts';
 
@@ -31,7 +34,7 @@ describe('dashboard sessions: POST/GET/DELETE /api/session', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ kind: 'tenant', tenantId: t.tenant.id, tenantName: 'Acme' });
     const setCookie = r.headers.get('set-cookie')!;
-    expect(setCookie).toMatch(/^wagate_session=wgk_/);
+    expect(setCookie).toMatch(/^wagate_session=[A-Za-z0-9_-]{43};/);
     expect(setCookie).toMatch(/HttpOnly/i);
     expect(setCookie).toMatch(/SameSite=Strict/i);
     expect(setCookie).toMatch(/Path=\//);
@@ -57,7 +60,8 @@ describe('dashboard sessions: POST/GET/DELETE /api/session', () => {
 
   it('refuses state-changing cookie requests that do not come from a page of this site', async () => {
     const t = await tenantWithConversation(h.gw);
-    const cookie = `wagate_session=${t.key}`;
+    const signedIn = await raw(origin, 'POST', '/api/session', { origin }, { key: t.key });
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0];
     const path = `/api/conversations/${t.conversationId}/pause`;
     const attempts: Record<string, string>[] = [{ cookie }, { cookie, origin: 'https://evil.example' }, { cookie, origin: 'null' }, { cookie, referer: 'http://attacker.test/page' }];
     for (const headers of attempts) {
@@ -130,5 +134,86 @@ describe('failed sign-ins are rate-limited per IP', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('server-side sessions: the cookie holds a session, not the key', () => {
+  let h: ApiHarness;
+  let origin: string;
+  let client: pg.Client;
+  beforeAll(async () => {
+    h = await startApiGateway();
+    origin = h.gw.url;
+    client = await sqlClient(h.gw.dbUrl);
+  });
+  afterAll(async () => {
+    await client?.end();
+    await h?.close();
+  });
+  const signIn = async (key: string) => {
+    const r = await raw(origin, 'POST', '/api/session', { origin }, { key });
+    expect(r.status).toBe(200);
+    const cookie = r.headers.get('set-cookie')!.split(';')[0];
+    return { cookie, token: cookie.slice('wagate_session='.length) };
+  };
+  const usage = async (cookie: string) => raw(origin, 'GET', '/api/usage', { cookie });
+
+  it('the cookie is a random token (256 bits) unrelated to the key, stored only hashed', async () => {
+    const t = await tenantWithConversation(h.gw);
+    const { token } = await signIn(t.key);
+    const second = await signIn(t.key);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(second.token).not.toBe(token);
+    for (const derived of [t.key, hashKey(t.key), Buffer.from(t.key).toString('base64url'), t.key.slice(4)]) {
+      expect(token).not.toBe(derived);
+      expect(token).not.toContain(t.key.slice(4, 20));
+    }
+    const rows = (await client.query('SELECT token_hash, api_key_id, tenant_id, expires_at FROM sessions')).rows;
+    expect(rows.some((r) => r.token_hash === token)).toBe(false);
+    const row = rows.find((r) => r.token_hash === hashKey(token));
+    expect(row).toMatchObject({ tenant_id: t.tenant.id });
+    const hours = (row.expires_at.getTime() - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(11.9);
+    expect(hours).toBeLessThanOrEqual(12);
+    // The key itself is not a session.
+    expect((await usage(`wagate_session=${t.key}`)).status).toBe(401);
+  });
+
+  it('after sign-out a copy of the cookie is refused', async () => {
+    const t = await tenantWithConversation(h.gw);
+    const { cookie, token } = await signIn(t.key);
+    expect((await usage(cookie)).status).toBe(200);
+    expect((await raw(origin, 'DELETE', '/api/session', { cookie, origin })).status).toBe(204);
+    const r = await usage(cookie);
+    expect(r.status).toBe(401);
+    expect(r.body.error.code).toBe('unauthorized');
+    expect((await client.query('SELECT 1 FROM sessions WHERE token_hash = $1', [hashKey(token)])).rowCount).toBe(0);
+  });
+
+  it("revoking the key ends the sessions opened with it", async () => {
+    const t = await tenantWithConversation(h.gw);
+    const spare = (await api(h.gw, 'POST', `/api/tenants/${t.tenant.id}/api-keys`)).body;
+    const { cookie } = await signIn(spare.key);
+    expect((await usage(cookie)).status).toBe(200);
+    // Revoked through the session itself: the dashboard's own Keys section.
+    expect((await raw(origin, 'DELETE', `/api/api-keys/${spare.id}`, { cookie, origin })).status).toBe(200);
+    expect((await usage(cookie)).status).toBe(401);
+    expect((await client.query('SELECT 1 FROM sessions WHERE api_key_id = $1', [spare.id])).rowCount).toBe(0);
+    expect((await api(h.gw, 'GET', '/api/usage', undefined, t.key)).status).toBe(200);
+  });
+
+  it('an expired session is refused and deleted', async () => {
+    const t = await tenantWithConversation(h.gw);
+    const { cookie, token } = await signIn(t.key);
+    await client.query("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = $1", [hashKey(token)]);
+    expect((await usage(cookie)).status).toBe(401);
+    expect((await client.query('SELECT 1 FROM sessions WHERE token_hash = $1', [hashKey(token)])).rowCount).toBe(0);
+  });
+
+  it('an admin session works, and ends with sign-out', async () => {
+    const { cookie } = await signIn(TEST_ADMIN_KEY);
+    expect((await raw(origin, 'GET', '/api/session', { cookie })).body).toEqual({ kind: 'admin', tenantId: null, tenantName: null });
+    expect((await raw(origin, 'DELETE', '/api/session', { cookie, origin })).status).toBe(204);
+    expect((await raw(origin, 'GET', '/api/session', { cookie })).status).toBe(401);
   });
 });

@@ -68,7 +68,10 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     await dash.click('button[type=submit]');
     await expect.poll(() => dash.locator('.topbar .tenant').textContent(), { timeout: WAIT }).toBe('Demo Bikes');
     const cookie = (await browser.context.cookies()).find((c) => c.name === 'wagate_session');
-    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', value: sandbox.tenantKey });
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // The cookie holds a server-side session's random token, never the key.
+    expect(cookie!.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(cookie!.value).not.toContain(sandbox.tenantKey.slice(4, 16));
     const visible = await dash.evaluate(() => JSON.stringify([document.cookie, { ...localStorage }, { ...sessionStorage }]));
     expect(visible).not.toContain(sandbox.tenantKey);
     await expect.poll(() => dash.locator('.usage-text').textContent(), { timeout: WAIT }).toMatch(/of 1000 answers this month/);
@@ -182,6 +185,28 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     expect(trouble.consoleErrors).toEqual([]);
   });
 
+  it('Settings lists the keys, creates one (shown once) and revokes it', async () => {
+    await dash.goto(sandbox.url + '/#/settings');
+    const rows = dash.locator('.key-list tbody tr');
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(1);
+    expect(await rows.first().textContent()).toContain(sandbox.tenantKey.slice(0, 8) + '…');
+    await dash.click('button.create-key');
+    const shown = dash.locator('.new-key-value');
+    await shown.waitFor({ timeout: WAIT });
+    const key = await shown.inputValue();
+    expect(key).toMatch(/^wgk_/);
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(2);
+    expect((await fetch(sandbox.url + '/api/usage', { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    const row = dash.locator('.key-list tbody tr', { hasText: key.slice(0, 8) + '…' });
+    await row.locator('button:has-text("Revoke")').click();
+    await row.locator('button.danger').click();
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(1);
+    expect(await dash.locator('.keys [role=status]').last().textContent()).toMatch(/revoked/);
+    expect(await dash.locator('.new-key-value').count()).toBe(0);
+    expect((await fetch(sandbox.url + '/api/usage', { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+    expect(trouble.consoleErrors).toEqual([]);
+  });
+
   it('reads well on a phone-sized screen', async () => {
     await dash.setViewportSize({ width: 390, height: 844 });
     await dash.goto(sandbox.url + '/#/');
@@ -199,9 +224,12 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
   it('signs out, and the admin key sees every tenant and the performance charts', async () => {
     await dash.setViewportSize({ width: 1280, height: 800 });
     await dash.goto(sandbox.url + '/#/');
+    const session = (await browser.context.cookies()).find((c) => c.name === 'wagate_session')!;
     await dash.click('button:has-text("Sign out")');
     await dash.locator('#key').waitFor({ timeout: WAIT });
     expect((await browser.context.cookies()).some((c) => c.name === 'wagate_session')).toBe(false);
+    // A copy of the cookie taken before signing out no longer works.
+    expect((await fetch(sandbox.url + '/api/usage', { headers: { cookie: `wagate_session=${session.value}` } })).status).toBe(401);
     await dash.fill('#key', sandbox.adminKey);
     await dash.click('button[type=submit]');
     await expect.poll(() => dash.locator('.topbar .tenant').textContent(), { timeout: WAIT }).toBe('Admin: every tenant');

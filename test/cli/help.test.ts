@@ -14,7 +14,7 @@ describe.concurrent('wagate: help and wrong calls', () => {
     const r = await run('--help');
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    for (const c of ['start', 'migrate', 'tenant create', 'channel add', 'key create', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['start', 'migrate', 'tenant create', 'channel add', 'key create', 'key list', 'key revoke', 'secret-key rotate', 'bench']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
   });
 
   it.each([
@@ -23,7 +23,11 @@ describe.concurrent('wagate: help and wrong calls', () => {
     [['tenant', 'create', '--help'], 'Usage: wagate tenant create --name NAME'],
     [['channel', 'add', '--help'], 'Usage: wagate channel add --tenant ID --phone-number-id P'],
     [['key', 'create', '--help'], 'Usage: wagate key create --tenant ID'],
+    [['key', 'list', '--help'], 'Usage: wagate key list --tenant ID'],
+    [['key', 'revoke', '--help'], 'Usage: wagate key revoke --id ID'],
+    [['secret-key', 'rotate', '--help'], 'Usage: wagate secret-key rotate --new-key-file PATH'],
     [['tenant', '--help'], 'Usage:\n  wagate tenant create'],
+    [['key', '--help'], 'Usage:\n  wagate key create --tenant ID\n  wagate key list --tenant ID\n  wagate key revoke --id ID'],
   ])('prints the help of %j', async (args, start) => {
     const r = await run(...args);
     expect(r.code).toBe(0);
@@ -35,6 +39,15 @@ describe.concurrent('wagate: help and wrong calls', () => {
     for (const f of ['--tenant', '--phone-number-id', '--display-phone-number', '--access-token', '--app-secret', '--verify-token', '--messages-per-second']) {
       expect(r.stdout).toContain(f);
     }
+  });
+
+  it.each([
+    [['key', 'list'], ['--tenant ID ']],
+    [['key', 'revoke'], ['--id ID ']],
+    [['secret-key', 'rotate'], ['--new-key-file PATH ', '--batch-size N ']],
+  ])('documents every flag of %j in its help', async (command, flags) => {
+    const r = await run(...command, '--help');
+    for (const f of flags) expect(r.stdout).toContain(f);
   });
 
   it('prints the version', async () => {
@@ -55,6 +68,11 @@ describe.concurrent('wagate: help and wrong calls', () => {
     [['tenant', 'create'], "wagate: --name is required (see 'wagate tenant create --help')"],
     [['key', 'create'], "wagate: --tenant is required (see 'wagate key create --help')"],
     [['key', 'create', '--tenant', 'acme'], 'wagate: --tenant must be a tenant id (digits), got "acme" (see \'wagate key create --help\')'],
+    [['key', 'revoke'], "wagate: --id is required (see 'wagate key revoke --help')"],
+    [['key', 'revoke', '--id', 'x1'], 'wagate: --id must be a key id (digits), got "x1" (see \'wagate key revoke --help\')'],
+    [['key', 'list'], "wagate: --tenant is required (see 'wagate key list --help')"],
+    [['secret-key', 'rotate'], "wagate: --new-key-file is required (see 'wagate secret-key rotate --help')"],
+    [['secret-key', 'rotate', '--new-key-file', 'k', '--batch-size', '0'], "wagate: --batch-size must be between 1 and 10000, got 0 (see 'wagate secret-key rotate --help')"],
     [['migrate', '--force'], "wagate: unknown option '--force' (see 'wagate migrate --help')"],
     [['start', '--sandbx'], "wagate: unknown option '--sandbx' (see 'wagate start --help')"],
   ])('exits 2 with one line on stderr for %j', async (args, line) => {

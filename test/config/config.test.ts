@@ -108,6 +108,9 @@ describe('loadConfig', () => {
     ['WAGATE_SHUTDOWN_GRACE_MS', '3600001'],
     ['LOG_LEVEL', 'loud'],
     ['WAGATE_SECRET_KEY', 'tooshort'],
+    ['WAGATE_SECRET_KEY_PREVIOUS', 'tooshort'],
+    ['WAGATE_SESSION_HOURS', '0'],
+    ['WAGATE_SESSION_HOURS', '721'],
   ])('refuses %s=%j with one line naming it', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.message.startsWith(`${name}: `)).toBe(true);
@@ -225,5 +228,17 @@ describe('WAGATE_ALLOWED_MODELS', () => {
     const err = configError({ WAGATE_ALLOWED_MODELS: value });
     expect(err.message).toMatch(/^WAGATE_ALLOWED_MODELS: must be a comma-separated list of model names/);
     expect(err.message).not.toContain('\n');
+  });
+});
+
+describe('WAGATE_SECRET_KEY_PREVIOUS and WAGATE_SESSION_HOURS', () => {
+  it('reads the previous key, never echoes it, and defaults sessions to 12 hours', () => {
+    const previous = Buffer.alloc(32, 7);
+    const c = loadConfig({ ...REQUIRED, WAGATE_SECRET_KEY_PREVIOUS: previous.toString('hex') });
+    expect(c.previousSecretKey).toEqual(previous);
+    expect(c.sessionHours).toBe(12);
+    expect(loadConfig(REQUIRED).previousSecretKey).toBeNull();
+    expect(loadConfig({ ...REQUIRED, WAGATE_SESSION_HOURS: '1' }).sessionHours).toBe(1);
+    expect(configError({ WAGATE_SECRET_KEY_PREVIOUS: 'secret-ish' }).message).not.toContain('secret-ish');
   });
 });

@@ -3,6 +3,16 @@ import type { ConversationShape, MessageShape } from '../../api/schemas.ts';
 export type Conversation = ConversationShape;
 export type Message = MessageShape;
 
+/** A tenant key as the API lists it: never the key itself. */
+export interface ApiKeyInfo {
+  id: string;
+  tenantId: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
 /** A page of a list. */
 export interface Page<T> {
   items: T[];
@@ -122,4 +132,7 @@ export const api = {
   settings: () => call<TenantSettings>('GET', '/api/settings'),
   saveSettings: (patch: Record<string, unknown>) => call<TenantSettings>('PATCH', '/api/settings', patch),
   performance: () => call<Record<string, any>>('GET', '/api/performance'),
+  apiKeys: (tenantId: string) => call<{ items: ApiKeyInfo[] }>('GET', `/api/tenants/${encodeURIComponent(tenantId)}/api-keys`),
+  createApiKey: (tenantId: string) => call<{ id: string; key: string }>('POST', `/api/tenants/${encodeURIComponent(tenantId)}/api-keys`),
+  revokeApiKey: (id: string) => call<ApiKeyInfo>('DELETE', `/api/api-keys/${encodeURIComponent(id)}`),
 };

@@ -1,6 +1,7 @@
 import { h, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type TenantSettings } from './api.ts';
+import { KeysSection } from './keysView.ts';
 
 /** The form's values: every field as the inputs hold it (text). */
 type Form = Record<string, string | boolean>;
@@ -75,7 +76,7 @@ function fixed(label: string, value: string, help: string) {
   return h('div', { class: 'field' }, h('span', { class: 'label' }, label), h('p', { class: 'fixed' }, value), h('p', { class: 'help' }, help));
 }
 
-/** The tenant's agent settings: provider, model, prompt, coalescing, debounce, handoff, resume timer; the operator's limits read-only. */
+/** The tenant's agent settings (provider, model, prompt, coalescing, debounce, handoff, resume timer; the operator's limits read-only) and its keys. */
 export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
   const [tenant, setTenant] = useState<TenantSettings | null>(null);
   const [form, setForm] = useState<Form | null>(null);
@@ -215,6 +216,7 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
         error ? h('p', { class: 'error', role: 'alert' }, error) : null,
       ),
     ),
+    h(KeysSection, { tenantId: tenant.id }),
   );
 }
 
