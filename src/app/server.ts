@@ -17,7 +17,9 @@ import type { Bus } from '../shared/bus.ts';
 import { AppError } from '../shared/errors.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
+import { ByteBudget } from '../webhook/body.ts';
 import { webhookRoutes } from '../webhook/routes.ts';
+import { capConnections, serverTimeouts } from './limits.ts';
 
 /** Whether the gateway takes webhooks (false once shutdown began) and has finished starting. */
 export interface Lifecycle {
@@ -54,10 +56,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // No per-request log lines: the hot path logs nothing at info.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    // Keep-alive connections from Meta (and the benchmark) are reused.
-    keepAliveTimeout: 72_000,
+    // Request, headers and keep-alive timeouts (docs/security.md, "Limits on one client").
+    ...serverTimeouts(config.http),
     return503OnClosing: true,
   });
+  capConnections(app.server, config.http.maxConnections);
   const auth = new Authenticator(config.adminKey, deps.provisioning);
 
   app.setErrorHandler((err, req, reply) => {
@@ -91,6 +94,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       channels: deps.channels,
       ingest: deps.ingest,
       bus: deps.bus,
+      budget: new ByteBudget(config.http.webhookInflightBytes, (bytes) => deps.bus.emit('webhook.body_bytes', { bytes })),
       accepting: () => lifecycle.accepting,
     }),
   );
