@@ -2,7 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { Authenticator } from '../api/auth.ts';
 import type { EventHub } from '../api/eventHub.ts';
+import { RateLimited } from '../api/failureLimiter.ts';
 import { operatorApiRoutes } from '../api/plugin.ts';
+import { API_HEADERS, addSecurityHeaders, isApiPath } from '../api/securityHeaders.ts';
 import { tenantRoutes } from '../api/tenants.routes.ts';
 import type { Config } from '../config/config.ts';
 import type { Takeover } from '../conversation/takeover.ts';
@@ -58,12 +60,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     // Request, headers and keep-alive timeouts (docs/security.md, "Limits on one client").
     ...serverTimeouts(config.http),
+    // Whose X-Forwarded-For gives req.ip (rate limits) and X-Forwarded-Host the host checked against the allow-list.
+    trustProxy: config.http.trustProxy as boolean | string[],
     return503OnClosing: true,
   });
   capConnections(app.server, config.http.maxConnections);
   const auth = new Authenticator(config.adminKey, deps.provisioning);
 
+  // On the root, so every /api answer carries them: provisioning, 404s, and errors of any route set.
+  addSecurityHeaders(app, API_HEADERS, isApiPath);
+
   app.setErrorHandler((err, req, reply) => {
+    if (err instanceof RateLimited) reply.header('retry-after', String(err.retryAfterSeconds));
     if (err instanceof AppError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
     if (isUnavailable(err)) return reply.code(503).send({ error: { code: 'unavailable', message: 'database unavailable, try again' } });
     const e = err as { statusCode?: number; code?: string; message?: string };
