@@ -21,6 +21,7 @@ import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
 import { ByteBudget } from '../webhook/body.ts';
 import { webhookRoutes } from '../webhook/routes.ts';
+import { hostGuard } from './hostGuard.ts';
 import { capConnections, serverTimeouts } from './limits.ts';
 
 /** Whether the gateway takes webhooks (false once shutdown began) and has finished starting. */
@@ -67,6 +68,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   capConnections(app.server, config.http.maxConnections);
   const auth = new Authenticator(config.adminKey, deps.provisioning);
 
+  // First of all: a Host outside the allow-list is answered 421 before anything else runs.
+  hostGuard(app, config.http.allowedHosts, deps.log);
   // On the root, so every /api answer carries them: provisioning, 404s, and errors of any route set.
   addSecurityHeaders(app, API_HEADERS, isApiPath);
 
