@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       DATABASE_URL: pg.url,
       WHATSAPP_APP_SECRET: APP_SECRET,
       WHATSAPP_VERIFY_TOKEN: 'ack-latency-verify',
-      WAGATE_ADMIN_KEY: 'ack-latency-admin-key-0123',
+      WAGATE_ADMIN_KEY: 'ack-latency-admin-key-0123456789abcdef',
       WAGATE_SECRET_KEY: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'silent',
     });

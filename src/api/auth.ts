@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { forbidden, notFound, unauthorized } from '../shared/errors.ts';
 import { hashKey, safeEqual } from '../shared/secrets.ts';
+import { FailureLimiter, RateLimited } from './failureLimiter.ts';
 import { SESSION_COOKIE } from './sameOrigin.ts';
 import type { SessionOwner, SessionRecord } from './sessions.ts';
 
@@ -14,6 +15,10 @@ export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; 
  */
 export const AUTH_CACHE_MS = 5_000;
 const MAX_CACHED = 10_000;
+
+/** Unknown bearer keys allowed per client address in KEY_WINDOW_MS; then every key from it answers 429 until the oldest failure ages out. */
+export const KEY_MAX_FAILURES = 20;
+export const KEY_WINDOW_MS = 60_000;
 
 /** Where tenant keys are looked up (their hashes are stored), and their use noted. */
 export interface KeyLookup {
@@ -46,6 +51,11 @@ interface CachedSession {
  * Resolves bearer keys (through the keys) and session cookies (through the
  * sessions table), caching both briefly so an API call usually costs no
  * lookup. `forget` drops what a revocation or sign-out announced.
+ *
+ * Unknown keys are counted per client address (`req.ip`: the socket's
+ * address, or the forwarded one behind a trusted proxy): past the limit, that
+ * address gets 429 for every key, right or wrong, while other addresses are
+ * not affected.
  */
 export class Authenticator {
   private readonly keys = new Map<string, CachedKey>();
@@ -56,17 +66,27 @@ export class Authenticator {
     private readonly adminKey: string | null,
     private readonly keyStore: KeyLookup,
     private readonly sessionStore: SessionLookup,
+    private readonly failures = new FailureLimiter({ max: KEY_MAX_FAILURES, windowMs: KEY_WINDOW_MS }),
   ) {
     this.adminKeyHash = adminKey ? hashKey(adminKey) : null;
   }
 
-  /** The caller of a request (bearer header or session cookie); 401 without a known key or live session. */
+  /**
+   * The caller of a request (bearer header or session cookie); 401 without a
+   * known key or live session, 429 after too many unknown keys from the
+   * client's address.
+   */
   async principal(req: FastifyRequest): Promise<Principal> {
     const c = credentials(req);
     if (!c) throw unauthorized();
     if (c.kind === 'key') {
+      const wait = this.failures.retryAfter(req.ip);
+      if (wait > 0) throw new RateLimited(wait, 'unknown keys');
       const p = await this.principalForKey(c.key);
-      if (!p) throw unauthorized('unknown or revoked API key');
+      if (!p) {
+        this.failures.fail(req.ip);
+        throw unauthorized('unknown or revoked API key');
+      }
       return p;
     }
     const p = await this.principalForSession(c.token);

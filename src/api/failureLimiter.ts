@@ -1,3 +1,5 @@
+import { AppError } from '../shared/errors.ts';
+
 /** Options of a FailureLimiter. */
 export interface FailureLimiterOptions {
   /** Failures allowed within the window; the next attempt is refused. */
@@ -9,7 +11,7 @@ export interface FailureLimiterOptions {
 }
 
 /**
- * Counts failed sign-ins per source (the client's IP) in a sliding window,
+ * Counts failed attempts (sign-ins, bearer keys) per source (the client's address) in a sliding window,
  * in memory: after `max` failures a source must wait until the oldest one
  * leaves the window. Memory is bounded by `maxSources`.
  */
@@ -53,5 +55,15 @@ export class FailureLimiter {
     while (list.length > 0 && list[0] <= since) list.shift();
     if (list.length === 0) this.failures.delete(source);
     return list;
+  }
+}
+
+/** 429 `too_many_attempts`; the error handler sets Retry-After to `retryAfterSeconds`. */
+export class RateLimited extends AppError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    what: string,
+  ) {
+    super(429, 'too_many_attempts', `too many ${what} from this address; try again in ${retryAfterSeconds} s`);
   }
 }

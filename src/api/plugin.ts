@@ -14,8 +14,7 @@ import { messageRoutes } from './messages.routes.ts';
 import { openApiRoutes } from './openapi.ts';
 import { performanceRoutes } from './performance.routes.ts';
 import { sameOriginGuard } from './sameOrigin.ts';
-import { API_HEADERS, addSecurityHeaders } from './securityHeaders.ts';
-import { addRetryAfter, sessionRoutes, SIGN_IN_MAX_FAILURES, SIGN_IN_WINDOW_MS } from './session.routes.ts';
+import { sessionRoutes, SIGN_IN_MAX_FAILURES, SIGN_IN_WINDOW_MS } from './session.routes.ts';
 import type { Sessions } from './sessions.ts';
 import { settingsRoutes } from './settings.routes.ts';
 import { SseStreams } from './sse.ts';
@@ -42,9 +41,8 @@ export interface OperatorApiDeps {
 export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiDeps): Promise<void> {
   // Parses the session cookie, which auth.ts's `credentials` reads for the routes of this scope.
   await app.register(fastifyCookie);
-  addSecurityHeaders(app, API_HEADERS);
+  // The API's security headers and Retry-After are set for every /api answer by the server (src/app/server.ts).
   sameOriginGuard(app, (req) => req.method === 'POST' && req.url.split('?')[0] === '/api/session');
-  addRetryAfter(app);
 
   const { db, provisioning, takeover, hub, auth } = deps;
   const streams = new SseStreams(app);

@@ -41,9 +41,21 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
 });
 
-/** Sets `headers` on every response of the routes of `app` (a route's own value wins). */
-export function addSecurityHeaders(app: FastifyInstance, headers: Readonly<Record<string, string>>): void {
+/** True for the operator API's paths, `/api` and under it. */
+export function isApiPath(url: string): boolean {
+  const path = url.split('?', 1)[0];
+  return path === '/api' || path.startsWith('/api/');
+}
+
+/**
+ * Sets `headers` on every response of the routes of `app` (a route's own
+ * value wins), or only on those of the requests `applies` selects. Added to
+ * the root instance with `isApiPath`, it covers every /api answer whatever
+ * route set it comes from: provisioning, 404s, errors of any hook.
+ */
+export function addSecurityHeaders(app: FastifyInstance, headers: Readonly<Record<string, string>>, applies: (url: string) => boolean = () => true): void {
   app.addHook('onSend', async (req, reply, payload) => {
+    if (!applies(req.url)) return payload;
     for (const [k, v] of Object.entries(headers)) if (!reply.hasHeader(k)) reply.header(k, v);
     // HSTS only means something over TLS (behind a proxy that terminates it, the proxy sets it).
     if (req.protocol === 'https' && !reply.hasHeader('strict-transport-security')) reply.header('strict-transport-security', 'max-age=31536000');

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Provisioning } from '../tenancy/provision.ts';
 import { AppError } from '../shared/errors.ts';
 import { sessionToken, type Authenticator, type Principal } from './auth.ts';
-import { FailureLimiter } from './failureLimiter.ts';
+import { RateLimited, type FailureLimiter } from './failureLimiter.ts';
 import { handle, route } from './routeSpec.ts';
 import { SESSION_COOKIE, SIGNED_IN_COOKIE } from './sameOrigin.ts';
 import { errorBody, sessionShape, signInBody } from './schemas.ts';
@@ -67,7 +67,7 @@ export async function sessionRoutes(
     signInRoute,
     async (req) => {
       const wait = limiter.retryAfter(req.ip);
-      if (wait > 0) throw new RateLimited(wait);
+      if (wait > 0) throw new RateLimited(wait, 'failed sign-ins');
       return null;
     },
     async (_none, { body, req, reply }) => {
@@ -94,20 +94,6 @@ export async function sessionRoutes(
     reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict' });
     reply.clearCookie(SIGNED_IN_COOKIE, { path: '/', sameSite: 'strict' });
     return reply.code(204).send();
-  });
-}
-
-/** 429 with the seconds to wait. */
-class RateLimited extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, 'too_many_attempts', `too many failed sign-ins; try again in ${retryAfterSeconds} s`);
-  }
-}
-
-/** Sets Retry-After on a RateLimited error before the error handler renders it. */
-export function addRetryAfter(app: FastifyInstance): void {
-  app.addHook('onError', async (_req, reply, err) => {
-    if (err instanceof RateLimited) reply.header('retry-after', String(err.retryAfterSeconds));
   });
 }
 

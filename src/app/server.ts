@@ -2,8 +2,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { Authenticator } from '../api/auth.ts';
 import type { EventHub } from '../api/eventHub.ts';
+import { RateLimited } from '../api/failureLimiter.ts';
 import { operatorApiRoutes } from '../api/plugin.ts';
 import type { Sessions } from '../api/sessions.ts';
+import { API_HEADERS, addSecurityHeaders, isApiPath } from '../api/securityHeaders.ts';
 import { tenantRoutes } from '../api/tenants.routes.ts';
 import type { Config } from '../config/config.ts';
 import type { Takeover } from '../conversation/takeover.ts';
@@ -19,7 +21,10 @@ import { AppError } from '../shared/errors.ts';
 import type { ApiKeys } from '../tenancy/apiKeys.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
+import { ByteBudget } from '../webhook/body.ts';
 import { webhookRoutes } from '../webhook/routes.ts';
+import { hostGuard } from './hostGuard.ts';
+import { capConnections, serverTimeouts } from './limits.ts';
 
 /** Whether the gateway takes webhooks (false once shutdown began) and has finished starting. */
 export interface Lifecycle {
@@ -60,13 +65,22 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // No per-request log lines: the hot path logs nothing at info.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    // Keep-alive connections from Meta (and the benchmark) are reused.
-    keepAliveTimeout: 72_000,
+    // Request, headers and keep-alive timeouts (docs/security.md, "Limits on one client").
+    ...serverTimeouts(config.http),
+    // Whose X-Forwarded-For gives req.ip (rate limits) and X-Forwarded-Host the host checked against the allow-list.
+    trustProxy: config.http.trustProxy as boolean | string[],
     return503OnClosing: true,
   });
+  capConnections(app.server, config.http.maxConnections);
   const { auth } = deps;
 
+  // First of all: a Host outside the allow-list is answered 421 before anything else runs.
+  hostGuard(app, config.http.allowedHosts, deps.log);
+  // On the root, so every /api answer carries them: provisioning, 404s, and errors of any route set.
+  addSecurityHeaders(app, API_HEADERS, isApiPath);
+
   app.setErrorHandler((err, req, reply) => {
+    if (err instanceof RateLimited) reply.header('retry-after', String(err.retryAfterSeconds));
     if (err instanceof AppError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
     if (isUnavailable(err)) return reply.code(503).send({ error: { code: 'unavailable', message: 'database unavailable, try again' } });
     const e = err as { statusCode?: number; code?: string; message?: string };
@@ -97,6 +111,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       channels: deps.channels,
       ingest: deps.ingest,
       bus: deps.bus,
+      budget: new ByteBudget(config.http.webhookInflightBytes, (bytes) => deps.bus.emit('webhook.body_bytes', { bytes })),
       accepting: () => lifecycle.accepting,
     }),
   );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseEgressAllow, type EgressRule } from '../shared/egress.ts';
+import { isStrongAdminKey, parseAllowedHosts, parseTrustProxy, resolveAllowedHosts, type HttpConfig } from './http.ts';
 
 /**
  * The process configuration, parsed once from the environment at start and frozen.
@@ -49,6 +50,8 @@ export interface Config {
   readonly egressAllow: readonly EgressRule[];
   /** Sandbox mode: embedded database, demo tenant, built-in Cloud API simulator. */
   readonly sandbox: boolean;
+  /** The HTTP server's limits, allowed hosts and trusted proxies. */
+  readonly http: HttpConfig;
 }
 
 /**
@@ -73,6 +76,18 @@ const intIn = (min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
 
+/** A parse that throws becomes the variable's one-line issue. */
+function orIssue<T>(parse: (v: string | undefined) => T) {
+  return (v: string | undefined, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  };
+}
+
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
 
 const modelList = z
@@ -94,7 +109,7 @@ const schema = z.object({
   WHATSAPP_API_URL: url.default('https://graph.facebook.com/v25.0'),
   WHATSAPP_APP_SECRET: z.string().min(1).optional(),
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
-  WAGATE_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  WAGATE_ADMIN_KEY: z.string().refine(isStrongAdminKey, 'must carry at least 128 bits: 32 characters or more, at least 8 of them different (openssl rand -hex 24)').optional(),
   WAGATE_SECRET_KEY: z.string().optional(),
   WAGATE_SECRET_KEY_PREVIOUS: z.string().optional(),
   WAGATE_SESSION_HOURS: intIn(1, 720).default(12),
@@ -106,6 +121,14 @@ const schema = z.object({
   WAGATE_SHUTDOWN_GRACE_MS: intIn(0, 3_600_000).default(10_000),
   WAGATE_EGRESS_ALLOW: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WAGATE_HTTP_REQUEST_TIMEOUT_MS: intIn(100, 3_600_000).default(30_000),
+  WAGATE_HTTP_HEADERS_TIMEOUT_MS: intIn(100, 3_600_000).default(10_000),
+  WAGATE_HTTP_KEEP_ALIVE_TIMEOUT_MS: intIn(100, 3_600_000).default(72_000),
+  WAGATE_MAX_CONNECTIONS: intIn(1, 1_000_000).default(10_000),
+  WAGATE_WEBHOOK_INFLIGHT_BYTES: intIn(1024, 2 ** 40).default(64 * 1024 * 1024),
+  WAGATE_ALLOWED_HOSTS: z.string().optional().transform(orIssue((v) => (v?.trim() ? parseAllowedHosts(v) : null))),
+  WAGATE_PUBLIC_URL: url.optional(),
+  WAGATE_TRUST_PROXY: z.string().optional().transform(orIssue((v) => parseTrustProxy(v ?? ''))),
 });
 
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY', 'WAGATE_SECRET_KEY_PREVIOUS']);
@@ -191,5 +214,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     logLevel: e.LOG_LEVEL,
     egressAllow: Object.freeze(egressAllow),
     sandbox,
+    http: Object.freeze({
+      requestTimeoutMs: e.WAGATE_HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.WAGATE_HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.WAGATE_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.WAGATE_MAX_CONNECTIONS,
+      webhookInflightBytes: e.WAGATE_WEBHOOK_INFLIGHT_BYTES,
+      allowedHosts: resolveAllowedHosts({ list: e.WAGATE_ALLOWED_HOSTS, publicUrl: e.WAGATE_PUBLIC_URL ?? null, sandbox, bindHost: e.HOST }),
+      publicUrl: e.WAGATE_PUBLIC_URL ?? null,
+      trustProxy: e.WAGATE_TRUST_PROXY,
+    }),
   });
 }

@@ -29,6 +29,7 @@ export interface Series {
   readonly dbRoundTrips: Counter<string>;
   readonly dbConnectionsOpened: Counter<string>;
   readonly unroutable: Counter<string>;
+  readonly webhookBodyBytes: Gauge<string>;
   readonly poolTotal: Gauge<string>;
   readonly poolIdle: Gauge<string>;
   readonly poolWaiting: Gauge<string>;
@@ -65,6 +66,7 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
     dbRoundTrips: counter('wagate_db_round_trips_total', 'Database statements sent (each one round trip).'),
     dbConnectionsOpened: counter('wagate_db_connections_opened_total', 'Database connections opened by the pool.'),
     unroutable: counter('wagate_webhook_unroutable_total', 'Notifications naming a phone_number_id that no channel has.'),
+    webhookBodyBytes: gauge('wagate_webhook_body_bytes_in_flight', 'Bytes of webhook bodies being read now (bounded by WAGATE_WEBHOOK_INFLIGHT_BYTES).'),
     poolTotal: gauge('wagate_db_pool_total', 'Connections in the pool.', function () {
       this.set(pool().total);
     }),

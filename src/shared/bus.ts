@@ -11,6 +11,8 @@ export interface Events {
   'db.statement': { name: string; ms: number };
   /** A webhook POST was answered. */
   'webhook.ack': { status: number; ms: number };
+  /** Bytes of webhook bodies being read now, out of WAGATE_WEBHOOK_INFLIGHT_BYTES (sent at each change). */
+  'webhook.body_bytes': { bytes: number };
   /** A notification named a phone_number_id no channel has. */
   'webhook.unroutable': { phoneNumberId: string };
   /** Messages stored (inbound or echoes). */

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isUnavailable } from '../db/db.ts';
 import type { IngestQueue } from '../ingest/queue.ts';
@@ -7,9 +8,7 @@ import { safeEqual } from '../shared/secrets.ts';
 import { InvalidNotificationError, normalize } from './normalize.ts';
 import { verifySignature } from './signature.ts';
 import { checkJson } from './jsonGuard.ts';
-
-/** Meta's payloads reach 3 MB; anything over 4 MiB is refused with 413. */
-export const WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024;
+import { BUSY, isRefusal, readBody, TOO_LARGE, WEBHOOK_BODY_LIMIT, type BodyHold, type ByteBudget, type Refusal } from './body.ts';
 
 type Secrets = { appSecret: string; verifyToken: string; channelId: string | null };
 
@@ -20,6 +19,8 @@ export interface WebhookDeps {
   channels: ChannelDirectory;
   ingest: IngestQueue;
   bus: Bus;
+  /** The bytes of webhook bodies that may be read at once, shared by every webhook request. */
+  budget: ByteBudget;
   /** False once shutdown began: webhooks answer 503 so Meta delivers them again. */
   accepting: () => boolean;
 }
@@ -29,9 +30,30 @@ export interface WebhookDeps {
  * `GET|POST /webhooks/whatsapp/:channelId` (a channel whose tenant brings its own app).
  */
 export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Promise<void> {
+  // Before a byte of the body is read: a declared length over the limit, or
+  // past what the budget has free, is answered at once (Node then reads and
+  // drops the body, keeping the connection). Otherwise the request gets its
+  // share of the budget, given back when its answer is done or it is aborted.
+  const holds = new WeakMap<IncomingMessage, BodyHold>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    const declared = Number(req.headers['content-length']);
+    const refusal = declared > WEBHOOK_BODY_LIMIT ? TOO_LARGE : declared > deps.budget.free ? BUSY : null;
+    if (refusal) {
+      deps.bus.emit('webhook.ack', { status: refusal.status, ms: 0 });
+      return refuse(reply, refusal);
+    }
+    const hold = deps.budget.hold();
+    holds.set(req.raw, hold);
+    reply.raw.once('close', () => hold.releaseAll());
+  });
   // The signature is over the bytes as received: keep them raw, whatever the content type.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', async (req: FastifyRequest, payload: IncomingMessage) => {
+    const hold = holds.get(req.raw);
+    if (!hold) throw new Error('webhook body without its budget hold');
+    return readBody(payload, WEBHOOK_BODY_LIMIT, hold);
+  });
 
   const global = async (): Promise<Secrets | null> =>
     deps.appSecret && deps.verifyToken ? { appSecret: deps.appSecret, verifyToken: deps.verifyToken, channelId: null }
@@ -51,10 +73,14 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
     ['/webhooks/whatsapp/:channelId', perChannel],
   ] as const) {
     app.get(path, async (req, reply) => handshake(req, reply, await secrets(req)));
-    app.post(path, { bodyLimit: WEBHOOK_BODY_LIMIT }, async (req, reply) => {
+    app.post(path, async (req, reply) => {
       const started = performance.now();
       let status = 500;
       try {
+        if (isRefusal(req.body)) {
+          status = refuse(reply, req.body).statusCode;
+          return reply;
+        }
         const s = await secrets(req);
         status = s ? await receive(deps, req, reply, s) : fail(reply, 404, 'not_found', 'no such webhook');
         return reply;
@@ -67,6 +93,10 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
       }
     });
   }
+}
+
+function refuse(reply: FastifyReply, r: Refusal): FastifyReply {
+  return reply.code(r.status).send({ error: { code: r.code, message: r.message } });
 }
 
 function fail(reply: FastifyReply, status: number, code: string, message: string): number {

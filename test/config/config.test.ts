@@ -7,7 +7,7 @@ const HEX_KEY = '0123456789abcdef'.repeat(4);
 const REQUIRED = {
   WHATSAPP_APP_SECRET: 'app-secret',
   WHATSAPP_VERIFY_TOKEN: 'verify-token',
-  WAGATE_ADMIN_KEY: 'admin-key-0123456789',
+  WAGATE_ADMIN_KEY: 'admin-key-0123456789abcdefghijklmnop',
   WAGATE_SECRET_KEY: HEX_KEY,
 };
 
@@ -71,7 +71,7 @@ describe('loadConfig', () => {
       whatsappApiUrl: 'http://127.0.0.1:9090/v25.0',
       whatsappAppSecret: 'app-secret',
       whatsappVerifyToken: 'verify-token',
-      adminKey: 'admin-key-0123456789',
+      adminKey: 'admin-key-0123456789abcdefghijklmnop',
       openai: { baseUrl: 'http://localhost:11434/v1', apiKey: 'sk-test', model: 'llama3' },
       maxInflight: 50,
       shutdownGraceMs: 0,
@@ -163,7 +163,7 @@ describe('loadConfig', () => {
   it('keeps what the operator gives in sandbox mode', () => {
     const c = loadConfig(REQUIRED, { sandbox: true });
     expect(c.whatsappAppSecret).toBe('app-secret');
-    expect(c.adminKey).toBe('admin-key-0123456789');
+    expect(c.adminKey).toBe('admin-key-0123456789abcdefghijklmnop');
     expect(c.secretKey.toString('hex')).toBe(HEX_KEY);
   });
 

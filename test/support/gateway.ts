@@ -7,7 +7,7 @@ import { freshDatabase } from './db.ts';
 
 export const TEST_APP_SECRET = 'test-app-secret';
 export const TEST_VERIFY_TOKEN = 'test-verify-token';
-export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdefghijklmn';
 export const TEST_SECRET_KEY = 'a'.repeat(64);
 
 export interface TestGateway extends Gateway {
