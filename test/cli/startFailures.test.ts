@@ -14,7 +14,7 @@ const BIN = fileURLToPath(new URL('../../bin/wagate.mjs', import.meta.url));
 const PRODUCTION = {
   WHATSAPP_APP_SECRET: 'app-secret',
   WHATSAPP_VERIFY_TOKEN: 'verify-token',
-  WAGATE_ADMIN_KEY: 'admin-key-0123456789',
+  WAGATE_ADMIN_KEY: 'admin-key-0123456789abcdefghijklmnop',
   WAGATE_SECRET_KEY: '0123456789abcdef'.repeat(4),
 };
 
@@ -77,7 +77,7 @@ describe('wagate start: each start-up failure is one line naming the setting, ex
     expect(lines).toEqual([
       'wagate: PORT: must be a whole number (got "eighty")',
       'wagate: DB_POOL_MAX: must be between 1 and 1000 (got "0")',
-      'wagate: WAGATE_ADMIN_KEY: must be at least 16 characters',
+      'wagate: WAGATE_ADMIN_KEY: must carry at least 128 bits: 32 characters or more, at least 8 of them different (openssl rand -hex 24)',
       expect.stringMatching(/^wagate: LOG_LEVEL: /),
       'wagate: WHATSAPP_APP_SECRET: required outside sandbox mode',
       'wagate: WHATSAPP_VERIFY_TOKEN: required outside sandbox mode',

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../../src/config/config.ts';
 const REQUIRED = {
   WHATSAPP_APP_SECRET: 'app-secret',
   WHATSAPP_VERIFY_TOKEN: 'verify-token',
-  WAGATE_ADMIN_KEY: 'admin-key-0123456789',
+  WAGATE_ADMIN_KEY: 'admin-key-0123456789abcdefghijklmnop',
   WAGATE_SECRET_KEY: '0123456789abcdef'.repeat(4),
 };
 
