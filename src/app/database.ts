@@ -34,7 +34,7 @@ export async function openDatabase(config: Config, log: Logger, bus: Bus): Promi
   try {
     const applied = await migrate(databaseUrl);
     if (applied.length) log.info({ applied }, 'migrations applied');
-    db = createDb({ connectionString: databaseUrl, max: config.dbPoolMax, bus });
+    db = createDb({ connectionString: databaseUrl, max: config.dbPoolMax, bus, ingestStatementTimeoutMs: config.ingestStatementTimeoutMs });
     await db.warm();
     return { db, databaseUrl, close };
   } catch (err) {

@@ -23,6 +23,8 @@ export interface Config {
   readonly embeddedPostgres: { readonly port?: number; readonly tcp: boolean; readonly systemDir: string };
   /** Connections in the one pool of the process. */
   readonly dbPoolMax: number;
+  /** The longest one ingest statement may run before PostgreSQL cancels it (the webhook then answers 503). */
+  readonly ingestStatementTimeoutMs: number;
   /** Base URL of the Cloud API for sends and media. */
   readonly whatsappApiUrl: string;
   /** Key of `X-Hub-Signature-256` on `/webhooks/whatsapp`. */
@@ -106,6 +108,7 @@ const schema = z.object({
   WAGATE_EMBEDDED_PG_PORT: intIn(1, 65535).optional(),
   WAGATE_EMBEDDED_PG_DIR: z.string().regex(/^\//, 'must be an absolute path').default('/var/lib/wagate'),
   DB_POOL_MAX: intIn(1, 1000).default(10),
+  WAGATE_INGEST_STATEMENT_TIMEOUT_MS: intIn(100, 600_000).default(10_000),
   WHATSAPP_API_URL: url.default('https://graph.facebook.com/v25.0'),
   WHATSAPP_APP_SECRET: z.string().min(1).optional(),
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
@@ -200,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
       systemDir: e.WAGATE_EMBEDDED_PG_DIR,
     }),
     dbPoolMax: e.DB_POOL_MAX,
+    ingestStatementTimeoutMs: e.WAGATE_INGEST_STATEMENT_TIMEOUT_MS,
     whatsappApiUrl: e.WHATSAPP_API_URL,
     whatsappAppSecret: e.WHATSAPP_APP_SECRET ?? (sandbox ? SANDBOX_DEFAULTS.WHATSAPP_APP_SECRET : null),
     whatsappVerifyToken: e.WHATSAPP_VERIFY_TOKEN ?? (sandbox ? SANDBOX_DEFAULTS.WHATSAPP_VERIFY_TOKEN : null),

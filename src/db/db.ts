@@ -61,6 +61,11 @@ export class DatabaseUnavailableError extends Error {
 // or PostgreSQL's "cannot connect now" classes.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
 
+/** True when PostgreSQL cancelled the statement (statement_timeout): worth trying again later, not a bug. */
+export function isStatementTimeout(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === '57014';
+}
+
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof DatabaseUnavailableError) return true;
   const e = err as { code?: string; message?: string } | undefined;
@@ -80,6 +85,8 @@ export interface DbOptions {
   bus?: Bus;
   /** Milliseconds a request waits for a free connection before failing. */
   connectionTimeoutMs?: number;
+  /** statement_timeout of the ingest lane's connections (none when unset). */
+  ingestStatementTimeoutMs?: number;
 }
 
 /** How many of `max` connections the ingest lane gets (the rest serve turns, API and sweeps). */
@@ -95,8 +102,9 @@ export function createDb(opts: DbOptions): Db {
   const stats: DbStats = { roundTrips: 0, connectionsOpened: 0 };
   const bus = opts.bus;
   const ingestMax = ingestLaneSize(opts.max);
-  const open = (max: number) => {
+  const open = (max: number, statementTimeoutMs?: number) => {
     const p = new pg.Pool({
+      ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
       connectionString: opts.connectionString,
       max,
       idleTimeoutMillis: 0,
@@ -116,7 +124,7 @@ export function createDb(opts: DbOptions): Db {
     return p;
   };
   const pool = open(Math.max(1, opts.max - ingestMax));
-  const ingestPool = ingestMax > 0 && opts.max > 1 ? open(ingestMax) : pool;
+  const ingestPool = ingestMax > 0 && opts.max > 1 ? open(ingestMax, opts.ingestStatementTimeoutMs) : pool;
   const poolFor = (stmt: Statement) => (stmt.lane === 'ingest' ? ingestPool : pool);
 
   async function run<R>(client: pg.Pool | pg.PoolClient, stmt: Statement, params: readonly unknown[] | undefined): Promise<R[]> {

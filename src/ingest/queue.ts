@@ -1,7 +1,7 @@
 import { isUnavailable, type Db } from '../db/db.ts';
 import { Batcher } from '../shared/batcher.ts';
 import type { Semaphore } from '../shared/semaphore.ts';
-import type { InboundItem, Notification, StatusItem } from '../webhook/normalize.ts';
+import { MAX_UPDATES_PER_NOTIFICATION, type InboundItem, type Notification, type StatusItem } from '../webhook/normalize.ts';
 import { ingest, type IngestResult } from './ingest.ts';
 import type { UnroutableReporter } from './unroutable.ts';
 
@@ -15,9 +15,9 @@ export interface IngestQueueOptions {
   outboundRows: Semaphore;
   leaseOwner: string;
   leaseSeconds: number;
-  /** Ingest statements running at once (the ingest lane's connections). */
+  /** Ingest statements running at once for the gateway's own app (the ingest lane's connections). */
   maxInFlight: number;
-  /** Notifications merged into one statement at most. */
+  /** Updates (messages or statuses) merged into one statement at most. */
   maxBatch?: number;
   /** Told of each phone_number_id that no channel has. */
   unroutable: UnroutableReporter;
@@ -43,8 +43,17 @@ export class IngestQueue {
     private readonly db: Db,
     private readonly opts: IngestQueueOptions,
   ) {
-    // Status statements run one at a time anyway (outboundRows); message statements use the lane.
-    this.batcher = new Batcher((items, key) => this.store(items, key), (key) => (key.startsWith('s:') ? 1 : Math.max(1, opts.maxInFlight)), opts.maxBatch ?? 200);
+    // Status statements run one at a time anyway (outboundRows). Message
+    // statements of the gateway's own app (every tenant on it) use the whole
+    // lane; a channel with its own app (whose tenant can sign anything) gets
+    // one statement at a time, so its flood waits behind its own work and the
+    // rest of the lane stays free for everyone else.
+    // Its notifications are also stored in slices of OWN_APP_SLICE updates, so
+    // that no single statement of it, nor the parsing of its result, holds
+    // the event loop or a connection for long.
+    const inFlight = (key: string) => (key.startsWith('s:') || key !== 'm:' ? 1 : Math.max(1, opts.maxInFlight));
+    const maxBatch = (key: string) => (key === 'm:' || key === 's:' ? (opts.maxBatch ?? MAX_UPDATES_PER_NOTIFICATION) : OWN_APP_SLICE);
+    this.batcher = new Batcher((items, key) => this.store(items, key), inFlight, maxBatch, updates);
   }
 
   /**
@@ -56,9 +65,12 @@ export class IngestQueue {
    */
   async submit(n: Notification, onlyChannelId: string | null): Promise<void> {
     const channel = onlyChannelId ?? '';
+    const slice = onlyChannelId ? OWN_APP_SLICE : Infinity;
     const parts: Promise<void>[] = [];
-    if (n.messages.length > 0) parts.push(this.batcher.submit({ messages: n.messages, statuses: [], ignored: n.ignored }, `m:${channel}`));
-    if (n.statuses.length > 0) parts.push(this.batcher.submit({ messages: [], statuses: n.statuses, ignored: 0 }, `s:${channel}`));
+    // Slices are stored in order (one statement at a time per own-app
+    // channel); a redelivery after a failed slice skips what is stored.
+    for (const messages of slices(n.messages, slice)) parts.push(this.batcher.submit({ messages, statuses: [], ignored: n.ignored }, `m:${channel}`));
+    for (const statuses of slices(n.statuses, slice)) parts.push(this.batcher.submit({ messages: [], statuses, ignored: 0 }, `s:${channel}`));
     await Promise.all(parts);
   }
 
@@ -88,6 +100,20 @@ export class IngestQueue {
       this.opts.onHandOffError?.(err);
     }
   }
+}
+
+/** Updates of an own-app channel's notification stored in one statement at most. */
+export const OWN_APP_SLICE = 100;
+
+function slices<T>(items: T[], size: number): T[][] {
+  if (items.length <= size) return items.length > 0 ? [items] : [];
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function updates(n: Notification): number {
+  return n.messages.length + n.statuses.length;
 }
 
 /** One notification of several, keeping each one's order (idx) after the ones before it. */

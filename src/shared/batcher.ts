@@ -4,6 +4,8 @@
  * adds no wait at all (the first item runs alone at once); under load, one
  * statement carries many items, so the database commits once for all of them.
  *
+ * A batch holds at most `maxBatch` weight (each item weighs 1 unless `weight`
+ * says otherwise; an item heavier than that still goes, alone).
  * Items with different `key`s never share a batch. `run` settles each item on
  * its own (one item's failure need not fail the others); if it throws, every
  * item of the batch fails with that error.
@@ -15,7 +17,8 @@ export class Batcher<I, O> {
   constructor(
     private readonly run: (items: I[], key: string) => Promise<PromiseSettledResult<O>[]>,
     private readonly maxInFlight: number | ((key: string) => number),
-    private readonly maxBatch: number,
+    private readonly maxBatch: number | ((key: string) => number),
+    private readonly weight: (item: I) => number = () => 1,
   ) {}
 
   private limit(key: string): number {
@@ -44,9 +47,18 @@ export class Batcher<I, O> {
       }
       // Everything of this key that waits goes together, in arrival order.
       const batch: typeof this.queue = [];
-      for (let j = i; j < this.queue.length && batch.length < this.maxBatch; ) {
-        if (this.queue[j].key === key) batch.push(...this.queue.splice(j, 1));
-        else j++;
+      const maxBatch = typeof this.maxBatch === 'number' ? this.maxBatch : this.maxBatch(key);
+      let weight = 0;
+      for (let j = i; j < this.queue.length && weight < maxBatch; ) {
+        const next = this.queue[j];
+        if (next.key !== key) {
+          j++;
+          continue;
+        }
+        const w = this.weight(next.item);
+        if (batch.length > 0 && weight + w > maxBatch) break;
+        batch.push(...this.queue.splice(j, 1));
+        weight += w;
       }
       this.inFlight.set(key, running + 1);
       this.run(

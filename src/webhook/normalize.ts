@@ -58,6 +58,25 @@ export class InvalidNotificationError extends Error {
   }
 }
 
+/**
+ * Updates (messages, echoes, statuses; a change without them counts as one)
+ * one notification may carry. Meta aggregates webhook notifications in
+ * batches of at most 1,000 updates (Graph API Webhooks, "Getting Started":
+ * "Event Notifications are aggregated and sent in a batch with a maximum of
+ * 1000 updates"); a body carrying more did not come from Meta's batching and
+ * would hold an ingest connection for seconds.
+ */
+export const MAX_UPDATES_PER_NOTIFICATION = 1000;
+
+/** Raised for a notification with more updates than MAX_UPDATES_PER_NOTIFICATION. */
+export class TooManyUpdatesError extends Error {
+  readonly code = 'too_many_updates';
+  constructor(count: number) {
+    super(`the notification carries ${count} updates; at most ${MAX_UPDATES_PER_NOTIFICATION} are taken in one notification`);
+    this.name = 'TooManyUpdatesError';
+  }
+}
+
 const ANSWERABLE = new Set(['text', 'interactive', 'button', 'image', 'video', 'audio', 'document', 'sticker', 'location', 'contacts']);
 const MEDIA = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 const STATUSES = new Set(['sent', 'delivered', 'read', 'failed']);
@@ -126,6 +145,8 @@ type RawMessage = z.infer<typeof messageSchema> & Record<string, unknown>;
 export function normalize(body: unknown): Notification {
   const env = envelopeSchema.safeParse(body);
   if (!env.success) throw new InvalidNotificationError(describe(env.error, 'not a WhatsApp Business Account notification'));
+  const updates = countUpdates(env.data.entry);
+  if (updates > MAX_UPDATES_PER_NOTIFICATION) throw new TooManyUpdatesError(updates);
   const out: Notification = { messages: [], statuses: [], ignored: 0 };
   let idx = 0;
   for (const entry of env.data.entry) {
@@ -138,7 +159,7 @@ export function normalize(body: unknown): Notification {
       if (!parsed.success) throw new InvalidNotificationError(describe(parsed.error, `invalid ${change.field} change`));
       const value = parsed.data;
       const phoneNumberId = value.metadata.phone_number_id;
-      const contacts = value.contacts ?? [];
+      const contacts = contactIndex(value.contacts ?? []);
       // The parsed copies have their timestamps turned into numbers; raw JSON is kept from the originals.
       const raw = change.value as { messages?: Record<string, unknown>[]; message_echoes?: Record<string, unknown>[] };
       (value.messages ?? []).forEach((m, i) => out.messages.push(toInbound(m as RawMessage, raw.messages![i], phoneNumberId, contacts, idx++)));
@@ -163,16 +184,49 @@ export function normalize(body: unknown): Notification {
   return out;
 }
 
+/** Counts updates before any of them is parsed, so an oversized body costs little. */
+function countUpdates(entries: { changes: { value: unknown }[] }[]): number {
+  let n = 0;
+  for (const entry of entries) {
+    for (const change of entry.changes) {
+      const v = (change.value ?? {}) as Record<string, unknown>;
+      const len = (k: string) => (Array.isArray(v[k]) ? (v[k] as unknown[]).length : 0);
+      n += Math.max(1, len('messages') + len('message_echoes') + len('statuses'));
+    }
+  }
+  return n;
+}
+
+type Contact = z.infer<typeof contactSchema>;
+
+/** A change's contacts, found by wa_id or user_id in constant time. */
+interface ContactIndex {
+  readonly byWaId: Map<string, Contact>;
+  readonly byUserId: Map<string, Contact>;
+  /** The only contact of a change that has one (Meta names the sender there). */
+  readonly only: Contact | undefined;
+}
+
+function contactIndex(contacts: Contact[]): ContactIndex {
+  const byWaId = new Map<string, Contact>();
+  const byUserId = new Map<string, Contact>();
+  // The first contact with an id wins, as a linear search would find it.
+  for (const c of contacts) {
+    if (c.wa_id && !byWaId.has(c.wa_id)) byWaId.set(c.wa_id, c);
+    if (c.user_id && !byUserId.has(c.user_id)) byUserId.set(c.user_id, c);
+  }
+  return { byWaId, byUserId, only: contacts.length === 1 ? contacts[0] : undefined };
+}
+
 function describe(error: z.ZodError, what: string): string {
   const issue = error.issues[0];
   const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
   return `${what}${where}: ${issue?.message ?? 'invalid'}`;
 }
 
-function toInbound(m: RawMessage, original: Record<string, unknown>, phoneNumberId: string, contacts: z.infer<typeof contactSchema>[], idx: number): InboundItem {
+function toInbound(m: RawMessage, original: Record<string, unknown>, phoneNumberId: string, contacts: ContactIndex, idx: number): InboundItem {
   const userId = m.from_user_id ?? null;
-  const contact =
-    contacts.find((c) => (m.from && c.wa_id === m.from) || (userId && c.user_id === userId)) ?? (contacts.length === 1 ? contacts[0] : undefined);
+  const contact = (m.from ? contacts.byWaId.get(m.from) : undefined) ?? (userId ? contacts.byUserId.get(userId) : undefined) ?? contacts.only;
   const waId = m.from ?? contact?.wa_id ?? null;
   const uid = userId ?? contact?.user_id ?? null;
   if (!waId && !uid) throw new InvalidNotificationError(`message ${m.id} names no sender (from or user_id)`);

@@ -1,11 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isUnavailable } from '../db/db.ts';
+import { isStatementTimeout, isUnavailable } from '../db/db.ts';
 import type { IngestQueue } from '../ingest/queue.ts';
 import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import { safeEqual } from '../shared/secrets.ts';
-import { InvalidNotificationError, normalize } from './normalize.ts';
+import { InvalidNotificationError, normalize, TooManyUpdatesError } from './normalize.ts';
 import { verifySignature } from './signature.ts';
 import { checkJson } from './jsonGuard.ts';
 import { BUSY, isRefusal, readBody, TOO_LARGE, WEBHOOK_BODY_LIMIT, type BodyHold, type ByteBudget, type Refusal } from './body.ts';
@@ -85,8 +85,9 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
         status = s ? await receive(deps, req, reply, s) : fail(reply, 404, 'not_found', 'no such webhook');
         return reply;
       } catch (err) {
-        status = isUnavailable(err) ? fail(reply, 503, 'unavailable', 'database unavailable, deliver again') : 500;
-        if (status === 500) throw err;
+        if (isUnavailable(err)) status = fail(reply, 503, 'unavailable', 'database unavailable, deliver again');
+        else if (isStatementTimeout(err)) status = fail(reply, 503, 'ingest_timeout', 'storing the notification took too long; deliver again');
+        else throw err;
         return reply;
       } finally {
         deps.bus.emit('webhook.ack', { status, ms: performance.now() - started });
@@ -133,6 +134,7 @@ async function receive(deps: WebhookDeps, req: FastifyRequest, reply: FastifyRep
     n = normalize(body);
   } catch (err) {
     if (err instanceof InvalidNotificationError) return fail(reply, 400, err.code, err.message);
+    if (err instanceof TooManyUpdatesError) return fail(reply, 413, err.code, err.message);
     throw err;
   }
   if (n.messages.length > 0 || n.statuses.length > 0) await deps.ingest.submit(n, s.channelId);
