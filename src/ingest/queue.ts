@@ -50,10 +50,14 @@ export class IngestQueue {
     // rest of the lane stays free for everyone else.
     // Its notifications are also stored in slices of OWN_APP_SLICE updates, so
     // that no single statement of it, nor the parsing of its result, holds
-    // the event loop or a connection for long.
+    // the event loop or a connection for long; and after each slice its
+    // slot rests, so that a channel kept busy holds at most OWN_APP_SHARE of
+    // one connection's time (and of the database's CPU).
+    const ownApp = (key: string) => key !== 'm:' && key !== 's:';
     const inFlight = (key: string) => (key.startsWith('s:') || key !== 'm:' ? 1 : Math.max(1, opts.maxInFlight));
-    const maxBatch = (key: string) => (key === 'm:' || key === 's:' ? (opts.maxBatch ?? MAX_UPDATES_PER_NOTIFICATION) : OWN_APP_SLICE);
-    this.batcher = new Batcher((items, key) => this.store(items, key), inFlight, maxBatch, updates);
+    const maxBatch = (key: string) => (ownApp(key) ? OWN_APP_SLICE : (opts.maxBatch ?? MAX_UPDATES_PER_NOTIFICATION));
+    const rest = (key: string, ranMs: number) => (ownApp(key) ? ranMs * (1 / OWN_APP_SHARE - 1) : 0);
+    this.batcher = new Batcher((items, key) => this.store(items, key), inFlight, maxBatch, updates, rest);
   }
 
   /**
@@ -104,6 +108,8 @@ export class IngestQueue {
 
 /** Updates of an own-app channel's notification stored in one statement at most. */
 export const OWN_APP_SLICE = 100;
+/** The share of one ingest connection's time an own-app channel can keep busy. */
+export const OWN_APP_SHARE = 0.25;
 
 function slices<T>(items: T[], size: number): T[][] {
   if (items.length <= size) return items.length > 0 ? [items] : [];

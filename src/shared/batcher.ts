@@ -6,7 +6,9 @@
  *
  * A batch holds at most `maxBatch` weight (each item weighs 1 unless `weight`
  * says otherwise; an item heavier than that still goes, alone).
- * Items with different `key`s never share a batch. `run` settles each item on
+ * Items with different `key`s never share a batch. After a batch, `rest`
+ * may keep its key's slot taken a while longer (the items already settled):
+ * a key can so be held to a share of the time. `run` settles each item on
  * its own (one item's failure need not fail the others); if it throws, every
  * item of the batch fails with that error.
  */
@@ -19,6 +21,7 @@ export class Batcher<I, O> {
     private readonly maxInFlight: number | ((key: string) => number),
     private readonly maxBatch: number | ((key: string) => number),
     private readonly weight: (item: I) => number = () => 1,
+    private readonly rest: (key: string, ranMs: number) => number = () => 0,
   ) {}
 
   private limit(key: string): number {
@@ -61,6 +64,7 @@ export class Batcher<I, O> {
         weight += w;
       }
       this.inFlight.set(key, running + 1);
+      const started = performance.now();
       this.run(
         batch.map((b) => b.item),
         key,
@@ -77,10 +81,15 @@ export class Batcher<I, O> {
         )
         .catch(() => {})
         .finally(() => {
-          const n = (this.inFlight.get(key) ?? 1) - 1;
-          if (n === 0) this.inFlight.delete(key);
-          else this.inFlight.set(key, n);
-          this.pump();
+          const free = () => {
+            const n = (this.inFlight.get(key) ?? 1) - 1;
+            if (n === 0) this.inFlight.delete(key);
+            else this.inFlight.set(key, n);
+            this.pump();
+          };
+          const restMs = this.rest(key, performance.now() - started);
+          if (restMs > 0) setTimeout(free, restMs).unref();
+          else free();
         });
     }
   }

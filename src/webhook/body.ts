@@ -11,6 +11,8 @@ export const WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024;
  */
 export class ByteBudget {
   private used = 0;
+  /** Bytes held per share (a channel's own webhook URL), each at most shareCapacity. */
+  private readonly shares = new Map<string, number>();
 
   /** `onChange` is told the bytes in use after each change (for the metrics). */
   constructor(
@@ -30,22 +32,38 @@ export class ByteBudget {
     return this.capacity - this.used;
   }
 
-  /** A new request's share, empty until it takes bytes. */
-  hold(): BodyHold {
-    return new BodyHold(this);
+  /** What one share may hold: a quarter of the budget, so one channel's bodies leave room for everyone else's. */
+  get shareCapacity(): number {
+    return Math.floor(this.capacity / 4);
   }
 
-  /** Takes `n` bytes if they fit. */
-  take(n: number): boolean {
-    if (this.used + n > this.capacity) return false;
+  /** Bytes `share` may still take (the whole budget's free bytes without one). */
+  freeFor(share: string | null): number {
+    return share === null ? this.free : Math.min(this.free, this.shareCapacity - (this.shares.get(share) ?? 0));
+  }
+
+  /** A new request's hold, empty until it takes bytes; with a share, bounded by it too. */
+  hold(share: string | null = null): BodyHold {
+    return new BodyHold(this, share);
+  }
+
+  /** Takes `n` bytes if they fit (in the share too, with one). */
+  take(n: number, share: string | null = null): boolean {
+    if (n > this.freeFor(share)) return false;
     this.used += n;
+    if (share !== null) this.shares.set(share, (this.shares.get(share) ?? 0) + n);
     this.onChange(this.used);
     return true;
   }
 
-  release(n: number): void {
+  release(n: number, share: string | null = null): void {
     if (n === 0) return;
     this.used -= n;
+    if (share !== null) {
+      const left = (this.shares.get(share) ?? 0) - n;
+      if (left > 0) this.shares.set(share, left);
+      else this.shares.delete(share);
+    }
     this.onChange(this.used);
   }
 }
@@ -54,17 +72,20 @@ export class ByteBudget {
 export class BodyHold {
   private held = 0;
 
-  constructor(private readonly budget: ByteBudget) {}
+  constructor(
+    private readonly budget: ByteBudget,
+    private readonly share: string | null,
+  ) {}
 
   take(n: number): boolean {
-    if (!this.budget.take(n)) return false;
+    if (!this.budget.take(n, this.share)) return false;
     this.held += n;
     return true;
   }
 
   /** Gives back every byte this request holds (again is harmless). */
   releaseAll(): void {
-    this.budget.release(this.held);
+    this.budget.release(this.held, this.share);
     this.held = 0;
   }
 }

@@ -37,13 +37,16 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
   const holds = new WeakMap<IncomingMessage, BodyHold>();
   app.addHook('onRequest', async (req, reply) => {
     if (req.method !== 'POST') return;
+    // A channel's own URL draws on its own share of the budget (a quarter):
+    // one channel's uploads cannot leave none for everyone else.
+    const share = (req.params as { channelId?: string }).channelId ?? null;
     const declared = Number(req.headers['content-length']);
-    const refusal = declared > WEBHOOK_BODY_LIMIT ? TOO_LARGE : declared > deps.budget.free ? BUSY : null;
+    const refusal = declared > WEBHOOK_BODY_LIMIT ? TOO_LARGE : declared > deps.budget.freeFor(share) ? BUSY : null;
     if (refusal) {
       deps.bus.emit('webhook.ack', { status: refusal.status, ms: 0 });
       return refuse(reply, refusal);
     }
-    const hold = deps.budget.hold();
+    const hold = deps.budget.hold(share);
     holds.set(req.raw, hold);
     reply.raw.once('close', () => hold.releaseAll());
   });

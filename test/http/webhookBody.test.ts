@@ -4,7 +4,7 @@ import { postWebhook, textNotification } from '../support/webhooks.ts';
 import { firstStatus, jsonBody, rawConnect, within, type RawConnection } from './rawSocket.ts';
 
 const MiB = 1024 * 1024;
-const head = (extra: string) => `POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${extra}\r\n`;
+const head = (extra: string, path = '/webhooks/whatsapp') => `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${extra}\r\n`;
 
 /** Writes `data` and resolves once the kernel took all of it (or the connection failed), with the error if any. */
 const writeAll = (c: RawConnection, data: Buffer | string) =>
@@ -135,6 +135,34 @@ describe('the budget of webhook bytes being read at once', () => {
       expect((await postWebhook(gw.url, null, { raw: padded(20_000) })).status).toBe(200);
     } finally {
       c.close();
+    }
+  });
+
+  it("one channel's own URL holds at most a quarter of the budget; the others keep taking webhooks", async () => {
+    const own = await provisionTenant(gw, { channel: { appSecret: 'own-app-secret', verifyToken: 'own-app-token' } });
+    const ownPath = `/webhooks/whatsapp/${own.channel.id}`;
+    const stalled: RawConnection[] = [];
+    try {
+      // Two uploads to the channel's URL send 8,000 bytes each and stall: 16,000 of its 16,384.
+      for (let i = 1; i <= 2; i++) {
+        const c = await rawConnect(gw.url);
+        stalled.push(c);
+        c.socket.write(head('Content-Length: 8100\r\n', ownPath) + 'x'.repeat(8_000));
+        await untilBodyBytes(i * 8_000);
+      }
+      // The channel's next webhook does not fit its share: 503.
+      const json = JSON.stringify(textNotification(own.phoneNumberId, '15550002001', 'own').body);
+      const ownRes = await postWebhook(gw.url, null, { raw: json + ' '.repeat(1024), secret: 'own-app-secret', path: ownPath });
+      expect(ownRes.status).toBe(503);
+      expect(JSON.parse(ownRes.text)).toEqual({ error: { code: 'busy', message: expect.any(String) } });
+      // Everyone else's still fit the budget.
+      expect((await postWebhook(gw.url, null, { raw: padded(4096) })).status).toBe(200);
+      // Once the channel's uploads are gone, its own webhooks are taken again.
+      for (const c of stalled) c.close();
+      await untilBodyBytes(0);
+      expect((await postWebhook(gw.url, null, { raw: json, secret: 'own-app-secret', path: ownPath })).status).toBe(200);
+    } finally {
+      for (const c of stalled) c.close();
     }
   });
 });
