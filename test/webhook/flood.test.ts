@@ -108,7 +108,7 @@ describe('one tenant flooding its own-app webhook', () => {
     const quietP99 = p99(quiet);
     const floodedP99 = p99(flooded);
     console.log(`calm tenant ack p99: ${quietP99.toFixed(1)} ms quiet, ${floodedP99.toFixed(1)} ms under the flood; flood answers ${floodStatuses}`);
-    expect(JSON.parse(floodStatuses)['200']).toBeGreaterThan(1);
+    expect(JSON.parse(floodStatuses)['200']).toBeGreaterThanOrEqual(1);
     expect(floodedP99).toBeLessThanOrEqual(3 * quietP99);
   }, 180_000);
 });
