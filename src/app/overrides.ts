@@ -14,7 +14,7 @@ export interface PipelineTimings {
   /** The runner's pacing, and how long a lease lasts (default LEASE_SECONDS) for every statement that takes or keeps one, ingest's included. */
   runner?: Partial<RunnerOptions> & { leaseSeconds?: number };
   /** Backoff of Cloud API sends. */
-  retry?: Pick<RetryOptions, 'maxAttempts' | 'baseMs' | 'maxMs'>;
+  retry?: Pick<RetryOptions, 'maxAttempts' | 'baseMs' | 'maxMs' | 'retryForMs'>;
   pacer?: PacerOptions;
   /** Pause between agent attempts. */
   agentBackoffMs?: number;

@@ -43,7 +43,8 @@ export class ConversationLoop {
     while (!state.lease.lost) {
       // Committed replies go out even while stopping: a turn that finished within the grace is answered.
       if (state.outbox.length > 0) {
-        await this.sendNext(state);
+        // Shutdown stopped a send between attempts: its row stays queued for the next process.
+        if (!(await this.sendNext(state))) return;
         claims = 0;
         continue;
       }
@@ -135,11 +136,15 @@ export class ConversationLoop {
     }
   }
 
-  /** Sends the outbox's first message and applies the result; reports the turn once its last part went out. */
-  private async sendNext(state: ConversationState): Promise<void> {
+  /**
+   * Sends the outbox's first message and applies the result; reports the
+   * turn once its last part went out. False when shutdown stopped the send.
+   */
+  private async sendNext(state: ConversationState): Promise<boolean> {
     const sent = await this.delivery.sendNext(state);
+    if (!sent) return false;
     const turn = state.applySend(sent);
-    if (!turn) return;
+    if (!turn) return true;
     this.bus.emit('turn.done', {
       tenantId: turn.tenantId,
       conversationId: state.id,
@@ -149,6 +154,7 @@ export class ConversationLoop {
       sendMs: turn.sendMs,
       totalMs: sent.sentAt - turn.arrivedAt,
     });
+    return true;
   }
 
   /** New messages reached a conversation: restart its agent call if it coalesces that way, and wake its wait. */

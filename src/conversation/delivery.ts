@@ -16,8 +16,17 @@ import { SEND_RESULTS, type SendResultRow } from './delivery.sql.ts';
 /** Tuning of the sends (tests shorten the waits). */
 export interface DeliveryOptions {
   /** Retry tuning for sends. */
-  retry?: { maxAttempts?: number; baseMs?: number; maxMs?: number };
+  retry?: { maxAttempts?: number; baseMs?: number; maxMs?: number; retryForMs?: number };
 }
+
+/**
+ * How sends are retried unless told otherwise: six quick attempts, then, for
+ * temporary errors (network errors, 5xx, Meta's temporary codes), on and off
+ * for up to 15 minutes with waits of at most 30 s. A reply waits out an
+ * outage as its queued row instead of failing; it goes out within about 30 s
+ * of the Cloud API's return.
+ */
+export const SEND_RETRY = Object.freeze({ maxAttempts: 6, baseMs: 500, maxMs: 30_000, retryForMs: 15 * 60_000 });
 
 /** One send's result, as SEND_RESULTS takes it. */
 interface SendResult {
@@ -46,6 +55,12 @@ const RESULT_STATEMENTS_IN_FLIGHT = 2;
 export class Delivery {
   private readonly results = new Batcher<SendResult, SendResultRow | null>((items) => this.record(items), RESULT_STATEMENTS_IN_FLIGHT, 500);
   private readonly inFlight = new Set<string>();
+  /** Conversations whose send failed at least once and is being retried now. */
+  private readonly retrying = new Set<string>();
+  /** When sends began failing (the first retry while none was waiting), for the log line at recovery. */
+  private failingSince: number | null = null;
+  /** Aborted at shutdown: waits between attempts end, the message stays queued for the next process. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly db: Db,
@@ -64,8 +79,19 @@ export class Delivery {
     return [...this.inFlight];
   }
 
-  /** Sends the first message of the conversation's outbox and records the result. */
-  async sendNext(state: ConversationView): Promise<SendOutcome> {
+  /**
+   * Shutdown: sends waiting between attempts give up at once and their
+   * messages stay queued (a send on the wire still finishes and is recorded).
+   */
+  stopRetrying(): void {
+    this.stopping.abort(new Error('shutting down'));
+  }
+
+  /**
+   * Sends the first message of the conversation's outbox and records the
+   * result; null when shutdown stopped it between attempts (still queued).
+   */
+  async sendNext(state: ConversationView): Promise<SendOutcome | null> {
     const item = state.outbox[0];
     const started = performance.now();
     const channel = await this.channels.get(state.channelId);
@@ -91,15 +117,24 @@ export class Delivery {
             return this.cloudApi.sendText(channel, to, item.body, { callbackData: callbackDataFor(item.id) });
           },
           {
+            ...SEND_RETRY,
             ...this.opts.retry,
-            onRetry: (err, attempt, delayMs) => this.log.info({ conversationId: state.id, messageId: item.id, attempt, delayMs, code: err.code }, 'send retried'),
+            signal: this.stopping.signal,
+            onRetry: (err, attempt, delayMs) => this.retried(state, item.id, err, attempt, delayMs),
             pairBackoff: this.pacer.pairBackoff(channel.phoneNumberId, recipient),
           },
         );
         this.pacer.pairSucceeded(channel.phoneNumberId, recipient);
         status = 'sent';
         wamid = res.wamid;
+        this.recovered();
       } catch (err) {
+        if (this.stopping.signal.aborted && !(err instanceof CloudApiError && !err.retryable)) {
+          // Shutdown between attempts: nothing was sent; the row stays queued for whoever takes the conversation next.
+          this.inFlight.delete(state.id);
+          this.doneRetrying(state.id);
+          return null;
+        }
         if (err instanceof CloudApiError) {
           code = err.code;
           title = err.title;
@@ -119,6 +154,7 @@ export class Delivery {
       row = await this.recordResult({ id: item.id, result: status, wamid, code, title, releaseSeq: lastOne ? state.lease.knownSeq : null });
     } finally {
       this.inFlight.delete(state.id);
+      this.doneRetrying(state.id);
     }
     const cutsTurn = status === 'failed' && item.turnId && !failedBefore ? { turnId: item.turnId, code, title } : null;
     const outcome = { result: status, wamid, code, title, ms: sendMs, sentAt, cutsTurn };
@@ -128,6 +164,31 @@ export class Delivery {
     this.bus.emit('message.status', { tenantId, conversationId: state.id, messageId: item.id, status: row.status, errorCode: code });
     if (row.sendFailed > 0) this.bus.emit('message.disposition', { tenantId, conversationId: state.id, disposition: 'send_failed', count: row.sendFailed });
     return { ...outcome, recorded: { held: row.held, inboundSeq: row.inboundSeq, releasedAt: row.released ? row.inboundSeq : null } };
+  }
+
+  /** A send failed and waits to try again: counted, and logged once when sends begin failing. */
+  private retried(state: ConversationView, messageId: string, err: CloudApiError, attempt: number, delayMs: number): void {
+    this.bus.emit('send.retry', { tenantId: state.tenantId, errorCode: err.code });
+    this.log.debug({ conversationId: state.id, messageId, attempt, delayMs, code: err.code }, 'send retried');
+    if (!this.retrying.has(state.id)) {
+      this.retrying.add(state.id);
+      this.bus.emit('send.waiting', { count: this.retrying.size });
+    }
+    if (this.failingSince === null) {
+      this.failingSince = performance.now();
+      this.log.warn({ code: err.code, title: err.title }, 'Cloud API sends are failing; replies stay queued and are retried (wagate_sends_waiting)');
+    }
+  }
+
+  /** A send went through: if sends were failing, they are not any more. */
+  private recovered(): void {
+    if (this.failingSince === null) return;
+    this.log.info({ failingForMs: Math.round(performance.now() - this.failingSince), stillWaiting: this.retrying.size }, 'Cloud API sends succeed again');
+    this.failingSince = null;
+  }
+
+  private doneRetrying(conversationId: string): void {
+    if (this.retrying.delete(conversationId)) this.bus.emit('send.waiting', { count: this.retrying.size });
   }
 
   /**

@@ -313,6 +313,7 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
     for (const s of this.states.values()) s.wake?.();
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), deadline]);
+    this.delivery.stopRetrying();
     for (const s of this.states.values()) {
       s.lease.markLost();
       s.agentCall?.abort(new Error('shutting down'));

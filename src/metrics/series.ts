@@ -25,6 +25,8 @@ export interface Series {
   readonly dispositions: Counter<'tenant' | 'disposition'>;
   readonly messagesOut: Counter<'tenant' | 'author' | 'result' | 'error_code'>;
   readonly statuses: Counter<'tenant' | 'status' | 'error_code'>;
+  readonly sendRetries: Counter<'tenant' | 'error_code'>;
+  readonly sendsWaiting: Gauge<string>;
   readonly turns: Counter<'tenant' | 'disposition'>;
   readonly dbRoundTrips: Counter<string>;
   readonly dbConnectionsOpened: Counter<string>;
@@ -62,6 +64,8 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
     dispositions: counter('wagate_message_dispositions_total', 'Inbound messages by final disposition.', ['tenant', 'disposition']),
     messagesOut: counter('wagate_messages_out_total', 'Messages sent by the gateway, by author, result and Cloud API error code.', ['tenant', 'author', 'result', 'error_code']),
     statuses: counter('wagate_message_statuses_total', 'Status changes of outbound messages, with the Cloud API error code of failures.', ['tenant', 'status', 'error_code']),
+    sendRetries: counter('wagate_send_retries_total', 'Sends that failed with a temporary error (network, 5xx, Meta temporary codes) and wait to try again.', ['tenant', 'error_code']),
+    sendsWaiting: gauge('wagate_sends_waiting', 'Conversations whose reply waits to be sent again after a temporary error.'),
     turns: counter('wagate_turns_total', 'Turns finished, by disposition.', ['tenant', 'disposition']),
     dbRoundTrips: counter('wagate_db_round_trips_total', 'Database statements sent (each one round trip).'),
     dbConnectionsOpened: counter('wagate_db_connections_opened_total', 'Database connections opened by the pool.'),

@@ -4,6 +4,13 @@ import { CloudApiError } from './types.ts';
 export interface RetryOptions {
   /** Attempts in all, the first included (default 6). */
   maxAttempts?: number;
+  /**
+   * Past maxAttempts, retryable errors are still retried until this many
+   * milliseconds have passed since the first attempt (default 0: attempts
+   * alone decide): a Cloud API outage is waited out rather than failing
+   * every reply queued behind it.
+   */
+  retryForMs?: number;
   /** The backoff before the second attempt is up to this (default 500 ms); it doubles each time. */
   baseMs?: number;
   /** No wait is longer than this (default 60 s). */
@@ -27,10 +34,12 @@ export interface RetryOptions {
  * full jitter — a random wait between 0 and min(maxMs, baseMs·2^(n-1)), so
  * many senders hit by the same outage do not come back in step. Permanent
  * errors and anything that is not a CloudApiError are thrown at once; after
- * the last attempt its error is thrown.
+ * the last attempt (and once retryForMs has passed) its error is thrown.
  */
 export async function sendWithRetry<T>(attempt: (attemptNo: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const maxAttempts = opts.maxAttempts ?? 6;
+  const retryForMs = opts.retryForMs ?? 0;
+  const started = performance.now();
   const baseMs = opts.baseMs ?? 500;
   const maxMs = opts.maxMs ?? 60_000;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}`);
@@ -44,7 +53,8 @@ export async function sendWithRetry<T>(attempt: (attemptNo: number) => Promise<T
     try {
       return await attempt(n);
     } catch (err) {
-      if (!(err instanceof CloudApiError) || !err.retryable || n >= maxAttempts) throw err;
+      if (!(err instanceof CloudApiError) || !err.retryable) throw err;
+      if (n >= maxAttempts && performance.now() - started >= retryForMs) throw err;
       if (signal?.aborted) throw signal.reason;
       const own = opts.pairBackoff?.(err) ?? null;
       const delay = own !== null ? Math.min(own, maxMs) : Math.floor(random() * Math.min(maxMs, baseMs * 2 ** (n - 1)));

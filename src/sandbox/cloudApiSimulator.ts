@@ -120,6 +120,14 @@ export interface CloudApiSimulator {
   readonly scripted: number;
   /** Changes the standing latency. */
   setLatency(ms: number): void;
+  /**
+   * An outage: stops listening and drops every open connection, so sends
+   * are refused (ECONNREFUSED) until `comeBack`. Status webhooks already
+   * owed are still posted.
+   */
+  goDown(): Promise<void>;
+  /** Listens again on the same port. */
+  comeBack(): Promise<void>;
   /** The remembered requests, oldest first. */
   requests(): RecordedRequest[];
   /** Forgets remembered requests, queued answers and counters. */
@@ -415,14 +423,17 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
   const server = createServer({ keepAliveTimeout: 30_000 }, onRequest);
   server.headersTimeout = 35_000;
   server.on('connection', () => stats.connections++);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (p: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(p, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  await listen(opts.port ?? 0);
   const port = (server.address() as AddressInfo).port;
+  let down = false;
 
   return {
     url: `http://${host}:${port}`,
@@ -440,6 +451,18 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     },
     setLatency(ms) {
       latencyMs = nonNegative('latencyMs', ms);
+    },
+    async goDown() {
+      if (down || closed) return;
+      down = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await stopped;
+    },
+    async comeBack() {
+      if (!down || closed) return;
+      await listen(port);
+      down = false;
     },
     requests() {
       return head === 0 ? recorded.slice() : recorded.slice(head).concat(recorded.slice(0, head));
@@ -477,8 +500,10 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       closed = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (!down) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
       if (webhook) await webhook.pool.destroy();
     },
   };

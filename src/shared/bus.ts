@@ -32,6 +32,10 @@ export interface Events {
    * that records the send comes after and is not in it.
    */
   'turn.done': { tenantId: string; conversationId: string; disposition: string; queueMs: number; agentMs: number; sendMs: number; totalMs: number };
+  /** A send failed with a temporary error and waits to try again. */
+  'send.retry': { tenantId: string; errorCode: number };
+  /** Conversations whose send is waiting to try again (sent at each change). */
+  'send.waiting': { count: number };
   /** Turns running now. */
   'turn.inflight': { count: number };
 }

@@ -1,4 +1,4 @@
-import type { PipelineTimings } from '../../src/app/overrides.ts';
+import type { GatewayOverrides, PipelineTimings } from '../../src/app/overrides.ts';
 import type { EgressLookup } from '../../src/shared/egress.ts';
 import { startCloudApiSimulator, type CloudApiSimulator, type SimulatorOptions } from '../../src/sandbox/cloudApiSimulator.ts';
 import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
@@ -7,7 +7,7 @@ import { startTestGateway, TEST_APP_SECRET, type TestGateway } from './gateway.t
 /** Test-speed defaults: short retries and sweeps, same logic. */
 export const FAST: PipelineTimings = {
   runner: { sweepIntervalMs: 200, renewIntervalMs: 1_000, leaseSeconds: 15 },
-  retry: { baseMs: 20, maxMs: 200 },
+  retry: { baseMs: 20, maxMs: 200, retryForMs: 0 },
   pacer: { pairBackoffUnitMs: 5 },
   agentBackoffMs: 10,
 };
@@ -35,6 +35,8 @@ export async function startPipeline(
     allowModelEgress?: boolean;
     /** How the egress policy resolves names (default: the system resolver). */
     egressLookup?: EgressLookup;
+    /** The gateway's logger (default: silent unless TEST_LOG_LEVEL). */
+    log?: GatewayOverrides['log'];
   } = {},
 ): Promise<PipelineHarness> {
   const model = opts.model ?? (await startFakeModel());
@@ -50,6 +52,7 @@ export async function startPipeline(
     },
     answer: true,
     egressLookup: opts.egressLookup,
+    ...(opts.log ? { log: opts.log } : {}),
     timings: { ...FAST, ...opts.pipeline, runner: { ...FAST.runner, ...opts.pipeline?.runner } },
   });
   return {
