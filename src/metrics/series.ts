@@ -26,6 +26,7 @@ export interface Series {
   readonly messagesOut: Counter<'tenant' | 'author' | 'result' | 'error_code'>;
   readonly statuses: Counter<'tenant' | 'status' | 'error_code'>;
   readonly turns: Counter<'tenant' | 'disposition'>;
+  readonly turnsBudgetDelayed: Counter<'tenant'>;
   readonly dbRoundTrips: Counter<string>;
   readonly dbConnectionsOpened: Counter<string>;
   readonly unroutable: Counter<string>;
@@ -63,6 +64,11 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
     messagesOut: counter('wagate_messages_out_total', 'Messages sent by the gateway, by author, result and Cloud API error code.', ['tenant', 'author', 'result', 'error_code']),
     statuses: counter('wagate_message_statuses_total', 'Status changes of outbound messages, with the Cloud API error code of failures.', ['tenant', 'status', 'error_code']),
     turns: counter('wagate_turns_total', 'Turns finished, by disposition.', ['tenant', 'disposition']),
+    turnsBudgetDelayed: counter(
+      'wagate_turns_budget_delayed_total',
+      "Turns that waited because their conversation had used the tenant's answer budget (answerBudget).",
+      ['tenant'],
+    ),
     dbRoundTrips: counter('wagate_db_round_trips_total', 'Database statements sent (each one round trip).'),
     dbConnectionsOpened: counter('wagate_db_connections_opened_total', 'Database connections opened by the pool.'),
     unroutable: counter('wagate_webhook_unroutable_total', 'Notifications naming a phone_number_id that no channel has.'),

@@ -32,6 +32,11 @@ export interface Events {
    * that records the send comes after and is not in it.
    */
   'turn.done': { tenantId: string; conversationId: string; disposition: string; queueMs: number; agentMs: number; sendMs: number; totalMs: number };
+  /**
+   * A turn waits because its conversation used its answer budget; `waitMs`
+   * until the window frees a slot (as first computed), `pending` messages so far.
+   */
+  'turn.budget_delayed': { tenantId: string; conversationId: string; waitMs: number; pending: number };
   /** Turns running now. */
   'turn.inflight': { count: number };
 }
