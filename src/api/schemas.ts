@@ -155,6 +155,9 @@ export const agentShape = z.object({
   markReadWithTyping: z.boolean(),
   autoPauseOnOperatorReply: z.boolean(),
   resumeAfterMinutes: z.number().int().nullable(),
+  answerBudget: z
+    .object({ answers: z.number().int(), perSeconds: z.number().int() })
+    .describe('at most `answers` agent replies to one conversation in any `perSeconds`; what comes meanwhile joins the next turn'),
   hasApiKey: z.boolean().describe('apiKey is write-only: only whether one is set'),
   hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
 });

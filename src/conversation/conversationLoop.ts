@@ -7,10 +7,18 @@ import type { FairLimiter } from './limiter.ts';
 import type { ConversationState } from './state.ts';
 import type { TenantDirectory, TenantSettings } from '../tenancy/tenantSettings.ts';
 import type { TurnOutcome } from './outcomes.ts';
-import type { TurnRunner } from './turn.ts';
+import { matchesHandoff, type TurnRunner } from './turn.ts';
 
 /** How long a gap in inbound_seq may wait for this process's own ingest to close it. */
 const GAP_WAIT_MS = 25;
+
+/**
+ * The longest single wait for the answer budget before the tenant's settings
+ * are read again: the settings cache's own age, so a budget raised in any
+ * process frees a waiting conversation within about a minute even if the
+ * customer writes nothing more (a new message brings the new version at once).
+ */
+const BUDGET_RECHECK_MS = 60_000;
 
 /**
  * The work on one conversation while this process holds its lease: the half
@@ -87,13 +95,20 @@ export class ConversationLoop {
    * starts again with every pending message.
    */
   private async runTurn(state: ConversationState): Promise<void> {
-    const tenant = await this.tenants.get(state.tenantId, state.configVersion);
+    let tenant = await this.tenants.get(state.tenantId, state.configVersion);
     state.coalesce = tenant.agent.coalesce;
     await this.debounce(state, tenant);
     if (state.lease.lost || state.pending.length === 0) return;
+    const budget = await this.awaitBudget(state, tenant);
+    if (!budget) return;
+    tenant = budget.tenant;
+    // Another process's messages that came while the turn waited join it too.
+    if (budget.delayed && state.lease.hasGap) await this.claim(state);
+    if (state.lease.lost || state.pending.length === 0) return;
     const release = await this.limiter.acquire(state.tenantId);
     const startedAt = performance.now();
-    state.restartUntil = (state.firstPendingAt || startedAt) + tenant.agent.maxDebounceMs;
+    // After a wait for the budget, restarts count from when the turn could start, not from the burst's first message.
+    state.restartUntil = (budget.delayed ? startedAt : state.firstPendingAt || startedAt) + tenant.agent.maxDebounceMs;
     try {
       for (;;) {
         const outcome = await this.attempt(state, tenant, startedAt);
@@ -133,6 +148,33 @@ export class ConversationLoop {
       const wakeAt = Math.min(state.lastPendingAt + debounceMs, state.firstPendingAt + maxDebounceMs);
       if (now >= wakeAt || state.lease.lost) return;
       await this.waitFor(state, wakeAt - now);
+    }
+  }
+
+  /**
+   * The answer budget (docs/behaviour.md): while the conversation's latest
+   * answers fill the tenant's window, the turn waits, on the conversation's one
+   * timer, until the oldest of them leaves it; every message arriving meanwhile
+   * joins the turn. No wait when no answer can come of the turn (paused, or the
+   * monthly limit reached: it settles at once) or for a handoff keyword (a
+   * person takes over). Returns the tenant's settings as of the end of the wait
+   * and whether there was one, or null when the lease was lost or the process
+   * stops (the messages stay rows for whoever runs the conversation next).
+   */
+  private async awaitBudget(state: ConversationState, tenant: TenantSettings): Promise<{ tenant: TenantSettings; delayed: boolean } | null> {
+    let delayed = false;
+    for (;;) {
+      if (state.lease.lost || this.stopping) return null;
+      if (state.paused || this.tenants.limitReached(state.tenantId, tenant.monthlyMessageLimit)) return { tenant, delayed };
+      if (matchesHandoff(state.pending, tenant.agent.handoffKeywords)) return { tenant, delayed };
+      const ms = state.budgetWaitMs(tenant.agent.answerBudget, Date.now());
+      if (ms <= 0) return { tenant, delayed };
+      if (!delayed) {
+        delayed = true;
+        this.bus.emit('turn.budget_delayed', { tenantId: state.tenantId, conversationId: state.id, waitMs: ms, pending: state.pending.length });
+      }
+      await this.waitFor(state, Math.min(ms, BUDGET_RECHECK_MS));
+      tenant = await this.tenants.get(state.tenantId, state.configVersion);
     }
   }
 

@@ -19,14 +19,16 @@ export interface ClaimRow {
   pending: ClaimedMessage[];
   queued: { id: string; body: string; turnId: string | null }[];
   history: HistoryMessage[];
+  /** The times of the latest answers (epoch ms, oldest first), for the answer budget. */
+  answeredAt: number[];
 }
 
 /**
  * Takes (or keeps) a conversation's lease and loads everything still to do
  * (as of the statement's snapshot, whose inbound_seq is "snapSeq"; the lease
  * update sees the newest row, "inboundSeq"):
- * inbound messages with no disposition, replies still `queued`, and the
- * history before them. Used when the in-memory path does not already know the
+ * inbound messages with no disposition, replies still `queued`, the
+ * history before them, and the times of the latest answers (answer budget). Used when the in-memory path does not already know the
  * work: after a sweep took an abandoned conversation, or when another process
  * ingested messages for a conversation this one holds.
  *
@@ -38,11 +40,12 @@ export const CLAIM = sql(
 WITH c AS (
   UPDATE conversations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3)
   WHERE id = $1 AND (lease_owner = $2 OR lease_owner IS NULL OR lease_until < now())
-  RETURNING id, tenant_id, channel_id, contact_id, paused, inbound_seq
+  RETURNING id, tenant_id, channel_id, contact_id, paused, inbound_seq, answered_at
 )
 SELECT c.id, c.tenant_id AS "tenantId", c.channel_id AS "channelId", c.paused, c.inbound_seq::float8 AS "inboundSeq",
        (SELECT inbound_seq FROM conversations WHERE id = $1)::float8 AS "snapSeq",
        t.config_version AS "configVersion",
+       (SELECT coalesce(json_agg(extract(epoch FROM a) * 1000 ORDER BY a), '[]') FROM unnest(c.answered_at) a) AS "answeredAt",
        json_build_object('waId', k.wa_id, 'userId', k.user_id, 'name', k.profile_name) AS contact,
        (SELECT coalesce(json_agg(p ORDER BY p.id::bigint), '[]') FROM (
           SELECT id::text AS id, direction, author, wamid, type, body, media, disposition, conv_seq AS "convSeq",

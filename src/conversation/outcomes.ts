@@ -64,6 +64,8 @@ export interface CommittedTurn {
   inboundSeq: number | null;
   /** The commit gave the lease back at this inbound_seq (null: kept it). */
   releasedAt: number | null;
+  /** The conversation's latest answer times after the commit (epoch ms, oldest first), for the answer budget. */
+  answeredAt: number[];
 }
 
 /**

@@ -71,6 +71,7 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
     this.notices = new QuotaNotices(db, tenants);
     this.upkeep = new LeaseUpkeep(db, bus, log, lease, opts, this);
     bus.on('conversation.paused', (e) => this.onPauseChange(e.conversationId, e.paused));
+    bus.on('turn.budget_delayed', (e) => this.log.debug({ conversationId: e.conversationId, tenantId: e.tenantId, waitMs: Math.round(e.waitMs) }, 'answer budget used: the turn waits'));
     // Whether ingest found the limit reached or a reply commit did, the notice goes out once a month.
     bus.on('message.disposition', (e) => {
       if (e.disposition === 'over_quota') this.track(this.quotaNotice(e.tenantId, e.conversationId));
@@ -132,6 +133,7 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
     }
     state.configVersion = Math.max(state.configVersion, conv.configVersion);
     state.paused = conv.paused;
+    state.noteAnswers(conv.answeredAt ?? []);
     state.lease.heardTake(conv.inboundSeq);
     if (isNew && leftover.length > 0) {
       // Messages left without a disposition come from a snapshot taken before
@@ -243,7 +245,11 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
     if (!state) return;
     state.paused = paused;
     // Pause wins: a running agent call is abandoned; the reply commit would refuse it anyway.
-    if (paused) state.agentCall?.abort(new Error('paused'));
+    // A turn waiting for its answer budget goes on at once, to settle its messages as paused.
+    if (paused) {
+      state.agentCall?.abort(new Error('paused'));
+      state.wake?.();
+    }
   }
 
   /** How many more conversations fit in memory. */

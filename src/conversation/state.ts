@@ -1,4 +1,5 @@
 import type { HistoryMessage, StoredMessage } from '../ingest/ingest.ts';
+import { MAX_BUDGET_ANSWERS, type AnswerBudget } from '../tenancy/agentConfig.ts';
 import type { ClaimRow } from './lease.sql.ts';
 import { LeaseBook, type LeaseView } from './leaseBook.ts';
 import type { CommittedTurn, FailedTurn, OutgoingMessage, PendingMessage, SendOutcome, TurnTiming } from './outcomes.ts';
@@ -27,6 +28,7 @@ export interface ConversationView {
   readonly restartRequested: boolean;
   readonly failedTurn: FailedTurn | null;
   readonly lease: LeaseView;
+  readonly answeredAt: readonly number[];
 }
 
 /** How many messages of history a state keeps for the agent. */
@@ -57,6 +59,12 @@ export class ConversationState implements ConversationView {
   lastPendingAt = 0;
   /** Ends the loop's current wait early (new messages, shutdown). */
   wake: (() => void) | null = null;
+  /**
+   * When the conversation's latest answers were committed (epoch ms, by the
+   * database's clock, oldest first), as the row's answered_at had them at the
+   * last statement that read or wrote it: the answer budget's window.
+   */
+  answeredAt: number[] = [];
 
   constructor(
     readonly id: string,
@@ -65,6 +73,30 @@ export class ConversationState implements ConversationView {
     public contact: Contact,
     public configVersion: number,
   ) {}
+
+  /**
+   * How long, from `now` (epoch ms), until the answer budget lets this
+   * conversation answer again: 0 when fewer than `answers` answers fall in the
+   * last `perSeconds`, else until the oldest of the latest `answers` leaves
+   * the window.
+   */
+  budgetWaitMs(budget: AnswerBudget, now: number): number {
+    const span = budget.perSeconds * 1000;
+    const inWindow = this.answeredAt.filter((t) => t > now - span);
+    if (inWindow.length < budget.answers) return 0;
+    return Math.max(0, inWindow[inWindow.length - budget.answers] + span - now);
+  }
+
+  /**
+   * Adds answer times a statement returned. A union, not a replacement: the
+   * answers of two statements may be applied out of order (ingest answers on
+   * another connection), and times are only ever appended to the row.
+   */
+  noteAnswers(times: readonly number[]): void {
+    if (times.length === 0) return;
+    const all = [...new Set([...this.answeredAt, ...times])].sort((a, b) => a - b);
+    this.answeredAt = all.length > MAX_BUDGET_ANSWERS ? all.slice(-MAX_BUDGET_ANSWERS) : all;
+  }
 
   get idle(): boolean {
     return this.pending.length === 0 && this.outbox.length === 0 && !this.lease.hasGap;
@@ -99,6 +131,7 @@ export class ConversationState implements ConversationView {
     this.contact = row.contact;
     this.configVersion = Math.max(this.configVersion, row.configVersion);
     this.paused = row.paused;
+    this.noteAnswers(row.answeredAt);
     if (this.history.length === 0) this.history = row.history;
     const added = this.addPending(row.pending.map(toPending));
     for (const q of row.queued) {
@@ -121,6 +154,7 @@ export class ConversationState implements ConversationView {
     if (this.history.length > HISTORY_KEPT) this.history.splice(0, this.history.length - HISTORY_KEPT);
     if (turn.inboundSeq !== null) this.lease.sawSeq(turn.inboundSeq);
     if (turn.paused) this.paused = true;
+    this.noteAnswers(turn.answeredAt);
     this.outbox.push(...turn.replies);
     if (turn.releasedAt !== null) {
       this.lease.heardRelease(turn.releasedAt);

@@ -18,6 +18,9 @@ export interface CommitInput {
   parts: string[];
   kind: ReplyKind;
   pause: boolean;
+  /** The answer budget in force: a reply is recorded in answered_at, which keeps `keep` entries within `span` seconds. */
+  keep: number;
+  span: number;
 }
 
 /** One row of REPLY_COMMITS per turn. Not held: every other field is null or empty. */
@@ -27,7 +30,7 @@ export interface CommitRow {
   wasPaused: boolean | null;
   inboundSeq: number | null;
   usageCount: number | null;
-  convState: { paused: boolean; pausedUntil: string | null; released: boolean } | null;
+  convState: { paused: boolean; pausedUntil: string | null; released: boolean; answeredAt: number[] } | null;
   replies: { id: string; body: string; createdAt: string }[];
   settled: { id: string; disposition: string }[];
 }
@@ -46,6 +49,9 @@ export interface CommitRow {
  *    under any concurrency; the turns of a tenant are served in input order;
  *  - inserts the reply parts as `queued`;
  *  - settles each turn's inbound dispositions;
+ *  - records a turn that queued a reply in the conversation's answered_at
+ *    (the answer budget, docs/behaviour.md), in the update of the row it
+ *    makes anyway, trimmed to what the budget can still count;
  *  - keeps the lease while a reply waits to be sent or newer messages came in
  *    (inbound_seq > the turn's seq), else releases it.
  *
@@ -58,7 +64,8 @@ export const REPLY_COMMITS = sql(
   `
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
-    ord int, conv bigint, seq bigint, ids bigint[], answered bigint, turn uuid, parts text[], kind text, pause boolean)
+    ord int, conv bigint, seq bigint, ids bigint[], answered bigint, turn uuid, parts text[], kind text, pause boolean,
+    keep int, span int)
 ),
 cur AS (
   SELECT c.id, c.tenant_id, c.channel_id, c.paused, c.inbound_seq,
@@ -134,19 +141,26 @@ conv AS (
     paused_by = CASE WHEN d.pause AND NOT d.was_paused THEN 'agent' ELSE c.paused_by END,
     last_message_at = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) THEN greatest(c.last_message_at, now())
                            ELSE c.last_message_at END,
+    answered_at = CASE WHEN d.conv IN (SELECT conversation_id FROM reply)
+                       THEN ARRAY(SELECT a FROM (
+                              SELECT a FROM unnest(c.answered_at || now()) a
+                              WHERE a > now() - make_interval(secs => d.span) ORDER BY a DESC LIMIT d.keep) w ORDER BY a)
+                       ELSE c.answered_at END,
     lease_owner = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) OR d.inbound_seq > d.seq OR d.queued
                        THEN $2::uuid END,
     lease_until = CASE WHEN d.conv IN (SELECT conversation_id FROM reply) OR d.inbound_seq > d.seq OR d.queued
                        THEN now() + make_interval(secs => $3) END
   FROM decide d WHERE c.id = d.conv
-  RETURNING c.id, c.paused, c.paused_until, c.lease_owner IS NULL AS released
+  RETURNING c.id, c.paused, c.paused_until, c.lease_owner IS NULL AS released, c.answered_at
 )
 SELECT i.conv::text AS conv,
        d.conv IS NOT NULL AS held,
        d.was_paused AS "wasPaused",
        d.inbound_seq::float8 AS "inboundSeq",
        (SELECT q.count FROM quota q WHERE q.tenant_id = d.tenant_id) AS "usageCount",
-       (SELECT row_to_json(x) FROM (SELECT conv.paused, conv.paused_until AS "pausedUntil", conv.released FROM conv WHERE conv.id = i.conv) x) AS "convState",
+       (SELECT row_to_json(x) FROM (SELECT conv.paused, conv.paused_until AS "pausedUntil", conv.released,
+          (SELECT coalesce(json_agg(extract(epoch FROM a) * 1000 ORDER BY a), '[]') FROM unnest(conv.answered_at) a) AS "answeredAt"
+          FROM conv WHERE conv.id = i.conv) x) AS "convState",
        (SELECT coalesce(json_agg(json_build_object('id', r.id::text, 'body', r.body, 'createdAt', r.created_at) ORDER BY r.id), '[]')
           FROM reply r WHERE r.conversation_id = i.conv) AS replies,
        (SELECT coalesce(json_agg(json_build_object('id', s.id::text, 'disposition', s.disposition)), '[]')

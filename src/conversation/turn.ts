@@ -79,7 +79,7 @@ export class TurnRunner {
       }
       reply = classify(result, view.paused, tenant);
     }
-    return this.commit(view, batch, turnId, reply, { startedAt, agentMs });
+    return this.commit(view, tenant, batch, turnId, reply, { startedAt, agentMs });
   }
 
   /** The reply decided without the agent (paused, window closed, over quota, handoff keyword), or null to ask it. */
@@ -120,14 +120,15 @@ export class TurnRunner {
   }
 
   /** Commits the reply (statement 2) and reports what it settled. */
-  private async commit(view: ConversationView, batch: PendingMessage[], turnId: string, reply: Reply, timing: { startedAt: number; agentMs: number }): Promise<TurnOutcome> {
+  private async commit(view: ConversationView, tenant: TenantSettings, batch: PendingMessage[], turnId: string, reply: Reply, timing: { startedAt: number; agentMs: number }): Promise<TurnOutcome> {
     const last = batch[batch.length - 1];
     const tenantId = view.tenantId;
     const parts = reply.texts.flatMap((t) => splitText(t));
     // Release the lease only when nothing else waits in memory; -1 always keeps it.
     const ids = new Set(batch.map((m) => m.id));
     const seq = view.outbox.length === 0 && view.pending.every((m) => ids.has(m.id)) ? view.lease.knownSeq : -1;
-    const row = await this.commits.submit({ conv: view.id, seq, ids: batch.map((m) => m.id), answered: last.id, turn: turnId, parts, kind: reply.kind, pause: reply.pause });
+    const { answers: keep, perSeconds: span } = tenant.agent.answerBudget;
+    const row = await this.commits.submit({ conv: view.id, seq, ids: batch.map((m) => m.id), answered: last.id, turn: turnId, parts, kind: reply.kind, pause: reply.pause, keep, span });
     if (row.usageCount !== null) this.tenants.noteUsage(tenantId, row.usageCount);
     // Another process took the conversation (our lease expired): it will answer.
     if (!row.held) return { kind: 'lost' };
@@ -161,6 +162,7 @@ export class TurnRunner {
       paused: pausedByTurn || row.wasPaused === true,
       inboundSeq: row.inboundSeq,
       releasedAt: row.convState?.released ? row.inboundSeq : null,
+      answeredAt: row.convState?.answeredAt ?? [...view.answeredAt],
     };
   }
 
@@ -197,7 +199,8 @@ function classify(result: AgentResult, paused: boolean, tenant: TenantSettings):
   return { kind: 'none', texts: [], pause: false };
 }
 
-function matchesHandoff(batch: PendingMessage[], keywords: string[]): boolean {
+/** Whether a message of the batch holds one of the handoff keywords as a whole word. */
+export function matchesHandoff(batch: readonly PendingMessage[], keywords: string[]): boolean {
   if (keywords.length === 0) return false;
   return batch.some((m) => {
     const text = (m.body ?? '').toLocaleLowerCase();

@@ -103,7 +103,7 @@ conv_up AS (
     last_message_at = greatest(v.last_message_at, excluded.last_message_at),
     last_inbound_at = greatest(v.last_inbound_at, excluded.last_inbound_at)
   RETURNING v.id, v.tenant_id, v.channel_id, v.contact_id, v.paused, v.paused_until, v.inbound_seq,
-            v.lease_owner = $3::uuid AS held, v.lease_owner, (v.xmax = 0) AS created
+            v.lease_owner = $3::uuid AS held, v.lease_owner, (v.xmax = 0) AS created, v.answered_at
 ),
 msg_ins AS (
   INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, wamid, type, body, media, payload,
@@ -160,6 +160,8 @@ SELECT
       'bumped', p.answerable > 0,
       'contact', json_build_object('waId', cu.wa_id, 'userId', cu.user_id, 'name', cu.profile_name),
       'messages', (SELECT coalesce(jsonb_agg(to_jsonb(mi) || jsonb_build_object('id', mi.id::text, 'tenantId', mi."tenantId"::text, 'conversationId', mi."conversationId"::text) ORDER BY mi.id), '[]') FROM msg_ins mi WHERE mi."conversationId" = cv.id),
+      'answeredAt', CASE WHEN cv.held THEN (
+        SELECT coalesce(json_agg(extract(epoch FROM a) * 1000 ORDER BY a), '[]') FROM unnest(cv.answered_at) a) END,
       'history', CASE WHEN cv.held THEN (
         SELECT coalesce(json_agg(h ORDER BY h.id::bigint), '[]') FROM (
           SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq AS "convSeq", created_at AS "createdAt"

@@ -54,6 +54,8 @@ export interface IngestedConversation {
   messages: StoredMessage[];
   /** When held: the messages stored before this notification, oldest first. */
   history: HistoryMessage[] | null;
+  /** When held: the times of the conversation's latest answers (epoch ms, oldest first), for the answer budget. */
+  answeredAt: number[] | null;
 }
 
 /** An outbound message whose status a status webhook moved forward. */

@@ -157,6 +157,7 @@ export function createMetrics({ db, bus, log }: MetricsSources, now: () => numbe
     windows.queue.record(e.queueMs);
     windows.agent.record(e.agentMs);
   });
+  on('turn.budget_delayed', (e) => s.turnsBudgetDelayed.labels(e.tenantId).inc());
   on('turn.inflight', ({ count }) => {
     inflight = count;
     if (count > inflightPeak) inflightPeak = count;

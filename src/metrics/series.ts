@@ -28,6 +28,7 @@ export interface Series {
   readonly sendRetries: Counter<'tenant' | 'error_code'>;
   readonly sendsWaiting: Gauge<string>;
   readonly turns: Counter<'tenant' | 'disposition'>;
+  readonly turnsBudgetDelayed: Counter<'tenant'>;
   readonly dbRoundTrips: Counter<string>;
   readonly dbConnectionsOpened: Counter<string>;
   readonly unroutable: Counter<string>;
@@ -67,6 +68,11 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
     sendRetries: counter('wagate_send_retries_total', 'Sends that failed with a temporary error (network, 5xx, Meta temporary codes) and wait to try again.', ['tenant', 'error_code']),
     sendsWaiting: gauge('wagate_sends_waiting', 'Conversations whose reply waits to be sent again after a temporary error.'),
     turns: counter('wagate_turns_total', 'Turns finished, by disposition.', ['tenant', 'disposition']),
+    turnsBudgetDelayed: counter(
+      'wagate_turns_budget_delayed_total',
+      "Turns that waited because their conversation had used the tenant's answer budget (answerBudget).",
+      ['tenant'],
+    ),
     dbRoundTrips: counter('wagate_db_round_trips_total', 'Database statements sent (each one round trip).'),
     dbConnectionsOpened: counter('wagate_db_connections_opened_total', 'Database connections opened by the pool.'),
     unroutable: counter('wagate_webhook_unroutable_total', 'Notifications naming a phone_number_id that no channel has.'),

@@ -36,6 +36,11 @@ export interface Events {
   'send.retry': { tenantId: string; errorCode: number };
   /** Conversations whose send is waiting to try again (sent at each change). */
   'send.waiting': { count: number };
+  /**
+   * A turn waits because its conversation used its answer budget; `waitMs`
+   * until the window frees a slot (as first computed), `pending` messages so far.
+   */
+  'turn.budget_delayed': { tenantId: string; conversationId: string; waitMs: number; pending: number };
   /** Turns running now. */
   'turn.inflight': { count: number };
 }

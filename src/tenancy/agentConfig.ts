@@ -1,5 +1,13 @@
 import { z } from 'zod';
 
+/**
+ * Bounds of the answer budget. The reply commit keeps one timestamp per
+ * counted answer on the conversation row, and a conversation over its budget
+ * waits in memory holding its lease: both stay small.
+ */
+export const MAX_BUDGET_ANSWERS = 100;
+export const MAX_BUDGET_SECONDS = 3_600;
+
 /** Words that contain only what a customer-facing text may hold. */
 const text = (max: number) => z.string().max(max);
 
@@ -25,6 +33,12 @@ export const agentConfigInput = z.strictObject({
   markReadWithTyping: z.boolean().optional(),
   autoPauseOnOperatorReply: z.boolean().optional(),
   resumeAfterMinutes: z.number().int().min(1).max(525_600).nullable().optional(),
+  answerBudget: z
+    .strictObject({
+      answers: z.number().int().min(1).max(MAX_BUDGET_ANSWERS),
+      perSeconds: z.number().int().min(1).max(MAX_BUDGET_SECONDS),
+    })
+    .optional(),
 });
 export type AgentConfigInput = z.infer<typeof agentConfigInput>;
 
@@ -48,7 +62,22 @@ export interface AgentConfig {
   markReadWithTyping: boolean;
   autoPauseOnOperatorReply: boolean;
   resumeAfterMinutes: number | null;
+  /** At most `answers` agent replies to one conversation in any `perSeconds` (docs/behaviour.md, "The answer budget"). */
+  answerBudget: AnswerBudget;
 }
+
+/** A per-conversation answer budget: a sliding window of `perSeconds` holding at most `answers` replies. */
+export interface AnswerBudget {
+  answers: number;
+  perSeconds: number;
+}
+
+/**
+ * Ten answers a minute: Meta's pair rate limit allows about one message every
+ * 6 s to one customer (error 131056), so a faster pace would be refused and
+ * backed off anyway, while a person reading each answer never reaches it.
+ */
+export const DEFAULT_ANSWER_BUDGET: AnswerBudget = Object.freeze({ answers: 10, perSeconds: 60 });
 
 export const DEFAULT_FALLBACK = "Sorry, I can't answer right now. A person will get back to you.";
 
@@ -73,6 +102,7 @@ export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: Agen
     markReadWithTyping: stored.markReadWithTyping ?? true,
     autoPauseOnOperatorReply: stored.autoPauseOnOperatorReply ?? true,
     resumeAfterMinutes: stored.resumeAfterMinutes ?? null,
+    answerBudget: stored.answerBudget ?? DEFAULT_ANSWER_BUDGET,
   };
 }
 

@@ -51,6 +51,7 @@ export interface AgentSettings {
   markReadWithTyping: boolean;
   autoPauseOnOperatorReply: boolean;
   resumeAfterMinutes: number | null;
+  answerBudget: { answers: number; perSeconds: number };
   hasApiKey: boolean;
   hasSecret: boolean;
 }

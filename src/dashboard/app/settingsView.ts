@@ -21,6 +21,8 @@ function toForm(t: TenantSettings): Form {
     coalesce: a.coalesce,
     debounceMs: String(a.debounceMs),
     maxDebounceMs: String(a.maxDebounceMs),
+    budgetAnswers: String(a.answerBudget.answers),
+    budgetSeconds: String(a.answerBudget.perSeconds),
     handoffKeywords: a.handoffKeywords.join(', '),
     handoffMessage: a.handoffMessage ?? '',
     quotaNotice: a.quotaNotice ?? '',
@@ -49,6 +51,7 @@ function toPatch(f: Form): Record<string, unknown> {
     coalesce: f.coalesce,
     debounceMs: int(f.debounceMs),
     maxDebounceMs: int(f.maxDebounceMs),
+    answerBudget: { answers: int(f.budgetAnswers), perSeconds: int(f.budgetSeconds) },
     handoffKeywords: String(f.handoffKeywords)
       .split(',')
       .map((k) => k.trim())
@@ -76,7 +79,7 @@ function fixed(label: string, value: string, help: string) {
   return h('div', { class: 'field' }, h('span', { class: 'label' }, label), h('p', { class: 'fixed' }, value), h('p', { class: 'help' }, help));
 }
 
-/** The tenant's agent settings (provider, model, prompt, coalescing, debounce, handoff, resume timer; the operator's limits read-only) and its keys. */
+/** The tenant's agent settings (provider, model, prompt, coalescing, debounce, answer budget, handoff, resume timer; the operator's limits read-only) and its keys. */
 export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
   const [tenant, setTenant] = useState<TenantSettings | null>(null);
   const [form, setForm] = useState<Form | null>(null);
@@ -188,6 +191,8 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
         ]),
         num('debounceMs', 'Debounce (ms)', 'Quiet time to wait for more messages before answering. 0: answer at once.', { max: 60000 }),
         num('maxDebounceMs', 'Longest wait (ms)', 'After this the bot answers even if messages keep coming.', { max: 300000 }),
+        num('budgetAnswers', 'Answers per customer', 'At most this many answers to one customer in the window below; what they write meanwhile gets one answer when the window allows.', { min: 1, max: 100 }),
+        num('budgetSeconds', 'Window (seconds)', 'The sliding window of the answer budget.', { min: 1, max: 3600 }),
       ),
       group(
         'Handing over to people',
