@@ -6,6 +6,7 @@ import { postmasterPid } from './children.ts';
 import { profileMarkdown, summariseProfile } from './cpuProfile.ts';
 import { parseBenchOptions, USAGE } from './options.ts';
 import { jsonReport, markdown, type BenchReport } from './report.ts';
+import { driftMarkdown, plotSamples } from './soak.ts';
 import { runOnce, type RunDetails, type RunResult, type RunSpec } from './run.ts';
 
 /** Where the benchmark writes: the table to `out`, progress to `progress`. */
@@ -71,6 +72,15 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
     const report = jsonReport(runs);
     io.out.write('\n' + markdown(runs));
     for (const p of profiles) io.out.write('\n' + p);
+    const soaked = runs.filter((r) => r.details.samples.length > 0);
+    for (const r of soaked) {
+      // The first minutes are the process warming (JIT, pool, caches); a leak shows after them.
+      io.out.write('\n' + driftMarkdown(r.details.samples, Math.min(300, Math.floor(o.durationS / 4))));
+    }
+    if (o.plot && soaked.length > 0) {
+      await plotSamples(soaked[0].details.samples, o.plot);
+      io.out.write(`\nPlot written to ${o.plot}\n`);
+    }
     if (o.json) {
       await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
       io.out.write(`\nJSON written to ${o.json}\n`);
@@ -94,6 +104,7 @@ function common(o: ReturnType<typeof parseBenchOptions>): Omit<RunSpec, 'pipelin
     drainS: o.drainS,
     dbPoolMax: o.dbPoolMax,
     cpuProfileDir: o.cpuProfile,
+    sampleEveryS: o.sampleEveryS,
   };
 }
 

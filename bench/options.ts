@@ -16,6 +16,10 @@ export interface BenchOptions {
   databaseUrl: string | null;
   /** DB_POOL_MAX of each wagate process; null: the gateway's default. */
   dbPoolMax: number | null;
+  /** Seconds between soak samples of the wagate processes; 0: none. */
+  sampleEveryS: number;
+  /** A PNG of the soak samples (needs --sample-every). */
+  plot: string | null;
   help: boolean;
 }
 
@@ -38,6 +42,10 @@ prints one table of the results.
   --json FILE            also write the results as JSON
   --cpu-profile DIR      write a CPU profile of each wagate process to DIR and summarise it
   --db-pool-max N        DB_POOL_MAX of each wagate process (default: the gateway's, 10)
+  --sample-every S       every S seconds of the window, read each wagate process's
+                         memory, event-loop delay, pool waits and answer rate (a soak);
+                         the table and JSON then show how they drifted
+  --plot FILE.png        draw those readings (needs --sample-every)
   --database-url URL     a PostgreSQL server to create the runs' databases on
                          (default: an embedded one in a temporary folder)
   --help                 this text`;
@@ -92,6 +100,8 @@ export function parseBenchOptions(args: string[]): BenchOptions {
         'cpu-profile': { type: 'string' },
         'database-url': { type: 'string' },
         'db-pool-max': { type: 'string' },
+        'sample-every': { type: 'string' },
+        plot: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -104,7 +114,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
   const str = (k: string) => values[k] as string | undefined;
   const databaseUrl = str('database-url') ?? null;
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new BenchOptionsError(`--database-url: must be a postgres:// URL (got ${JSON.stringify(databaseUrl)})`);
-  for (const k of ['json', 'cpu-profile']) if (str(k) === '') throw new BenchOptionsError(`--${k}: needs a path`);
+  for (const k of ['json', 'cpu-profile', 'plot']) if (str(k) === '') throw new BenchOptionsError(`--${k}: needs a path`);
   const o: BenchOptions = {
     conversations: whole('conversations', str('conversations'), 200, 1, 100_000),
     tenants: whole('tenants', str('tenants'), 20, 1, 1_000),
@@ -117,10 +127,13 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     baseline,
     json: str('json') ?? null,
     cpuProfile: str('cpu-profile') ?? null,
+    sampleEveryS: whole('sample-every', str('sample-every'), 0, 0, 3_600),
+    plot: str('plot') ?? null,
     databaseUrl,
     dbPoolMax: str('db-pool-max') === undefined ? null : whole('db-pool-max', str('db-pool-max'), 10, 1, 1000),
     help: values.help === true,
   };
+  if (o.plot !== null && o.sampleEveryS === 0) throw new BenchOptionsError('--plot draws the soak samples: give --sample-every too');
   if (o.tenants > o.conversations) throw new BenchOptionsError(`--tenants (${o.tenants}) cannot exceed --conversations (${o.conversations}): each tenant needs a customer`);
   return o;
 }

@@ -1,8 +1,9 @@
 import type { RunDetails, RunResult } from './run.ts';
+import type { SoakSample } from './soak.ts';
 
 /** The benchmark's JSON output (docs/performance.md): one object per run. */
 export interface BenchReport {
-  runs: RunResult[];
+  runs: (RunResult & { samples?: SoakSample[] })[];
 }
 
 type Better = 'higher' | 'lower';
@@ -85,6 +86,7 @@ export function markdown(runs: { result: RunResult; details: RunDetails }[]): st
 }
 
 /** The JSON document written by `--json FILE`. */
-export function jsonReport(runs: { result: RunResult }[]): BenchReport {
-  return { runs: runs.map((r) => r.result) };
+export function jsonReport(runs: { result: RunResult; details?: Pick<RunDetails, 'samples'> }[]): BenchReport {
+  // Soak samples, when taken, travel with their run.
+  return { runs: runs.map((r) => (r.details?.samples.length ? { ...r.result, samples: r.details.samples } : r.result)) };
 }

@@ -6,6 +6,7 @@ import { createDatabase, dropDatabase, provision } from './database.ts';
 import { cpuMsOf, firstJsonLine, treeCpuMs, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
 import { Load, type Customer, type LoadSnapshot } from './load.ts';
 import { bucketDelta, bucketQuantile, histogramBuckets, parsePrometheus, sumOf, type Sample } from './prometheus.ts';
+import { SoakSampler, type SoakSample } from './soak.ts';
 
 /** Which pipeline a run drives. */
 export type PipelineName = 'wagate' | 'baseline';
@@ -28,6 +29,8 @@ export interface RunSpec {
   dbPoolMax: number | null;
   /** Folder for a CPU profile of each wagate process; null: no profile. */
   cpuProfileDir: string | null;
+  /** Seconds between soak samples of the wagate processes; 0: none. */
+  sampleEveryS: number;
 }
 
 /** One row of the report's JSON (docs/performance.md), and what the markdown adds beside it. */
@@ -69,6 +72,8 @@ export interface RunDetails {
   serverAckMs: { p50: number | null; p99: number | null };
   /** Mean milliseconds of a turn's parts in the measured window, from the pipeline's own histograms. */
   turnMeansMs: { queue: number | null; agent: number | null; send: number | null; total: number | null };
+  /** Readings every --sample-every seconds of the window (wagate only; empty without it). */
+  samples: SoakSample[];
 }
 
 /** Where a run happens: the PostgreSQL server on which each run gets a fresh database. */
@@ -152,8 +157,13 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     load.beginMeasuring();
     resume();
     const windowStart = performance.now();
+    const sampler = spec.sampleEveryS > 0 && spec.pipeline === 'wagate'
+      ? new SoakSampler({ scrape: () => Promise.all(targets.map((t) => t.scrape())), rssMb: async () => (await memorySum(targets))?.rssMb ?? null, answered: () => load.snapshot().answeredMeasured }, spec.sampleEveryS)
+      : null;
+    sampler?.start();
     await sleep(spec.durationS * 1000);
     const windowEnd = performance.now();
+    const samples = (await sampler?.stop()) ?? [];
     const inWindow = load.snapshot().answeredMeasured;
     await load.drain(spec.drainS * 1000);
     // The last answers' statuses are part of the load: let them arrive before counting.
@@ -218,6 +228,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
         send: meanMs('wagate_turn_send_seconds'),
         total: meanMs('wagate_turn_seconds'),
       },
+      samples,
     };
     return { result, details };
   } finally {

@@ -22,7 +22,7 @@ function run(pipeline: 'wagate' | 'baseline', modelLatencyMs: number, over: Part
       peakRssMb: 150,
       ...over,
     },
-    details: { sent: 1010, unanswered: 0, rejected: 0, unmatched: 0, statusesPosted: 3000, statements: { ingest_notification: { perMessage: 4, meanMs: 0.4 } }, rssMbAtStart: 120, rssMbAtEnd: 121, serverAckMs: { p50: 0.5, p99: 2 }, cpuMsPerMessage: 0.8, loadCpuMsPerMessage: 0.5, postgresCpuMsPerMessage: 0.9, eventLoopLagP99Ms: 12, turnMeansMs: { queue: 0.1, agent: 1, send: 1, total: 3 } },
+    details: { sent: 1010, unanswered: 0, rejected: 0, unmatched: 0, statusesPosted: 3000, statements: { ingest_notification: { perMessage: 4, meanMs: 0.4 } }, rssMbAtStart: 120, rssMbAtEnd: 121, serverAckMs: { p50: 0.5, p99: 2 }, cpuMsPerMessage: 0.8, loadCpuMsPerMessage: 0.5, postgresCpuMsPerMessage: 0.9, eventLoopLagP99Ms: 12, turnMeansMs: { queue: 0.1, agent: 1, send: 1, total: 3 }, samples: [] },
   };
 }
 

@@ -104,6 +104,6 @@ describe("a tenant's model hangs on every call", () => {
     await eventually(async () => (await gauge('wagate_turns_inflight')) === 0, 15_000, 'no turn in flight');
     await eventually(() => hanging.inflight === 0, 15_000, 'no call left open');
     // The conversations it ran are let go: what the runner holds in memory does not grow with the hang.
-    await eventually(() => h.gw.runner.activeConversations === 0, 15_000, 'no conversation held in memory');
+    await eventually(() => h.gw.runner!.activeConversations === 0, 15_000, 'no conversation held in memory');
   }, 240_000);
 });
