@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../api/auth.ts';
 import type { EventHub } from '../api/eventHub.ts';
 import { RateLimited } from '../api/failureLimiter.ts';
+import { refuseMalformedText } from '../api/inputGuard.ts';
 import { operatorApiRoutes } from '../api/plugin.ts';
 import type { Sessions } from '../api/sessions.ts';
 import { API_HEADERS, addSecurityHeaders, isApiPath } from '../api/securityHeaders.ts';
@@ -115,11 +116,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       accepting: () => lifecycle.accepting,
     }),
   );
-  await app.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
-  await app.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
-  await app.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, performance: () => deps.metrics.performance() }));
-  await app.register(async (scope) => dashboardRoutes(scope));
-  const simulator = deps.simulator;
-  if (simulator) await app.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));
+  // Every route set but the webhook's (which reads raw bytes and checks them itself):
+  // NUL characters, lone surrogates and deep nesting in a path, query or body are a 400 before any handler runs.
+  await app.register(async (checked) => {
+    refuseMalformedText(checked);
+    await checked.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
+    await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, performance: () => deps.metrics.performance() }));
+    await checked.register(async (scope) => dashboardRoutes(scope));
+    const simulator = deps.simulator;
+    if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));
+  });
   return app as unknown as FastifyInstance;
 }
