@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../api/auth.ts';
 import type { EventHub } from '../api/eventHub.ts';
@@ -71,6 +71,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // Whose X-Forwarded-For gives req.ip (rate limits) and X-Forwarded-Host the host checked against the allow-list.
     trustProxy: config.http.trustProxy as boolean | string[],
     return503OnClosing: true,
+    // A path the router cannot take (a malformed percent-escape, a segment over 100 characters) is
+    // refused before any route or hook runs: answer it in the API's shape and with its headers all the same.
+    frameworkErrors: answerFrameworkError,
   });
   capConnections(app.server, config.http.maxConnections);
   const { auth } = deps;
@@ -128,4 +131,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));
   });
   return app as unknown as FastifyInstance;
+}
+
+/** Fastify's own refusals of a path it cannot route, answered like every other error. */
+function answerFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isApiPath(req.url)) reply.headers(API_HEADERS);
+  if (err.statusCode === 414) return reply.code(414).send({ error: { code: 'uri_too_long', message: 'a path segment is longer than 100 characters' } });
+  if (err.statusCode === 400) return reply.code(400).send({ error: { code: 'invalid_request', message: 'the path is not a valid URL (a malformed percent-escape?)' } });
+  req.log.error({ err }, 'unhandled error');
+  return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
 }

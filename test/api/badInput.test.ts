@@ -44,10 +44,12 @@ describe('NUL characters, lone surrogates and deep nesting in API input: 400 inv
     await expectRefused('PATCH', '/api/settings', { agent: { systemPrompt: LONE } }, t.key, 'body.agent.systemPrompt');
     await expectRefused('PATCH', `/api/tenants/${t.tenant.id}`, { agent: { systemPrompt: LONE } }, TEST_ADMIN_KEY, 'body.agent.systemPrompt');
     await expectRefused('POST', '/api/tenants', { name: 'Fine', agent: { systemPrompt: NUL } }, TEST_ADMIN_KEY, 'body.agent.systemPrompt');
-    // A whole pair (an emoji) is well-formed, and stored.
+    // A whole pair (an emoji) is well-formed, and stored (and storedState sees the change).
+    const before = await storedState(client);
     const ok = await api(h.gw, 'PATCH', '/api/settings', { agent: { systemPrompt: 'You sell bikes 🚲' } }, t.key);
     expect(ok.status).toBe(200);
     expect(ok.body.agent.systemPrompt).toBe('You sell bikes 🚲');
+    expect(await storedState(client)).not.toBe(before);
   });
 
   it('a NUL in a tenant name, at creation and in a change', async () => {
@@ -77,6 +79,22 @@ describe('NUL characters, lone surrogates and deep nesting in API input: 400 inv
   it('is checked before the key: without one, or at sign-in, the answer is still 400', async () => {
     await expectRefused('PATCH', '/api/settings', { agent: { systemPrompt: NUL } }, null, 'body.agent.systemPrompt');
     await expectRefused('POST', '/api/session', { key: `${t.key}\u0000` }, null, 'body.key');
+  });
+
+  it('a path the router cannot decode, or with a segment over 100 characters: the API error shape and headers', async () => {
+    for (const [path, status, code] of [
+      ['/api/conversations/%E0%A4%A', 400, 'invalid_request'],
+      ['/api/tenants/%/api-keys', 400, 'invalid_request'],
+      [`/api/tenants/${'1'.repeat(101)}`, 414, 'uri_too_long'],
+    ] as const) {
+      const before = await storedState(client);
+      const r = await api(h.gw, 'GET', path, undefined, t.key);
+      expect(r.status, path).toBe(status);
+      expect(r.body).toEqual({ error: { code, message: expect.any(String) } });
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(r.headers.get('cache-control')).toBe('no-store');
+      expect(await storedState(client)).toBe(before);
+    }
   });
 
   it('a NUL in a text/plain body', async () => {
