@@ -1,8 +1,9 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../api/auth.ts';
 import type { EventHub } from '../api/eventHub.ts';
 import { RateLimited } from '../api/failureLimiter.ts';
+import { refuseMalformedText } from '../api/inputGuard.ts';
 import { operatorApiRoutes } from '../api/plugin.ts';
 import type { Sessions } from '../api/sessions.ts';
 import { API_HEADERS, addSecurityHeaders, isApiPath } from '../api/securityHeaders.ts';
@@ -70,6 +71,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // Whose X-Forwarded-For gives req.ip (rate limits) and X-Forwarded-Host the host checked against the allow-list.
     trustProxy: config.http.trustProxy as boolean | string[],
     return503OnClosing: true,
+    // A path the router cannot take (a malformed percent-escape, a segment over 100 characters) is
+    // refused before any route or hook runs: answer it in the API's shape and with its headers all the same.
+    frameworkErrors: answerFrameworkError,
   });
   capConnections(app.server, config.http.maxConnections);
   const { auth } = deps;
@@ -115,11 +119,25 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       accepting: () => lifecycle.accepting,
     }),
   );
-  await app.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
-  await app.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
-  await app.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, performance: () => deps.metrics.performance() }));
-  await app.register(async (scope) => dashboardRoutes(scope));
-  const simulator = deps.simulator;
-  if (simulator) await app.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));
+  // Every route set but the webhook's (which reads raw bytes and checks them itself):
+  // NUL characters, lone surrogates and deep nesting in a path, query or body are a 400 before any handler runs.
+  await app.register(async (checked) => {
+    refuseMalformedText(checked);
+    await checked.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
+    await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, performance: () => deps.metrics.performance() }));
+    await checked.register(async (scope) => dashboardRoutes(scope));
+    const simulator = deps.simulator;
+    if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));
+  });
   return app as unknown as FastifyInstance;
+}
+
+/** Fastify's own refusals of a path it cannot route, answered like every other error. */
+function answerFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isApiPath(req.url)) reply.headers(API_HEADERS);
+  if (err.statusCode === 414) return reply.code(414).send({ error: { code: 'uri_too_long', message: 'a path segment is longer than 100 characters' } });
+  if (err.statusCode === 400) return reply.code(400).send({ error: { code: 'invalid_request', message: 'the path is not a valid URL (a malformed percent-escape?)' } });
+  req.log.error({ err }, 'unhandled error');
+  return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
 }

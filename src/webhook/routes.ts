@@ -7,7 +7,7 @@ import type { ChannelDirectory } from '../tenancy/channels.ts';
 import { safeEqual } from '../shared/secrets.ts';
 import { InvalidNotificationError, normalize, TooManyUpdatesError } from './normalize.ts';
 import { verifySignature } from './signature.ts';
-import { checkJson } from './jsonGuard.ts';
+import { checkJson } from '../shared/jsonGuard.ts';
 import { BUSY, isRefusal, readBody, TOO_LARGE, WEBHOOK_BODY_LIMIT, type BodyHold, type ByteBudget, type Refusal } from './body.ts';
 
 type Secrets = { appSecret: string; verifyToken: string; channelId: string | null };
