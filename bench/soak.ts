@@ -136,7 +136,9 @@ export async function plotSamples(samples: SoakSample[], file: string): Promise<
   const spec = vegaLite.compile({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     data: { values },
-    facet: { row: { field: 'series', type: 'nominal', title: null, sort: Object.values(titles) } },
+    facet: {
+      row: { field: 'series', type: 'nominal', title: null, sort: Object.values(titles), header: { labelOrient: 'top', labelAngle: 0, labelAnchor: 'start', labelFontSize: 13 } },
+    },
     spec: {
       width: 640,
       height: 120,
