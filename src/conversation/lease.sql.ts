@@ -139,6 +139,59 @@ RETURNING c.id
 `,
 );
 
+/** What REAP_DEAD_OWNERS did. */
+export interface ReapRow {
+  /** Registered processes found without their lock, now unregistered. */
+  owners: number;
+  /** Their conversations with work left whose lease now runs out within the grace. */
+  conversations: number;
+}
+
+/**
+ * Dead processes (docs/architecture.md, "Leases of a killed process"):
+ * registered owners whose advisory lock no session holds. Their registration
+ * goes, and their leases over conversations with work left are cut to run
+ * out `$1` seconds from now, so the sweep takes them then instead of after
+ * the full lease. The grace lets a live process whose lock connection merely
+ * dropped take its lock again (and renew) before anyone acts on its leases.
+ *
+ * pg_locks is no snapshot: a process may take its lock again between the
+ * read and the delete. Its LOCK_AND_REGISTER moves locked_at, so the delete
+ * (which re-checks the row it waited for) leaves it registered, and only the
+ * owners really deleted have their leases cut. Reads pg_locks once per call
+ * and, when no process died, writes nothing.
+ *
+ * $1 grace seconds.
+ */
+export const REAP_DEAD_OWNERS = sql(
+  'lease_reap_dead_owners',
+  `
+WITH lockless AS (
+  SELECT g.owner, g.locked_at FROM gateway_processes g
+  WHERE NOT EXISTS (
+    SELECT 1 FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND ((l.classid::int8 << 32) | l.objid::int8) = g.lock_key)
+),
+dead AS (
+  DELETE FROM gateway_processes g USING lockless d
+  WHERE g.owner = d.owner AND g.locked_at = d.locked_at
+  RETURNING g.owner
+),
+cut AS (
+  UPDATE conversations c SET lease_until = now() + make_interval(secs => $1)
+  WHERE c.lease_owner IN (SELECT owner FROM dead)
+    AND c.lease_until > now() + make_interval(secs => $1)
+    AND c.id IN (
+      SELECT m.conversation_id FROM messages m
+      WHERE (m.direction = 'inbound' AND m.disposition IS NULL) OR (m.direction = 'outbound' AND m.status = 'queued'))
+  RETURNING c.id
+)
+SELECT (SELECT count(*) FROM dead)::int AS owners, (SELECT count(*) FROM cut)::int AS conversations
+`,
+);
+
 /** A conversation whose pause RESUME_DUE ended. */
 export interface ResumedRow {
   id: string;
