@@ -143,17 +143,21 @@ RETURNING c.id
 export interface ReapRow {
   /** Registered processes found without their lock, now unregistered. */
   owners: number;
-  /** Their conversations with work left whose lease now runs out within the grace. */
+  /** Their conversations with customer messages waiting whose lease now runs out within the grace. */
   conversations: number;
 }
 
 /**
  * Dead processes (docs/architecture.md, "Leases of a killed process"):
  * registered owners whose advisory lock no session holds. Their registration
- * goes, and their leases over conversations with work left are cut to run
- * out `$1` seconds from now, so the sweep takes them then instead of after
- * the full lease. The grace lets a live process whose lock connection merely
- * dropped take its lock again (and renew) before anyone acts on its leases.
+ * goes, and their leases over conversations with customer messages waiting
+ * are cut to run out `$1` seconds from now, so the sweep takes them then
+ * instead of after the full lease. The grace lets a live process whose lock
+ * connection merely dropped take its lock again (and renew) before anyone
+ * acts on its leases. A conversation with a reply still `queued` keeps its
+ * lease: the dead process may have handed that reply to the Cloud API, and
+ * only its status webhook, which needs the time the lease gives it, can
+ * tell before it is sent again.
  *
  * pg_locks is no snapshot: a process may take its lock again between the
  * read and the delete. Its LOCK_AND_REGISTER moves locked_at, so the delete
@@ -183,9 +187,8 @@ cut AS (
   UPDATE conversations c SET lease_until = now() + make_interval(secs => $1)
   WHERE c.lease_owner IN (SELECT owner FROM dead)
     AND c.lease_until > now() + make_interval(secs => $1)
-    AND c.id IN (
-      SELECT m.conversation_id FROM messages m
-      WHERE (m.direction = 'inbound' AND m.disposition IS NULL) OR (m.direction = 'outbound' AND m.status = 'queued'))
+    AND c.id IN (SELECT m.conversation_id FROM messages m WHERE m.direction = 'inbound' AND m.disposition IS NULL)
+    AND NOT EXISTS (SELECT 1 FROM messages q WHERE q.conversation_id = c.id AND q.direction = 'outbound' AND q.status = 'queued')
   RETURNING c.id
 )
 SELECT (SELECT count(*) FROM dead)::int AS owners, (SELECT count(*) FROM cut)::int AS conversations
