@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
 import type { Bus } from '../shared/bus.ts';
 import { REAP_DEAD_OWNERS, RENEW, RESUME_DUE, SWEEP, type ReapRow, type ResumedRow } from './lease.sql.ts';
-import { DEAD_OWNER_GRACE_SECONDS, type LeaseTerms } from './leaseBook.ts';
+import { DEAD_OWNER_GRACE_SECONDS, SEND_SETTLE_SECONDS, type LeaseTerms } from './leaseBook.ts';
 import type { ConversationState } from './state.ts';
 
 /** A lease asked to be renewed, with its book's epoch when asked (to tell a stale answer). */
@@ -90,8 +90,10 @@ export class LeaseUpkeep {
    */
   async sweep(): Promise<number> {
     if (this.stopping || !this.fence.open) return this.opts.sweepIntervalMs;
-    const [reaped] = await this.db.query<ReapRow>(REAP_DEAD_OWNERS, [DEAD_OWNER_GRACE_SECONDS]);
-    if (reaped.owners > 0) this.log.info({ processes: reaped.owners, conversations: reaped.conversations }, 'processes found dead: their leases run out within the grace');
+    const [reaped] = await this.db.query<ReapRow>(REAP_DEAD_OWNERS, [DEAD_OWNER_GRACE_SECONDS, SEND_SETTLE_SECONDS]);
+    if (reaped.owners > 0) {
+      this.log.info({ processes: reaped.owners, conversations: reaped.conversations, unsettled: reaped.unsettled }, 'processes found dead: their leases cut short');
+    }
     const nextMs = reaped.conversations > 0 ? Math.min(AFTER_GRACE_MS, this.opts.sweepIntervalMs) : this.opts.sweepIntervalMs;
     const resumed = await this.db.query<ResumedRow>(RESUME_DUE);
     for (const r of resumed) {
