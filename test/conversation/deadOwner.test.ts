@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_AND_REGISTER, lockKeyOf } from '../../src/db/processLock.ts';
 import { sqlClient } from '../support/db.ts';
 import { provisionTenant } from '../support/gateway.ts';
-import { eventually } from '../support/pipeline.ts';
+import { eventually, startPipeline } from '../support/pipeline.ts';
 import { closeConversationTest, openConversationTest, type ConversationTest } from './harness.ts';
 import { Customers, newWaId, settle } from './customers.ts';
 
@@ -177,6 +177,34 @@ describe('leases of a dead process are taken at once; a live one keeps its own',
       expect(t.sends.to(wa)).toEqual(['echo: where is my refund?']);
     } finally {
       t.h.model.setLatency(0);
+    }
+  });
+
+  it('a live process whose lock connection drops again and again keeps its conversation: another process sweeping meanwhile takes nothing', async () => {
+    const b = await startPipeline({ dbUrl: t.h.gw.dbUrl, cloud: t.h.cloud, model: t.h.model });
+    const sentBy: string[] = [];
+    const offA = t.h.gw.bus.on('message.out', () => sentBy.push('a'));
+    const offB = b.gw.bus.on('message.out', () => sentBy.push('b'));
+    const wa = newWaId();
+    t.h.model.setLatency(1_500);
+    try {
+      await customers.say(wa, 'can I change my address?');
+      await eventually(() => t.h.model.inflight > 0, 10_000, 'the agent call');
+      for (let i = 0; i < 3; i++) {
+        const [{ pid }] = (await sql.query<{ pid: number }>(LOCK_HOLDER, [owner])).rows;
+        await sql.query('SELECT pg_terminate_backend($1)', [pid]);
+        await eventually(async () => (await sql.query<{ pid: number }>(LOCK_HOLDER, [owner])).rows[0]?.pid !== pid && (await sql.query(LOCK_HOLDER, [owner])).rowCount === 1, 10_000, 'the lock taken again');
+      }
+      await eventually(() => t.sends.to(wa).length === 1, 10_000, 'the answer');
+      await eventually(async () => (await t.rows.conversation(wa))?.lease_owner === null, 10_000, 'the lease given back');
+      await settle(1_500);
+      expect(t.sends.to(wa)).toEqual(['echo: can I change my address?']);
+      expect(sentBy).toEqual(['a']);
+    } finally {
+      offA();
+      offB();
+      t.h.model.setLatency(0);
+      await b.close();
     }
   });
 });
