@@ -36,6 +36,8 @@ const MAX_RETRY_MS = 10_000;
  */
 export class DirectConnection {
   private client: pg.Client | null = null;
+  /** A connection being set up (its set-up may wait, for a lock). */
+  private connecting: pg.Client | null = null;
   private stopped = false;
   private retryMs: number;
   private timer: NodeJS.Timeout | null = null;
@@ -76,10 +78,12 @@ export class DirectConnection {
       this.retry();
     });
     if (o.onNotification) client.on('notification', o.onNotification);
+    this.connecting = client;
     try {
       await client.connect();
       o.bus.emit('db.connect', {});
       await o.setUp(client);
+      this.connecting = null;
       if (this.stopped) {
         await client.end();
         return;
@@ -88,8 +92,10 @@ export class DirectConnection {
       this.retryMs = o.firstRetryMs ?? 500;
       o.onUp?.();
     } catch (err) {
-      o.log[o.failureLevel ?? 'warn']({ err, purpose: o.purpose }, 'direct database connection could not be set up; trying again');
+      this.connecting = null;
       client.end().catch(() => {});
+      if (this.stopped) return;
+      o.log[o.failureLevel ?? 'warn']({ err, purpose: o.purpose }, 'direct database connection could not be set up; trying again');
       this.retry();
     }
   }
@@ -110,6 +116,8 @@ export class DirectConnection {
     if (this.timer) clearTimeout(this.timer);
     const c = this.client;
     this.client = null;
-    await c?.end().catch(() => {});
+    const pending = this.connecting;
+    this.connecting = null;
+    await Promise.all([c?.end().catch(() => {}), pending?.end().catch(() => {})]);
   }
 }
