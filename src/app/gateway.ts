@@ -152,7 +152,6 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
-    started.start();
     stops.add('runner', () => started.stop(config.shutdownGraceMs));
     const listener = new WorkListener(databaseUrl, lease.owner, (id) => started.onRemoteWork(id), log, bus);
     listener.start();
@@ -187,6 +186,9 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   let url = '';
   if (overrides.listen !== false) url = await server.listen({ port: config.port, host: config.host });
   else await server.ready();
+  // The sweep starts once webhooks come in: a dead process's reply that may have gone out gets its
+  // settle time (SEND_SETTLE_SECONDS) only from the moment its status webhook can reach this process.
+  runner?.start();
   lifecycle.ready = true;
 
   let stopping: Promise<void> | null = null;

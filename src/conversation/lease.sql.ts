@@ -160,7 +160,10 @@ export interface ReapRow {
  * - to `$2` seconds (the settle time) where a reply is still `queued`: the
  *   dead process may have handed it to the Cloud API, and its `sent` status
  *   (which Meta retries until a process is up to take it) settles it before
- *   it is sent again.
+ *   it is sent again. Counted from now, when a process that takes webhooks
+ *   found the death, even where the lease had run out already (a restart
+ *   slower than the lease): the lease, counted from the kill, could leave
+ *   the status no time at all.
  *
  * pg_locks is no snapshot: a process may take its lock again between the
  * read and the delete. Its LOCK_AND_REGISTER moves locked_at, so the delete
@@ -196,7 +199,8 @@ work AS (
 ),
 cut AS (
   UPDATE conversations c
-  SET lease_until = least(c.lease_until, now() + make_interval(secs => CASE WHEN w.unsettled THEN $2::float8 ELSE $1::float8 END))
+  SET lease_until = CASE WHEN w.unsettled THEN now() + make_interval(secs => $2::float8)
+                         ELSE least(c.lease_until, now() + make_interval(secs => $1::float8)) END
   -- The owner again: a row another process took meanwhile is re-checked against it, and left alone.
   FROM work w WHERE c.id = w.id AND c.lease_owner IN (SELECT owner FROM dead)
   RETURNING w.unsettled

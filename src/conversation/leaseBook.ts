@@ -12,11 +12,12 @@ export const LEASE_SECONDS = 15;
 export const DEAD_OWNER_GRACE_SECONDS = 1;
 
 /**
- * How long the lease of a dead process's conversation lasts when a reply is
- * still `queued` there: that reply may have reached the Cloud API just before
- * the process died, and its `sent` status webhook, retried by Meta until a
- * process is up to take it (two seconds apart at most in the simulator),
- * settles it before anyone sends it again.
+ * How long the lease of a dead process's conversation lasts, from the sweep
+ * that found the death, when a reply is still `queued` there: that reply may
+ * have reached the Cloud API just before the process died, and its `sent`
+ * status webhook, retried by Meta until a process is up to take it (two
+ * seconds apart at most in the simulator), settles it before anyone sends it
+ * again.
  */
 export const SEND_SETTLE_SECONDS = 5;
 

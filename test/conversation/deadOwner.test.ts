@@ -182,9 +182,10 @@ describe('leases of a dead process are taken at once; a live one keeps its own',
 
   it('a live process whose lock connection drops again and again keeps its conversation: another process sweeping meanwhile takes nothing', async () => {
     const b = await startPipeline({ dbUrl: t.h.gw.dbUrl, cloud: t.h.cloud, model: t.h.model });
-    const sentBy: string[] = [];
-    const offA = t.h.gw.bus.on('message.out', () => sentBy.push('a'));
-    const offB = b.gw.bus.on('message.out', () => sentBy.push('b'));
+    // Sends per process, by conversation (the earlier tests' leftovers may be answered meanwhile).
+    const sentBy: { by: string; conversationId: string }[] = [];
+    const offA = t.h.gw.bus.on('message.out', (e) => sentBy.push({ by: 'a', conversationId: e.conversationId }));
+    const offB = b.gw.bus.on('message.out', (e) => sentBy.push({ by: 'b', conversationId: e.conversationId }));
     const wa = newWaId();
     t.h.model.setLatency(1_500);
     try {
@@ -199,7 +200,8 @@ describe('leases of a dead process are taken at once; a live one keeps its own',
       await eventually(async () => (await t.rows.conversation(wa))?.lease_owner === null, 10_000, 'the lease given back');
       await settle(1_500);
       expect(t.sends.to(wa)).toEqual(['echo: can I change my address?']);
-      expect(sentBy).toEqual(['a']);
+      const conversationId = (await t.rows.conversation(wa))!.id;
+      expect(sentBy.filter((e) => e.conversationId === conversationId).map((e) => e.by)).toEqual(['a']);
     } finally {
       offA();
       offB();
