@@ -15,6 +15,7 @@ import { Takeover } from '../conversation/takeover.ts';
 import { TurnRunner } from '../conversation/turn.ts';
 import { WorkListener } from '../conversation/workListener.ts';
 import { ingestLaneSize, type Db } from '../db/db.ts';
+import { ProcessLock } from '../db/processLock.ts';
 import { IngestQueue } from '../ingest/queue.ts';
 import { UnroutableReporter } from '../ingest/unroutable.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
@@ -88,6 +89,13 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const database = await openDatabase(config, log, bus);
   stops.add('database', () => database.close());
   const { db, databaseUrl } = database;
+  // One lease, one length: ingest takes it, the runner renews, claims and releases it.
+  const { leaseSeconds = LEASE_SECONDS, ...pacing } = timings.runner ?? {};
+  const lease: LeaseTerms = { owner: randomUUID(), seconds: leaseSeconds };
+  // The lease owner's proof of life, held before any lease is taken and given up last (stops run in reverse order).
+  const processLock = new ProcessLock(lease.owner, databaseUrl, log, bus);
+  await processLock.start();
+  stops.add('process lock', () => processLock.stop());
   // Decrypts with WAGATE_SECRET_KEY, and WAGATE_SECRET_KEY_PREVIOUS during a rotation; a key that fits neither stops the start here.
   const secretKeys = config.previousSecretKey ? [config.secretKey, config.previousSecretKey] : [config.secretKey];
   await checkSecretKeys(db, secretKeys);
@@ -113,9 +121,6 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   // Closed after the runner has drained (stops run in reverse order): webhooks answer 503 meanwhile.
   let http: FastifyInstance | null = null;
   stops.add('http server', async () => http?.close());
-  // One lease, one length: ingest takes it, the runner renews, claims and releases it.
-  const { leaseSeconds = LEASE_SECONDS, ...pacing } = timings.runner ?? {};
-  const lease: LeaseTerms = { owner: randomUUID(), seconds: leaseSeconds };
   const runnerOptions = { ...DEFAULT_RUNNER_OPTIONS, maxConversations: Math.max(100, config.maxInflight * 4), ...pacing };
   // Status webhooks and send results update outbound rows in batches: one at a time, so they never lock rows in different orders.
   const outboundRows = new Semaphore(1);
@@ -146,8 +151,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const limiter = new FairLimiter(max, perTenant, (count) => bus.emit('turn.inflight', { count }));
     const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
-    const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, runnerOptions);
-    started.start();
+    const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
     stops.add('runner', () => started.stop(config.shutdownGraceMs));
     const listener = new WorkListener(databaseUrl, lease.owner, (id) => started.onRemoteWork(id), log, bus);
     listener.start();
@@ -182,6 +186,9 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   let url = '';
   if (overrides.listen !== false) url = await server.listen({ port: config.port, host: config.host });
   else await server.ready();
+  // The sweep starts once webhooks come in: a dead process's reply that may have gone out gets its
+  // settle time (SEND_SETTLE_SECONDS) only from the moment its status webhook can reach this process.
+  runner?.start();
   lifecycle.ready = true;
 
   let stopping: Promise<void> | null = null;

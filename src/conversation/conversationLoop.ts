@@ -3,6 +3,7 @@ import type { Bus } from '../shared/bus.ts';
 import type { Delivery } from './delivery.ts';
 import { CLAIM, RELEASE_IF_IDLE, type ClaimRow } from './lease.sql.ts';
 import type { LeaseTerms } from './leaseBook.ts';
+import type { LeaseFence } from './leaseFence.ts';
 import type { FairLimiter } from './limiter.ts';
 import type { ConversationState } from './state.ts';
 import type { TenantDirectory, TenantSettings } from '../tenancy/tenantSettings.ts';
@@ -38,6 +39,7 @@ export class ConversationLoop {
     private readonly limiter: FairLimiter,
     private readonly turns: TurnRunner,
     private readonly delivery: Delivery,
+    private readonly fence: LeaseFence,
   ) {}
 
   /** Shutdown: loops send what is committed and start no new turn. */
@@ -45,10 +47,19 @@ export class ConversationLoop {
     this.stopping = true;
   }
 
-  /** Sends the outbox in order, then runs a turn over all pending messages, then claims if the database knows more. */
+  /**
+   * Sends the outbox in order, then runs a turn over all pending messages,
+   * then claims if the database knows more. Each step waits while the lease
+   * fence is closed (see LeaseFence).
+   */
   async run(state: ConversationState): Promise<void> {
     let claims = 0;
     while (!state.lease.lost) {
+      if (!this.fence.open) {
+        if (this.stopping) return;
+        await this.fence.whenOpen();
+        continue;
+      }
       // Committed replies go out even while stopping: a turn that finished within the grace is answered.
       if (state.outbox.length > 0) {
         // Shutdown stopped a send between attempts: its row stays queued for the next process.

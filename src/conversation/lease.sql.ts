@@ -142,6 +142,78 @@ RETURNING c.id
 `,
 );
 
+/** What REAP_DEAD_OWNERS did. */
+export interface ReapRow {
+  /** Registered processes found without their lock, now unregistered. */
+  owners: number;
+  /** Their conversations with only customer messages waiting, whose lease now runs out within the grace. */
+  conversations: number;
+  /** Their conversations with a reply still `queued`, whose lease now runs out within the settle time. */
+  unsettled: number;
+}
+
+/**
+ * Dead processes (docs/architecture.md, "Leases of a killed process"):
+ * registered owners whose advisory lock no session holds. Their registration
+ * goes, and their leases over conversations with work left are cut short, so
+ * the sweep takes them then instead of after the full lease:
+ * - to `$1` seconds (the grace) where only customer messages wait: long
+ *   enough for a live process whose lock connection merely dropped to take
+ *   its lock again and renew before anyone acts on its leases;
+ * - to `$2` seconds (the settle time) where a reply is still `queued`: the
+ *   dead process may have handed it to the Cloud API, and its `sent` status
+ *   (which Meta retries until a process is up to take it) settles it before
+ *   it is sent again. Counted from now, when a process that takes webhooks
+ *   found the death, even where the lease had run out already (a restart
+ *   slower than the lease): the lease, counted from the kill, could leave
+ *   the status no time at all.
+ *
+ * pg_locks is no snapshot: a process may take its lock again between the
+ * read and the delete. Its LOCK_AND_REGISTER moves locked_at, so the delete
+ * (which re-checks the row it waited for) leaves it registered, and only the
+ * owners really deleted have their leases cut. Reads pg_locks once per call
+ * and, when no process died, writes nothing.
+ *
+ * $1 grace seconds, $2 settle seconds.
+ */
+export const REAP_DEAD_OWNERS = sql(
+  'lease_reap_dead_owners',
+  `
+WITH lockless AS (
+  SELECT g.owner, g.locked_at FROM gateway_processes g
+  WHERE NOT EXISTS (
+    SELECT 1 FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND ((l.classid::int8 << 32) | l.objid::int8) = g.lock_key)
+),
+dead AS (
+  DELETE FROM gateway_processes g USING lockless d
+  WHERE g.owner = d.owner AND g.locked_at = d.locked_at
+  RETURNING g.owner
+),
+work AS (
+  SELECT c.id, EXISTS (SELECT 1 FROM messages q WHERE q.conversation_id = c.id AND q.direction = 'outbound' AND q.status = 'queued') AS unsettled
+  FROM conversations c
+  WHERE c.lease_owner IN (SELECT owner FROM dead)
+    AND c.id IN (
+      SELECT m.conversation_id FROM messages m
+      WHERE (m.direction = 'inbound' AND m.disposition IS NULL) OR (m.direction = 'outbound' AND m.status = 'queued'))
+),
+cut AS (
+  UPDATE conversations c
+  SET lease_until = CASE WHEN w.unsettled THEN now() + make_interval(secs => $2::float8)
+                         ELSE least(c.lease_until, now() + make_interval(secs => $1::float8)) END
+  -- The owner again: a row another process took meanwhile is re-checked against it, and left alone.
+  FROM work w WHERE c.id = w.id AND c.lease_owner IN (SELECT owner FROM dead)
+  RETURNING w.unsettled
+)
+SELECT (SELECT count(*) FROM dead)::int AS owners,
+       (SELECT count(*) FROM cut WHERE NOT unsettled)::int AS conversations,
+       (SELECT count(*) FROM cut WHERE unsettled)::int AS unsettled
+`,
+);
+
 /** A conversation whose pause RESUME_DUE ended. */
 export interface ResumedRow {
   id: string;

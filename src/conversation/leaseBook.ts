@@ -2,6 +2,26 @@
 export const LEASE_SECONDS = 15;
 
 /**
+ * How long the leases of a process found without its liveness lock still
+ * last (docs/architecture.md, "Leases of a killed process"): long enough for
+ * a live process whose lock connection merely dropped to take the lock again
+ * (its first try comes 50 ms after the drop) and renew, and for a send it
+ * had on its way to be recorded; far shorter than LEASE_SECONDS, which a
+ * killed process's leases waited out before.
+ */
+export const DEAD_OWNER_GRACE_SECONDS = 1;
+
+/**
+ * How long the lease of a dead process's conversation lasts, from the sweep
+ * that found the death, when a reply is still `queued` there: that reply may
+ * have reached the Cloud API just before the process died, and its `sent`
+ * status webhook, retried by Meta until a process is up to take it (two
+ * seconds apart at most in the simulator), settles it before anyone sends it
+ * again.
+ */
+export const SEND_SETTLE_SECONDS = 5;
+
+/**
  * Whose lease and how long it lasts: the one value that every statement
  * taking, keeping or renewing a conversation's lease uses (claim, sweep,
  * renewal, enqueue, reply commit, send result).

@@ -6,6 +6,7 @@ import { ConversationLoop } from './conversationLoop.ts';
 import type { Delivery } from './delivery.ts';
 import { EXPIRE_LEASE, RELEASE_ALL } from './lease.sql.ts';
 import type { LeaseTerms } from './leaseBook.ts';
+import { LeaseFence, type Liveness } from './leaseFence.ts';
 import { LeaseUpkeep, type HeldLease, type LeaseHolder } from './leaseUpkeep.ts';
 import type { FairLimiter } from './limiter.ts';
 import { ENQUEUE_OUTBOUND, type EnqueueInput, type EnqueueResult } from './outbox.sql.ts';
@@ -55,6 +56,9 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
   private readonly notices: QuotaNotices;
   private readonly work: ConversationLoop;
   private readonly upkeep: LeaseUpkeep;
+  private readonly fence: LeaseFence;
+  /** Bumped at each change of the liveness lock, so a stale re-validation does not open the fence. */
+  private lockChanges = 0;
 
   constructor(
     private readonly db: Db,
@@ -65,11 +69,14 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
     limiter: FairLimiter,
     turns: TurnRunner,
     private readonly delivery: Delivery,
+    private readonly liveness: Liveness,
     private readonly opts: RunnerOptions = DEFAULT_RUNNER_OPTIONS,
   ) {
-    this.work = new ConversationLoop(db, bus, lease, tenants, limiter, turns, delivery);
+    this.fence = new LeaseFence(liveness.held);
+    this.work = new ConversationLoop(db, bus, lease, tenants, limiter, turns, delivery, this.fence);
     this.notices = new QuotaNotices(db, tenants);
-    this.upkeep = new LeaseUpkeep(db, bus, log, lease, opts, this);
+    this.upkeep = new LeaseUpkeep(db, bus, log, lease, opts, this, this.fence);
+    liveness.onChange((held) => this.onLivenessChange(held));
     bus.on('conversation.paused', (e) => this.onPauseChange(e.conversationId, e.paused));
     bus.on('turn.budget_delayed', (e) => this.log.debug({ conversationId: e.conversationId, tenantId: e.tenantId, waitMs: Math.round(e.waitMs) }, 'answer budget used: the turn waits'));
     // Whether ingest found the limit reached or a reply commit did, the notice goes out once a month.
@@ -81,6 +88,37 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
   /** Starts the sweep (at once, then periodically) and lease renewal. */
   start(): void {
     this.upkeep.start();
+  }
+
+  /**
+   * The liveness lock was lost or taken again. Lost: the fence closes, since
+   * the other processes may take this one's leases. Taken again: a renewal
+   * tells which leases are still this process's (the others are dropped),
+   * and only then does the fence open.
+   */
+  private onLivenessChange(held: boolean): void {
+    const change = ++this.lockChanges;
+    if (this.stopping) return;
+    if (!held) {
+      this.fence.close();
+      this.log.warn('liveness lock lost: no turn or send starts until it is taken again and the leases are checked');
+      return;
+    }
+    void (async () => {
+      for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 2_000)) {
+        if (this.stopping || change !== this.lockChanges) return;
+        try {
+          await this.upkeep.revalidate();
+          break;
+        } catch (err) {
+          this.log.warn({ err }, 'checking the leases after the liveness lock came back failed; trying again');
+          await new Promise((r) => setTimeout(r, delayMs).unref());
+        }
+      }
+      if (this.stopping || change !== this.lockChanges || !this.liveness.held) return;
+      this.fence.reopen();
+      this.log.info('liveness lock taken again; leases checked');
+    })();
   }
 
   /** Conversations this process is working on now. */
@@ -316,6 +354,7 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
     this.stopping = true;
     this.work.stop();
     this.upkeep.stop();
+    this.fence.wakeAll();
     for (const s of this.states.values()) s.wake?.();
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), deadline]);

@@ -1,8 +1,7 @@
-import pg from 'pg';
 import type { Logger } from 'pino';
+import { DirectConnection } from '../db/directConnection.ts';
 import type { Bus } from '../shared/bus.ts';
 import { WORK_CHANNEL } from '../shared/notifyChannels.ts';
-
 
 /**
  * One LISTEN connection per process: tells the runner when another process
@@ -12,67 +11,31 @@ import { WORK_CHANNEL } from '../shared/notifyChannels.ts';
  * sweep still find the work.
  */
 export class WorkListener {
-  private client: pg.Client | null = null;
-  private stopped = false;
-  private retryMs = 500;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly connection: DirectConnection;
 
-  constructor(
-    private readonly connectionString: string,
-    private readonly leaseOwner: string,
-    private readonly onWork: (conversationId: string) => void,
-    private readonly log: Logger,
-    private readonly bus: Bus,
-  ) {}
+  constructor(connectionString: string, leaseOwner: string, onWork: (conversationId: string) => void, log: Logger, bus: Bus) {
+    this.connection = new DirectConnection({
+      connectionString,
+      purpose: 'work listener',
+      setUp: async (client) => {
+        await client.query(`LISTEN ${WORK_CHANNEL}`);
+      },
+      onNotification: (n) => {
+        const payload = n.payload ?? '';
+        const i = payload.indexOf(':');
+        if (i > 0 && payload.slice(0, i) === leaseOwner) onWork(payload.slice(i + 1));
+      },
+      failureLevel: 'debug',
+      log,
+      bus,
+    });
+  }
 
   start(): void {
-    void this.connect();
+    void this.connection.start();
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.connectionString });
-    client.on('error', () => {});
-    client.on('end', () => {
-      if (this.client === client) this.client = null;
-      this.retry();
-    });
-    client.on('notification', (n) => {
-      const payload = n.payload ?? '';
-      const i = payload.indexOf(':');
-      if (i > 0 && payload.slice(0, i) === this.leaseOwner) this.onWork(payload.slice(i + 1));
-    });
-    try {
-      await client.connect();
-      this.bus.emit('db.connect', {});
-      await client.query(`LISTEN ${WORK_CHANNEL}`);
-      if (this.stopped) {
-        await client.end();
-        return;
-      }
-      this.client = client;
-      this.retryMs = 500;
-    } catch (err) {
-      this.log.debug({ err }, 'work listener could not connect; retrying');
-      client.end().catch(() => {});
-    }
-  }
-
-  private retry(): void {
-    if (this.stopped || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.connect();
-    }, this.retryMs);
-    this.timer.unref();
-    this.retryMs = Math.min(this.retryMs * 2, 10_000);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    const c = this.client;
-    this.client = null;
-    await c?.end().catch(() => {});
+  stop(): Promise<void> {
+    return this.connection.stop();
   }
 }

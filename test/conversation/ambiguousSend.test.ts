@@ -49,8 +49,10 @@ describe('a send left ambiguous by a crash is settled by its status webhook', ()
       dbUrl,
       whatsappApiUrl: cloud.url + '/v25.0',
       openaiBaseUrl: model.openaiBaseUrl,
-      // Leases outlive the status's way back (a restart on a busy machine takes seconds, then the
-      // simulator's retry reaches it), so the sweep would only resend what no status settled.
+      // The dead process's lease on a conversation with a reply still queued is cut to the settle
+      // time (SEND_SETTLE_SECONDS) once the restarted process finds it dead: the status's way back
+      // (the simulator retries it until the new process takes it) is shorter, so the sweep would only
+      // resend what no status settled.
       env: { PORT: String(port), WAGATE_TEST_LEASE_SECONDS: '15', WAGATE_TEST_RENEW_MS: '500', WAGATE_TEST_SWEEP_MS: '200' },
     });
     children.push(c);

@@ -130,7 +130,7 @@ describe('two processes on one database', () => {
     expect(turnMessages(model.requests.slice(before).at(-1)!.body)).toEqual(['b1', 'b2', 'b3', 'b4']);
   });
   // Runs last: it kills P.
-  it('the holder killed mid-turn: the other process takes its conversations over once the leases run out, each answered once', async () => {
+  it('the holder killed mid-turn: the other process takes its conversations over once it finds the holder dead, each answered once', async () => {
     const t = await provisionTenant({ url: q.url } as Gateway, { agent: { provider: 'openai', coalesce: 'queue' } });
     const viaP = new Customers(p.url, t.phoneNumberId);
     const viaQ = new Customers(q.url, t.phoneNumberId);
@@ -147,7 +147,8 @@ describe('two processes on one database', () => {
     p.kill('SIGKILL');
     await p.exited;
     model.setLatency(100);
-    // Written while the dead holder's leases still run: Q stores them and leaves them to the holder of record.
+    // Written right after the kill, while the dead holder's leases may still run: Q stores them and leaves
+    // them to the holder of record until its sweep finds it dead (its liveness lock gone) and cuts them short.
     await Promise.all(was.slice(0, 5).map((wa) => viaQ.say(wa, `${wa} second`)));
     await allSettled(20_000);
     await new Promise((r) => setTimeout(r, 300));
