@@ -33,8 +33,10 @@ export class WorkListener {
     if (this.stopped) return;
     const client = new pg.Client({ connectionString: this.connectionString });
     client.on('error', () => {});
+    // Only the listening connection's end calls for a new one: a failed attempt retries from its catch.
     client.on('end', () => {
-      if (this.client === client) this.client = null;
+      if (this.client !== client) return;
+      this.client = null;
       this.retry();
     });
     client.on('notification', (n) => {
@@ -55,6 +57,7 @@ export class WorkListener {
     } catch (err) {
       this.log.debug({ err }, 'work listener could not connect; retrying');
       client.end().catch(() => {});
+      this.retry();
     }
   }
 
