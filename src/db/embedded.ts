@@ -222,6 +222,9 @@ function startServer(layout: EmbeddedLayout, port: number, tcp: boolean, log: (l
     '-c', 'unix_socket_permissions=0700',
     '-c', 'lc_messages=C',
     '-c', 'max_connections=200',
+    // After a crash, PostgreSQL first syncs the data directory: file by file (fsync) took 3.5 s on a
+    // busy 2-core machine before recovery even began, one syncfs() of the filesystem 30 ms (Linux only).
+    ...(process.platform === 'linux' ? ['-c', 'recovery_init_sync_method=syncfs'] : []),
   ];
   return new Promise((resolve, reject) => {
     const child = spawnAs(layout, layout.bin.postgres, args, true);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runningEmbeddedUrl } from '../../src/db/embedded.ts';
 import { eventually } from '../support/pipeline.ts';
-import { drainAndAccount, figures, listeners, startLoadedGateway, untilAcked, watchReadiness, type LoadedGateway } from '../support/outage.ts';
+import { drainAndAccount, figures, listeners, logLines, startLoadedGateway, untilAcked, watchReadiness, type LoadedGateway } from '../support/outage.ts';
 
 /**
  * Issue 10, case 1: PostgreSQL dies under load. The gateway's embedded server
@@ -27,7 +27,7 @@ describe('the embedded PostgreSQL killed under load', () => {
 
   it('is restarted by the gateway: 503 while down, serving again within 30 s, every acknowledged message answered once', async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'wagate-pgkill-'));
-    g = await startLoadedGateway({ env: { WAGATE_DATA_DIR: dir }, customers: 40, pauseMs: 300 });
+    g = await startLoadedGateway({ env: { WAGATE_DATA_DIR: dir }, customers: 40, pauseMs: 500 });
     const dbUrl = async () => (await runningEmbeddedUrl(dir))!;
     expect(await listeners(await dbUrl())).toBe(2);
 
@@ -64,11 +64,13 @@ describe('the embedded PostgreSQL killed under load', () => {
         'kill to serving again, s': outage.servingAgainAt && ((outage.servingAgainAt - killedAt) / 1000).toFixed(2),
         '/readyz not ready for, s': ready.notReadyAt && ready.readyAgainAt && ((ready.readyAgainAt - ready.notReadyAt) / 1000).toFixed(2),
         'answers since the kill by status': statuses,
+        'failures after the server was back': g.customers.failures(backAt),
         'acknowledged (at the kill / in all)': `${ackedAtKill} / ${account.acknowledged}`,
         dispositions: account.dispositions,
         'answers sent': account.answers,
         'duplicated sends (in flight at the kill)': account.duplicates.length,
         'kill to every message answered, s': ((drainedAt - killedAt) / 1000).toFixed(2),
+        'gateway log lines (warn and up) by message': logLines(g.log),
       }),
     );
 

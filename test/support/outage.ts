@@ -49,7 +49,8 @@ export async function startLoadedGateway(opts: {
   });
   const log: string[] = [...child.tail];
   child.watch((line) => log.push(line));
-  const t = await provisionTenant({ url: child.url } as Gateway, { agent: { provider: 'openai' } });
+  // An answer budget far above the customers' pace: each message gets its own answer unless it arrives during its predecessor's turn.
+  const t = await provisionTenant({ url: child.url } as Gateway, { agent: { provider: 'openai', answerBudget: { answers: 100, perSeconds: 1 } } });
   const waIds = Array.from({ length: opts.customers }, () => newWaId());
   const customers = new SteadyCustomers(child.url, t.phoneNumberId, waIds, { pauseMs: opts.pauseMs, redeliverMs: 200 });
   return {
@@ -131,4 +132,19 @@ export async function listeners(dbUrl: string): Promise<number> {
 /** The lines of figures a test prints, one per item. */
 export function figures(title: string, items: Record<string, unknown>): string {
   return [`${title}:`, ...Object.entries(items).map(([k, v]) => `  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)].join('\n');
+}
+
+/** The child's log lines counted by message (pino's `msg`). */
+export function logLines(lines: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of lines) {
+    let msg: string;
+    try {
+      msg = String((JSON.parse(l) as { msg?: unknown }).msg).replace(/\d+ ms/, 'N ms');
+    } catch {
+      msg = l.slice(0, 80);
+    }
+    out[msg] = (out[msg] ?? 0) + 1;
+  }
+  return out;
 }

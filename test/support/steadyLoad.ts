@@ -16,6 +16,8 @@ export interface AckedMessage {
 /** One delivery attempt's outcome: an HTTP status, or 0 when no answer came (refused, reset, timed out). */
 export interface Attempt {
   status: number;
+  /** The error code of a non-200 answer's body (`unavailable`, `database_full` …). */
+  code?: string;
   /** Epoch ms when the answer (or the failure) came. */
   at: number;
 }
@@ -53,8 +55,8 @@ export class SteadyCustomers {
       const n = textNotification(this.phoneNumberId, waId, text);
       const raw = JSON.stringify(n.body);
       for (;;) {
-        const status = await this.post(raw);
-        this.attempts.push({ status, at: Date.now() });
+        const { status, code } = await this.post(raw);
+        this.attempts.push({ status, code, at: Date.now() });
         if (status === 200) break;
         await pause(this.opts.redeliverMs);
       }
@@ -63,7 +65,7 @@ export class SteadyCustomers {
     }
   }
 
-  private async post(raw: string): Promise<number> {
+  private async post(raw: string): Promise<{ status: number; code?: string }> {
     try {
       const res = await fetch(this.baseUrl + '/webhooks/whatsapp', {
         method: 'POST',
@@ -71,10 +73,15 @@ export class SteadyCustomers {
         body: raw,
         signal: AbortSignal.timeout(15_000),
       });
-      await res.arrayBuffer();
-      return res.status;
+      const text = await res.text();
+      if (res.status === 200) return { status: 200 };
+      try {
+        return { status: res.status, code: (JSON.parse(text) as { error?: { code?: string } }).error?.code };
+      } catch {
+        return { status: res.status };
+      }
     } catch {
-      return 0;
+      return { status: 0 };
     }
   }
 
@@ -82,6 +89,17 @@ export class SteadyCustomers {
   statuses(since = 0): Record<string, number> {
     const out: Record<string, number> = {};
     for (const a of this.attempts) if (a.at >= since) out[a.status] = (out[a.status] ?? 0) + 1;
+    return out;
+  }
+
+  /** Non-200 answers since `since` by status and error code: `{ "503 unavailable": n }`. */
+  failures(since = 0): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.attempts) {
+      if (a.at < since || a.status === 200) continue;
+      const k = `${a.status} ${a.code ?? ''}`.trim();
+      out[k] = (out[k] ?? 0) + 1;
+    }
     return out;
   }
 
