@@ -140,7 +140,9 @@ export function logLines(lines: string[]): Record<string, number> {
   for (const l of lines) {
     let msg: string;
     try {
-      msg = String((JSON.parse(l) as { msg?: unknown }).msg).replace(/\d+ ms/, 'N ms');
+      const m = (JSON.parse(l) as { msg?: unknown }).msg;
+      if (m === undefined) continue; // the line on stdout that tells where the child listens
+      msg = String(m).replace(/\d+ ms/, 'N ms');
     } catch {
       msg = l.slice(0, 80);
     }
