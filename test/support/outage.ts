@@ -62,8 +62,11 @@ export async function startLoadedGateway(opts: {
     log,
     async close() {
       sends.stop();
-      child.kill('SIGKILL');
+      // SIGTERM: the child stops its embedded PostgreSQL too (a SIGKILL would leave it running, orphaned).
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await child.exited;
+      clearTimeout(timer);
       await cloud.close();
       await model.close();
     },
