@@ -74,8 +74,10 @@ export async function startLoadedGateway(opts: {
 }
 
 /** Polls /readyz until stopped: when it first answered non-200 and when it answered 200 again after that. */
-export function watchReadiness(url: string): { stop(): Promise<{ notReadyAt: number | null; readyAgainAt: number | null }> } {
+export function watchReadiness(url: string): { stop(): Promise<{ notReadyAt: number | null; readyAgainAt: number | null; changes: string[] }> } {
   let stopped = false;
+  const changes: string[] = [];
+  let last = -1;
   let notReadyAt: number | null = null;
   let readyAgainAt: number | null = null;
   const loop = (async () => {
@@ -89,6 +91,8 @@ export function watchReadiness(url: string): { stop(): Promise<{ notReadyAt: num
         status = 0;
       }
       const now = Date.now();
+      if (status !== last) changes.push(`${status}@${now}`);
+      last = status;
       if (status !== 200 && notReadyAt === null) notReadyAt = now;
       if (status === 200 && notReadyAt !== null && readyAgainAt === null) readyAgainAt = now;
       if (status !== 200) readyAgainAt = null;
@@ -99,7 +103,7 @@ export function watchReadiness(url: string): { stop(): Promise<{ notReadyAt: num
     async stop() {
       stopped = true;
       await loop;
-      return { notReadyAt, readyAgainAt };
+      return { notReadyAt, readyAgainAt, changes };
     },
   };
 }
