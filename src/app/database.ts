@@ -23,7 +23,19 @@ export async function openDatabase(config: Config, log: Logger, bus: Bus): Promi
   let embedded: EmbeddedServer | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, { ...config.embeddedPostgres, log: (l) => log.debug({ pg: l }, 'postgres') });
+    embedded = await startEmbeddedPostgres(config.dataDir, {
+      ...config.embeddedPostgres,
+      log: (l) => log.debug({ pg: l }, 'postgres'),
+      // Meanwhile webhooks answer 503 and /readyz is not ready; the pool and the listeners reconnect by themselves.
+      supervise: {
+        exited: ({ code, signal, restartInMs }) => {
+          bus.emit('db.server_exited', { code, signal });
+          log.error({ code, signal, restartInMs }, `embedded PostgreSQL exited (${signal ? `signal ${signal}` : `exit code ${code}`}); restarting`);
+        },
+        restartFailed: ({ error, attempt, retryInMs }) => log.error({ err: error, attempt, retryInMs }, 'embedded PostgreSQL did not start again; retrying'),
+        back: ({ downMs, attempts }) => log.warn({ downMs, attempts }, `embedded PostgreSQL is back after ${downMs} ms`),
+      },
+    });
     databaseUrl = embedded.url;
   }
   let db: Db | null = null;

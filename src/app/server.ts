@@ -11,7 +11,7 @@ import { tenantRoutes } from '../api/tenants.routes.ts';
 import type { Config } from '../config/config.ts';
 import type { Takeover } from '../conversation/takeover.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
-import { isUnavailable, type Db } from '../db/db.ts';
+import { isOutOfResources, isUnavailable, type Db } from '../db/db.ts';
 import type { IngestQueue } from '../ingest/queue.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { metricsRoutes } from '../metrics/routes.ts';
@@ -86,7 +86,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof RateLimited) reply.header('retry-after', String(err.retryAfterSeconds));
     if (err instanceof AppError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
-    if (isUnavailable(err)) return reply.code(503).send({ error: { code: 'unavailable', message: 'database unavailable, try again' } });
+    if (isUnavailable(err) || isOutOfResources(err)) return reply.code(503).send({ error: { code: 'unavailable', message: 'database unavailable, try again' } });
     const e = err as { statusCode?: number; code?: string; message?: string };
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       const code = e.statusCode === 413 ? 'payload_too_large' : e.statusCode === 415 ? 'unsupported_media_type' : 'invalid_request';

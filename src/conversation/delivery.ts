@@ -205,7 +205,9 @@ export class Delivery {
         return await this.results.submit(r);
       } catch (err) {
         if (Date.now() + delay > until) throw err;
-        this.log.warn({ err, messageId: r.id }, 'recording a send result failed; trying again');
+        // Once per send result: while the database is down, the retries would fill the log.
+        if (delay === 50) this.log.warn({ err, messageId: r.id }, 'recording a send result failed; trying again');
+        else this.log.debug({ err, messageId: r.id }, 'recording a send result failed again; trying again');
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

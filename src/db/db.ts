@@ -74,6 +74,20 @@ export function isUnavailable(err: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message ?? '');
 }
 
+/**
+ * True when PostgreSQL ran out of a resource: class 53 (53100 disk full, as
+ * "could not extend file …: No space left on device"; out of memory; too
+ * many connections), or a write the disk refused. The statement failed
+ * whole, nothing of it is stored, and the same statement may succeed once
+ * space is freed: callers answer 503, as for an unreachable database.
+ */
+export function isOutOfResources(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  if (typeof e.code === 'string' && e.code.startsWith('53')) return true;
+  return /No space left on device|could not extend file/i.test(e.message ?? '');
+}
+
 function wrap(err: unknown): unknown {
   return isUnavailable(err) ? new DatabaseUnavailableError(err) : err;
 }

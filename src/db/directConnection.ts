@@ -69,12 +69,14 @@ export class DirectConnection {
     const o = this.opts;
     const client = new pg.Client({ connectionString: o.connectionString });
     client.on('error', () => {});
+    // Only the live connection's end calls for a new one: a failed attempt
+    // tries again from its catch, and the late end of an old connection must
+    // not open a second one beside the live one.
     client.on('end', () => {
-      if (this.client === client) {
-        this.client = null;
-        o.log.warn({ purpose: o.purpose }, 'direct database connection lost; connecting again');
-        o.onDown?.();
-      }
+      if (this.client !== client) return;
+      this.client = null;
+      o.log.warn({ purpose: o.purpose }, 'direct database connection lost; connecting again');
+      o.onDown?.();
       this.retry();
     });
     if (o.onNotification) client.on('notification', o.onNotification);

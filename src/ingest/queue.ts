@@ -1,4 +1,4 @@
-import { isUnavailable, type Db } from '../db/db.ts';
+import { isOutOfResources, isUnavailable, type Db } from '../db/db.ts';
 import { Batcher } from '../shared/batcher.ts';
 import type { Semaphore } from '../shared/semaphore.ts';
 import { MAX_UPDATES_PER_NOTIFICATION, type InboundItem, type Notification, type StatusItem } from '../webhook/normalize.ts';
@@ -89,7 +89,8 @@ export class IngestQueue {
       await this.storeOne(items.length === 1 ? items[0] : merge(items), onlyChannelId);
       return items.map(() => ({ status: 'fulfilled', value: undefined }));
     } catch (err) {
-      if (items.length === 1 || isUnavailable(err)) throw err;
+      // Stored one by one, each would fail the same way.
+      if (items.length === 1 || isUnavailable(err) || isOutOfResources(err)) throw err;
       return Promise.allSettled(items.map((n) => this.storeOne(n, onlyChannelId)));
     }
   }

@@ -138,6 +138,7 @@ export function createMetrics({ db, bus, log }: MetricsSources, now: () => numbe
     child.observe(ms / 1000);
   });
   on('webhook.unroutable', () => s.unroutable.inc());
+  on('db.server_exited', () => s.embeddedExits.inc());
   on('webhook.body_bytes', ({ bytes }) => s.webhookBodyBytes.set(bytes));
   on('message.in', (e) => s.messagesIn.labels(e.tenantId, typeLabel(e.type), e.direction).inc());
   on('message.disposition', (e) => s.dispositions.labels(e.tenantId, e.disposition).inc(e.count));

@@ -31,6 +31,7 @@ export interface Series {
   readonly turnsBudgetDelayed: Counter<'tenant'>;
   readonly dbRoundTrips: Counter<string>;
   readonly dbConnectionsOpened: Counter<string>;
+  readonly embeddedExits: Counter<string>;
   readonly unroutable: Counter<string>;
   readonly webhookBodyBytes: Gauge<string>;
   readonly poolTotal: Gauge<string>;
@@ -75,6 +76,7 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
     ),
     dbRoundTrips: counter('wagate_db_round_trips_total', 'Database statements sent (each one round trip).'),
     dbConnectionsOpened: counter('wagate_db_connections_opened_total', 'Database connections opened by the pool.'),
+    embeddedExits: counter('wagate_embedded_postgres_exits_total', 'Times the embedded PostgreSQL exited on its own (each followed by a restart).'),
     unroutable: counter('wagate_webhook_unroutable_total', 'Notifications naming a phone_number_id that no channel has.'),
     webhookBodyBytes: gauge('wagate_webhook_body_bytes_in_flight', 'Bytes of webhook bodies being read now (bounded by WAGATE_WEBHOOK_INFLIGHT_BYTES).'),
     poolTotal: gauge('wagate_db_pool_total', 'Connections in the pool.', function () {

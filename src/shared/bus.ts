@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 export interface Events {
   /** A connection was opened by the pool. */
   'db.connect': Record<string, never>;
+  /** The embedded PostgreSQL exited on its own; the gateway restarts it. */
+  'db.server_exited': { code: number | null; signal: string | null };
   /** One statement (one round trip) finished. */
   'db.statement': { name: string; ms: number };
   /** A webhook POST was answered. */

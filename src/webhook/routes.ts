@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isStatementTimeout, isUnavailable } from '../db/db.ts';
+import { isOutOfResources, isStatementTimeout, isUnavailable } from '../db/db.ts';
 import type { IngestQueue } from '../ingest/queue.ts';
 import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
@@ -89,6 +89,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
         return reply;
       } catch (err) {
         if (isUnavailable(err)) status = fail(reply, 503, 'unavailable', 'database unavailable, deliver again');
+        else if (isOutOfResources(err)) status = fail(reply, 503, 'database_full', 'the database cannot store now (out of disk or other resources), deliver again');
         else if (isStatementTimeout(err)) status = fail(reply, 503, 'ingest_timeout', 'storing the notification took too long; deliver again');
         else throw err;
         return reply;

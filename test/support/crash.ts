@@ -23,10 +23,13 @@ export interface GatewayChild {
   readonly tail: string[];
   /** Sends a signal (SIGKILL: a crash; SIGTERM: a shutdown). */
   kill(signal: NodeJS.Signals): void;
+  /** Calls `fn` with every line it writes on stderr (its log) from now on; returns the unsubscribe. */
+  watch(fn: (line: string) => void): () => void;
 }
 
 export interface GatewayChildOptions {
-  dbUrl: string;
+  /** DATABASE_URL; omitted, the child starts its embedded PostgreSQL (give WAGATE_DATA_DIR in `env`). */
+  dbUrl?: string;
   /** The Cloud API base URL (the simulator's url + '/v25.0'). */
   whatsappApiUrl: string;
   /** The fake model's OpenAI base URL. */
@@ -47,7 +50,7 @@ export async function startGatewayChild(opts: GatewayChildOptions): Promise<Gate
   const env: Record<string, string> = {
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: opts.dbUrl,
+    ...(opts.dbUrl ? { DATABASE_URL: opts.dbUrl } : {}),
     WHATSAPP_API_URL: opts.whatsappApiUrl,
     OPENAI_BASE_URL: opts.openaiBaseUrl,
     OPENAI_API_KEY: 'sk-test',
@@ -75,7 +78,11 @@ export async function startGatewayChild(opts: GatewayChildOptions): Promise<Gate
     });
   });
   // Both pipes are always read, so a chatty child never blocks on a full pipe.
-  createInterface({ input: child.stderr! }).on('line', keep);
+  const watchers = new Set<(line: string) => void>();
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    keep(line);
+    for (const fn of watchers) fn(line);
+  });
   const lines = createInterface({ input: child.stdout! });
   const fail = (why: string) => new Error(`gateway child did not start: ${why}\n  ${tail.slice(-15).join('\n  ')}`);
   const timeoutMs = opts.startTimeoutMs ?? 60_000;
@@ -116,6 +123,10 @@ export async function startGatewayChild(opts: GatewayChildOptions): Promise<Gate
     tail,
     kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    watch(fn) {
+      watchers.add(fn);
+      return () => watchers.delete(fn);
     },
   };
 }
