@@ -19,6 +19,9 @@ import { sandboxRoutes } from '../sandbox/routes.ts';
 import type { Bus } from '../shared/bus.ts';
 import { AppError } from '../shared/errors.ts';
 import type { ApiKeys } from '../tenancy/apiKeys.ts';
+import type { AuditLog } from '../tenancy/auditLog.ts';
+import type { ChannelAdmin } from '../tenancy/channelAdmin.ts';
+import type { TenantLifecycle } from '../tenancy/tenantLifecycle.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
 import { ByteBudget } from '../webhook/body.ts';
@@ -45,6 +48,11 @@ export interface ServerDeps {
   auth: Authenticator;
   apiKeys: ApiKeys;
   sessions: Sessions;
+  audit: AuditLog;
+  tenantLifecycle: TenantLifecycle;
+  channelAdmin: ChannelAdmin;
+  /** A tenant deletion or channel removal was asked for. */
+  onRemoval: () => void;
   ingest: IngestQueue;
   takeover: Takeover;
   hub: EventHub;
@@ -115,9 +123,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       accepting: () => lifecycle.accepting,
     }),
   );
-  await app.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
+  await app.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth, audit: deps.audit }));
   await app.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
-  await app.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, performance: () => deps.metrics.performance() }));
+  await app.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
   await app.register(async (scope) => dashboardRoutes(scope));
   const simulator = deps.simulator;
   if (simulator) await app.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));
