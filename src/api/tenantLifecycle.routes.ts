@@ -20,7 +20,7 @@ export const listTenantsRoute = route({
   description: 'Tenants being deleted are not listed.',
   auth: 'admin',
   query: z.strictObject({
-    search: z.string().max(200).optional().describe('a fragment of the name (case-insensitive), or an exact id'),
+    search: z.string().max(200).optional().describe("digits only: the tenant's id; else a fragment of the name (case-insensitive)"),
     state: z.enum(['active', 'disabled']).optional(),
     cursor: z.string().max(200).optional(),
     limit: pageLimit(200, 50),

@@ -4,8 +4,8 @@ import { KEYS_CHANNEL } from './apiKeys.sql.ts';
 const THIS_MONTH = `date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
 
 /**
- * Tenants with this month's usage, newest first. $1 a search (a name
- * fragment, ILIKE-escaped, or an exact id), $2 before this id, $3 'active' |
+ * Tenants with this month's usage, newest first. $1 a search (digits only:
+ * the id; else a name fragment, ILIKE-escaped), $2 before this id, $3 'active' |
  * 'disabled' | null, $4 how many. Tenants being deleted are not listed.
  */
 export const TENANT_LIST = sql(
@@ -16,7 +16,7 @@ export const TENANT_LIST = sql(
    FROM tenants t
    LEFT JOIN usage u ON u.tenant_id = t.id AND u.month = ${THIS_MONTH}
    WHERE t.deleting_at IS NULL
-     AND ($1::text IS NULL OR t.name ILIKE '%' || $1 || '%' OR t.id::text = $1)
+     AND ($1::text IS NULL OR CASE WHEN $1 ~ '^[0-9]{1,18}$' THEN t.id = $1::bigint ELSE t.name ILIKE '%' || $1 || '%' END)
      AND ($2::bigint IS NULL OR t.id < $2::bigint)
      AND ($3::text IS NULL OR ($3 = 'disabled') = (t.disabled_at IS NOT NULL))
    ORDER BY t.id DESC LIMIT $4`,

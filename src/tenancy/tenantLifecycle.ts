@@ -29,7 +29,7 @@ interface ListRow {
 
 /** What the list is asked for. */
 export interface TenantListQuery {
-  /** A fragment of the name (case-insensitive), or an exact id. */
+  /** Digits only: the tenant's id; else a fragment of the name (case-insensitive). */
   search?: string;
   state?: 'active' | 'disabled';
   beforeId?: string | null;
