@@ -4,7 +4,7 @@ import { notFound } from '../shared/errors.ts';
 import { isRowId } from '../shared/ids.ts';
 import type { TenantLifecycle } from '../tenancy/tenantLifecycle.ts';
 import { actorOf } from './actor.ts';
-import { requireAdmin, type Authenticator, type Principal } from './auth.ts';
+import { requireAdmin, requireTenant, type Authenticator, type Principal } from './auth.ts';
 import { decodeCursor, encodeCursor, idCursor } from './cursor.ts';
 import { handle, route } from './routeSpec.ts';
 import { errorBody, idString, listOf, pageLimit, tenantShape, tenantSummaryShape } from './schemas.ts';
@@ -84,9 +84,13 @@ export async function tenantLifecycleRoutes(
     requireAdmin(p);
     return p;
   };
+  // Another tenant's id answers 404 before the key's rights are looked at (a key learns nothing of what it cannot reach).
   const adminOnTenant = async (req: FastifyRequest): Promise<Principal> => {
-    const p = await admin(req);
-    if (!isRowId((req.params as { tenantId: string }).tenantId)) throw notFound('tenant');
+    const p = await auth.principal(req);
+    const { tenantId } = req.params as { tenantId: string };
+    if (!isRowId(tenantId)) throw notFound('tenant');
+    requireTenant(p, tenantId);
+    requireAdmin(p);
     return p;
   };
 
