@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { notFound } from '../shared/errors.ts';
 import { isRowId } from '../shared/ids.ts';
 import type { ApiKeys } from '../tenancy/apiKeys.ts';
+import type { AuditLog } from '../tenancy/auditLog.ts';
+import { actorOf } from './actor.ts';
 import { requireTenant, type Authenticator, type Principal } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
 import { apiKeyInfoShape, apiKeyShape, errorBody, idString } from './schemas.ts';
@@ -51,7 +53,7 @@ export const revokeApiKeyRoute = route({
 export const apiKeyRouteSpecs = [listApiKeysRoute, createApiKeyRoute, revokeApiKeyRoute];
 
 /** Tenant keys: list, create, revoke (docs/api.md, docs/security.md). */
-export async function apiKeyRoutes(app: FastifyInstance, { apiKeys, auth }: { apiKeys: ApiKeys; auth: Authenticator }): Promise<void> {
+export async function apiKeyRoutes(app: FastifyInstance, { apiKeys, auth, audit }: { apiKeys: ApiKeys; auth: Authenticator; audit: AuditLog }): Promise<void> {
   // Another tenant's id answers 404 before anything else is looked at (a key learns nothing of what it cannot reach).
   const tenantScoped = async (req: FastifyRequest): Promise<Principal> => {
     const p = await auth.principal(req);
@@ -62,14 +64,17 @@ export async function apiKeyRoutes(app: FastifyInstance, { apiKeys, auth }: { ap
   };
 
   handle(app, listApiKeysRoute, tenantScoped, async (_p, { params }) => ({ items: await apiKeys.list(params.tenantId) }));
-  handle(app, createApiKeyRoute, tenantScoped, async (_p, { params, reply }) => {
+  handle(app, createApiKeyRoute, tenantScoped, async (p, { params, reply }) => {
+    const created = await apiKeys.create(params.tenantId);
+    await audit.record(actorOf(p), { tenantId: params.tenantId, action: 'api_key.created', targetType: 'api_key', targetId: created.id });
     reply.code(201);
-    return apiKeys.create(params.tenantId);
+    return created;
   });
   handle(app, revokeApiKeyRoute, (req) => auth.principal(req), async (p, { params }) => {
     const revoked = await apiKeys.revoke(params.keyId, p.kind === 'admin' ? null : p.tenantId);
     // This process forgets it now; the others when the notification arrives.
     auth.forget(`key:${revoked.id}`);
+    await audit.record(actorOf(p), { tenantId: revoked.tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: revoked.id });
     return revoked;
   });
 }

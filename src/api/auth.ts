@@ -1,12 +1,15 @@
 import type { FastifyRequest } from 'fastify';
-import { forbidden, notFound, unauthorized } from '../shared/errors.ts';
+import { AppError, forbidden, notFound, unauthorized } from '../shared/errors.ts';
 import { hashKey, safeEqual } from '../shared/secrets.ts';
 import { FailureLimiter, RateLimited } from './failureLimiter.ts';
 import { SESSION_COOKIE } from './sameOrigin.ts';
 import type { SessionOwner, SessionRecord } from './sessions.ts';
 
 /** Who is calling: the admin (every tenant) or one tenant's key (named by its id). */
-export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; keyId: string };
+export type Principal = ({ kind: 'admin' } | { kind: 'tenant'; tenantId: string; keyId: string }) & {
+  /** Through a dashboard session rather than a bearer key (the audit log's `via`). */
+  session?: boolean;
+};
 
 /**
  * How long a key or session looked up stays cached in a process. Revocations
@@ -22,8 +25,8 @@ export const KEY_WINDOW_MS = 60_000;
 
 /** Where tenant keys are looked up (their hashes are stored), and their use noted. */
 export interface KeyLookup {
-  /** The key's id and tenant, or null for an unknown or revoked key. */
-  lookup(key: string): Promise<{ id: string; tenantId: string } | null>;
+  /** The key's id and tenant (and whether the operator disabled it), or null for an unknown or revoked key. */
+  lookup(key: string): Promise<{ id: string; tenantId: string; disabled?: boolean } | null>;
   /** Called on every request a tenant key authenticates (directly or through a session). */
   markUsed(keyId: string): void;
 }
@@ -39,7 +42,7 @@ export type Credentials = { kind: 'key'; key: string } | { kind: 'session'; toke
 interface CachedKey {
   at: number;
   /** null: unknown or revoked. */
-  key: { id: string; tenantId: string } | null;
+  key: { id: string; tenantId: string; disabled?: boolean } | null;
 }
 
 interface CachedSession {
@@ -94,7 +97,7 @@ export class Authenticator {
     return p;
   }
 
-  /** Who a key is, or null for an unknown or revoked key. */
+  /** Who a key is, or null for an unknown or revoked key; a key of a disabled tenant is 403 tenant_disabled. */
   async principalForKey(key: string): Promise<Principal | null> {
     if (this.adminKey && safeEqual(key, this.adminKey)) return { kind: 'admin' };
     const h = hashKey(key);
@@ -108,6 +111,7 @@ export class Authenticator {
       this.keys.set(h, { at: Date.now(), key: found });
     }
     if (!found) return null;
+    if (found.disabled) throw new AppError(403, 'tenant_disabled', 'the operator disabled this tenant; its keys work again once it is enabled');
     this.keyStore.markUsed(found.id);
     return { kind: 'tenant', tenantId: found.tenantId, keyId: found.id };
   }
@@ -128,10 +132,10 @@ export class Authenticator {
     const o = session.owner;
     if (o.kind === 'admin') {
       // An admin session lasts only as long as the admin key it was opened with.
-      return this.adminKeyHash !== null && safeEqual(o.adminKeyHash, this.adminKeyHash) ? { kind: 'admin' } : null;
+      return this.adminKeyHash !== null && safeEqual(o.adminKeyHash, this.adminKeyHash) ? { kind: 'admin', session: true } : null;
     }
     this.keyStore.markUsed(o.keyId);
-    return { kind: 'tenant', tenantId: o.tenantId, keyId: o.keyId };
+    return { kind: 'tenant', tenantId: o.tenantId, keyId: o.keyId, session: true };
   }
 
   /** Whom a session opened by this principal belongs to: its key, or the admin key in force. */
@@ -143,7 +147,8 @@ export class Authenticator {
 
   /**
    * Drops what an announcement names from the caches: `key:<id>` (a revoked
-   * key, and every session opened with it) or `session:<id>` (a sign-out).
+   * key, and every session opened with it), `session:<id>` (a sign-out) or
+   * `tenant:<id>` (disabled, enabled or deleted: all its keys and sessions).
    */
   forget(announcement: string): void {
     const [what, id] = announcement.split(':');
@@ -151,6 +156,9 @@ export class Authenticator {
     if (what === 'key') {
       for (const [h, c] of this.keys) if (c.key?.id === id) this.keys.delete(h);
       for (const [h, c] of this.sessions) if (c.session?.owner.kind === 'tenant' && c.session.owner.keyId === id) this.sessions.delete(h);
+    } else if (what === 'tenant') {
+      for (const [h, c] of this.keys) if (c.key?.tenantId === id) this.keys.delete(h);
+      for (const [h, c] of this.sessions) if (c.session?.owner.kind === 'tenant' && c.session.owner.tenantId === id) this.sessions.delete(h);
     } else if (what === 'session') {
       for (const [h, c] of this.sessions) if (c.session?.id === id) this.sessions.delete(h);
     }

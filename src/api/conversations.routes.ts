@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/db.ts';
 import type { Takeover } from '../conversation/takeover.ts';
+import type { AuditLog } from '../tenancy/auditLog.ts';
+import { actorOf } from './actor.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import type { Authenticator } from './auth.ts';
 import { CONVERSATION_BY_ID, CONVERSATION_PAGE, MARK_READ } from './conversations.sql.ts';
@@ -82,7 +84,7 @@ export const markReadRoute = route({
 });
 
 /** The conversation routes (docs/api.md). */
-export async function conversationRoutes(app: FastifyInstance, { db, takeover, auth }: { db: Db; takeover: Takeover; auth: Authenticator }): Promise<void> {
+export async function conversationRoutes(app: FastifyInstance, { db, takeover, auth, audit }: { db: Db; takeover: Takeover; auth: Authenticator; audit: AuditLog }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
 
   handle(app, listConversationsRoute, principal, async (p, { query }) => {
@@ -122,13 +124,17 @@ export async function conversationRoutes(app: FastifyInstance, { db, takeover, a
   handle(app, pauseRoute, principal, async (p, { params, body }) => {
     const tenantId = scopeTenant(p, undefined);
     await takeover.pause(params.id, tenantId, { minutes: body.minutes ?? null, by: 'operator' });
-    return getConversation(db, params.id, tenantId);
+    const c = await getConversation(db, params.id, tenantId);
+    await audit.record(actorOf(p), { tenantId: c.tenantId, action: 'conversation.paused', targetType: 'conversation', targetId: c.id, detail: { minutes: body.minutes ?? null } });
+    return c;
   });
 
   handle(app, resumeRoute, principal, async (p, { params }) => {
     const tenantId = scopeTenant(p, undefined);
     await takeover.resume(params.id, tenantId);
-    return getConversation(db, params.id, tenantId);
+    const c = await getConversation(db, params.id, tenantId);
+    await audit.record(actorOf(p), { tenantId: c.tenantId, action: 'conversation.resumed', targetType: 'conversation', targetId: c.id });
+    return c;
   });
 
   handle(app, markReadRoute, principal, async (p, { params, reply }) => {

@@ -27,6 +27,9 @@ export const messageCursor = z.strictObject({
 });
 export type MessageCursor = z.infer<typeof messageCursor>;
 
+/** Where the next page of a list walked newest first by id starts (tenants, the audit log). */
+export const idCursor = z.strictObject({ i: z.string().regex(/^\d{1,18}$/) });
+
 export function encodeCursor(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/db.ts';
 import type { Takeover } from '../conversation/takeover.ts';
+import type { AuditLog } from '../tenancy/auditLog.ts';
+import { actorOf } from './actor.ts';
 import { notFound } from '../shared/errors.ts';
 import type { Authenticator } from './auth.ts';
 import { decodeCursor, encodeCursor, messageCursor } from './cursor.ts';
@@ -54,7 +56,7 @@ export const sendMessageRoute = route({
 });
 
 /** The message routes (docs/api.md): the conversation view and the operator's reply. */
-export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, hub }: { db: Db; takeover: Takeover; auth: Authenticator; hub: EventHub }): Promise<void> {
+export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, hub, audit }: { db: Db; takeover: Takeover; auth: Authenticator; hub: EventHub; audit: AuditLog }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
 
   handle(app, listMessagesRoute, principal, async (p, { params, query }) => {
@@ -80,6 +82,9 @@ export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, 
     for (const m of row.items) {
       hub.publish({ type: 'message', tenantId: m.tenant_id, conversationId: params.id, data: { messageId: m.id, direction: 'outbound', author: 'operator' } });
     }
+    // The parts and ids only: the text stays in the conversation, not in the log.
+    const owner = row.items[0]?.tenant_id ?? tenantId;
+    await audit.record(actorOf(p), { tenantId: owner, action: 'message.sent_by_operator', targetType: 'conversation', targetId: params.id, detail: { messageIds: row.items.map((m) => m.id) } });
     return reply.code(201).send({ messages: row.items.map(messageView), paused: sent.paused, pausedUntil: sent.pausedUntil });
   });
 }

@@ -2,12 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { getConversationRoute, listConversationsRoute, markReadRoute, pauseRoute, resumeRoute } from './conversations.routes.ts';
 import { apiKeyRouteSpecs } from './apiKeys.routes.ts';
+import { auditRoute } from './audit.routes.ts';
+import { channelRouteSpecs } from './channels.routes.ts';
+import { eraseContactRoute } from './contacts.routes.ts';
 import { eventsRoute } from './events.routes.ts';
 import { externalRoutes } from './externalRoutes.ts';
 import { listMessagesRoute, sendMessageRoute } from './messages.routes.ts';
 import { performanceRoute } from './performance.routes.ts';
 import { route, type RouteSpec } from './routeSpec.ts';
 import { getSettingsRoute, patchSettingsRoute } from './settings.routes.ts';
+import { tenantLifecycleRouteSpecs } from './tenantLifecycle.routes.ts';
 import { tenantRouteSpecs } from './tenants.routes.ts';
 import { sessionRoute, signInRoute, signOutRoute } from './session.routes.ts';
 import { usageRoute } from './usage.routes.ts';
@@ -41,6 +45,10 @@ export const allRoutes: RouteSpec[] = [
   openApiRoute,
   ...tenantRouteSpecs,
   ...apiKeyRouteSpecs,
+  ...tenantLifecycleRouteSpecs,
+  ...channelRouteSpecs,
+  eraseContactRoute,
+  auditRoute,
   ...externalRoutes,
 ];
 

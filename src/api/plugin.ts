@@ -4,7 +4,13 @@ import type { Takeover } from '../conversation/takeover.ts';
 import type { Db } from '../db/db.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
 import type { ApiKeys } from '../tenancy/apiKeys.ts';
+import type { AuditLog } from '../tenancy/auditLog.ts';
+import type { ChannelAdmin } from '../tenancy/channelAdmin.ts';
+import type { TenantLifecycle } from '../tenancy/tenantLifecycle.ts';
 import { apiKeyRoutes } from './apiKeys.routes.ts';
+import { auditRoutes } from './audit.routes.ts';
+import { channelRoutes } from './channels.routes.ts';
+import { contactRoutes } from './contacts.routes.ts';
 import type { Authenticator } from './auth.ts';
 import { conversationRoutes } from './conversations.routes.ts';
 import type { EventHub } from './eventHub.ts';
@@ -18,6 +24,7 @@ import { sessionRoutes, SIGN_IN_MAX_FAILURES, SIGN_IN_WINDOW_MS } from './sessio
 import type { Sessions } from './sessions.ts';
 import { settingsRoutes } from './settings.routes.ts';
 import { SseStreams } from './sse.ts';
+import { tenantLifecycleRoutes } from './tenantLifecycle.routes.ts';
 import { usageRoutes } from './usage.routes.ts';
 
 /** What the operator API uses. */
@@ -29,14 +36,20 @@ export interface OperatorApiDeps {
   auth: Authenticator;
   apiKeys: ApiKeys;
   sessions: Sessions;
+  audit: AuditLog;
+  lifecycle: TenantLifecycle;
+  channelAdmin: ChannelAdmin;
+  /** Told when a tenant deletion or channel removal was asked for: housekeeping starts on it now. */
+  onRemoval: () => void;
   /** The body of /api/performance (the admin dashboard's charts). */
   performance: () => object;
 }
 
 /**
  * The operator API beyond provisioning (docs/api.md): conversations,
- * messages, pause/resume, manual sends, usage, settings, tenant keys, live
- * events, the dashboard session and the OpenAPI document.
+ * messages, pause/resume, manual sends, usage, settings, tenant keys, the
+ * tenant life cycle, channels, contact erasure, the audit log, live events,
+ * the dashboard session and the OpenAPI document.
  */
 export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiDeps): Promise<void> {
   // Parses the session cookie, which auth.ts's `credentials` reads for the routes of this scope.
@@ -44,16 +57,20 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   // The API's security headers and Retry-After are set for every /api answer by the server (src/app/server.ts).
   sameOriginGuard(app, (req) => req.method === 'POST' && req.url.split('?')[0] === '/api/session');
 
-  const { db, provisioning, takeover, hub, auth } = deps;
+  const { db, provisioning, takeover, hub, auth, audit } = deps;
   const streams = new SseStreams(app);
   const limiter = new FailureLimiter({ max: SIGN_IN_MAX_FAILURES, windowMs: SIGN_IN_WINDOW_MS });
 
-  await conversationRoutes(app, { db, takeover, auth });
-  await messageRoutes(app, { db, takeover, auth, hub });
+  await conversationRoutes(app, { db, takeover, auth, audit });
+  await messageRoutes(app, { db, takeover, auth, hub, audit });
   await eventRoutes(app, { db, auth, hub, streams });
   await usageRoutes(app, { db, auth });
-  await settingsRoutes(app, { provisioning, auth });
-  await apiKeyRoutes(app, { apiKeys: deps.apiKeys, auth });
+  await settingsRoutes(app, { provisioning, auth, audit });
+  await apiKeyRoutes(app, { apiKeys: deps.apiKeys, auth, audit });
+  await tenantLifecycleRoutes(app, { lifecycle: deps.lifecycle, auth, onDeletion: deps.onRemoval });
+  await channelRoutes(app, { channels: deps.channelAdmin, auth, onRemoval: deps.onRemoval });
+  await contactRoutes(app, { db, audit, auth });
+  await auditRoutes(app, { audit, auth });
   await sessionRoutes(app, { provisioning, auth, sessions: deps.sessions, limiter });
   await performanceRoutes(app, { performance: deps.performance, auth });
   await openApiRoutes(app);

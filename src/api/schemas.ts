@@ -17,6 +17,7 @@ export const DISPOSITIONS = [
   'agent_failed',
   'send_failed',
   'unroutable',
+  'tenant_disabled',
 ] as const;
 
 export const idString = z.string().regex(/^\d{1,18}$/, 'must be a numeric id');
@@ -52,7 +53,12 @@ export const conversationShape = z.object({
   id: z.string(),
   tenantId: z.string(),
   channelId: z.string(),
-  contact: z.object({ waId: z.string().nullable(), userId: z.string().nullable(), name: z.string().nullable() }),
+  contact: z.object({
+    id: z.string().describe('the contact: DELETE /api/contacts/{contactId} erases it'),
+    waId: z.string().nullable(),
+    userId: z.string().nullable(),
+    name: z.string().nullable(),
+  }),
   paused: z.boolean(),
   pausedUntil: z.string().nullable().describe('when the resume timer ends the pause; null: paused until resumed'),
   pausedBy: z.string().nullable().describe('operator, agent, business_app or timer'),
@@ -84,7 +90,8 @@ export const manualSendShape = z.object({
 });
 
 const boolString = z.enum(['true', 'false']).transform((v) => v === 'true');
-const limit = (max: number, dflt: number) =>
+/** `?limit=`: a whole number from 1 to `max`, `dflt` when left out. */
+export const pageLimit = (max: number, dflt: number) =>
   z
     .string()
     .regex(/^\d+$/, 'must be a whole number')
@@ -98,7 +105,7 @@ export const tenantIdQuery = idString.optional().describe('admin key: one tenant
 
 export const conversationListQuery = z.strictObject({
   cursor: z.string().max(8192).optional(),
-  limit: limit(200, 50),
+  limit: pageLimit(200, 50),
   paused: boolString.optional(),
   unanswered: boolString.optional().describe("true: the customer's latest message has no answer after it"),
   disposition: z
@@ -110,7 +117,7 @@ export const conversationListQuery = z.strictObject({
 
 export const messageListQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
-  limit: limit(500, 100),
+  limit: pageLimit(500, 100),
   order: z.enum(['asc', 'desc']).optional().describe('asc (default): oldest first; desc: newest first'),
 });
 
@@ -174,7 +181,33 @@ export const tenantShape = z.object({
   name: z.string(),
   monthlyMessageLimit: z.number().int().nullable(),
   limits: limitsShape.describe('set by the admin key only'),
+  retentionDays: z.number().int().nullable().describe('messages older than this many days are removed; null: kept forever'),
+  disabled: z.boolean().describe('disabled by the operator: webhooks stored, nothing answered, its keys refused'),
+  disabledAt: z.string().nullable(),
   agent: agentShape,
+});
+
+export const tenantSummaryShape = z.object({
+  id: z.string(),
+  name: z.string(),
+  disabled: z.boolean(),
+  disabledAt: z.string().nullable(),
+  retentionDays: z.number().int().nullable(),
+  channels: z.number().int().describe('channels in use'),
+  usage: usageShape,
+  createdAt: z.string(),
+});
+
+export const auditShape = z.object({
+  id: z.string(),
+  tenantId: z.string().nullable(),
+  actor: z.enum(['admin', 'tenant_key', 'cli']).describe('the admin key, a tenant key (actorKeyId), or the command line'),
+  actorKeyId: z.string().nullable(),
+  via: z.enum(['api', 'dashboard', 'cli']),
+  action: z.string().describe('conversation.paused, conversation.resumed, message.sent_by_operator, settings.changed, api_key.created, api_key.revoked, tenant.created, tenant.updated, tenant.disabled, tenant.enabled, tenant.deleted, channel.added, channel.token_rotated, channel.updated, channel.removed, contact.erased'),
+  target: z.object({ type: z.string(), id: z.string() }).nullable(),
+  detail: z.record(z.string(), z.unknown()).describe('a small detail; never a secret, a message text or who a customer is'),
+  createdAt: z.string(),
 });
 
 export const channelShape = z.object({

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Provisioning } from '../tenancy/provision.ts';
 import { tenantPatchInput } from '../tenancy/provision.ts';
+import type { AuditLog } from '../tenancy/auditLog.ts';
+import { actorOf, settingsChange } from './actor.ts';
 import type { Authenticator } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
 import { errorBody, tenantScopeQuery, tenantShape } from './schemas.ts';
@@ -44,8 +46,12 @@ export const patchSettingsRoute = route({
 });
 
 /** The tenant's own settings, for the dashboard's settings page. */
-export async function settingsRoutes(app: FastifyInstance, { provisioning, auth }: { provisioning: Provisioning; auth: Authenticator }): Promise<void> {
+export async function settingsRoutes(app: FastifyInstance, { provisioning, auth, audit }: { provisioning: Provisioning; auth: Authenticator; audit: AuditLog }): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
   handle(app, getSettingsRoute, principal, async (p, { query }) => provisioning.getTenant(oneTenant(p, query.tenantId)));
-  handle(app, patchSettingsRoute, principal, async (p, { query, body }) => provisioning.updateTenant(oneTenant(p, query.tenantId), body, p.kind));
+  handle(app, patchSettingsRoute, principal, async (p, { query, body }) => {
+    const t = await provisioning.updateTenant(oneTenant(p, query.tenantId), body, p.kind);
+    await audit.record(actorOf(p), settingsChange(t.id, body));
+    return t;
+  });
 }

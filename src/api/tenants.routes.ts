@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { isRowId } from '../shared/ids.ts';
 import { notFound } from '../shared/errors.ts';
 import { channelCreateInput, tenantCreateInput, tenantPatchInput, type Provisioning } from '../tenancy/provision.ts';
+import type { AuditLog } from '../tenancy/auditLog.ts';
+import { actorOf, settingsChange } from './actor.ts';
 import { requireAdmin, requireTenant, type Authenticator, type Principal } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
 import { channelShape, errorBody, idString, tenantShape } from './schemas.ts';
@@ -35,7 +37,7 @@ export const patchTenantRoute = route({
   method: 'PATCH',
   url: '/api/tenants/:tenantId',
   tag: 'provisioning',
-  summary: 'Change a tenant: name, monthly limit and limits (admin key), agent configuration',
+  summary: 'Change a tenant: name, monthly limit and limits (admin key), retention period, agent configuration',
   description:
     'A tenant key may change its own agent configuration, within its limits, and nothing else: moving name, monthlyMessageLimit or limits answers 403 and changes nothing.',
   auth: 'admin_or_own_tenant',
@@ -75,7 +77,7 @@ export const addChannelRoute = route({
 export const tenantRouteSpecs = [createTenantRoute, getTenantRoute, patchTenantRoute, addChannelRoute];
 
 /** Admin provisioning: tenants and channels (docs/api.md). */
-export async function tenantRoutes(app: FastifyInstance, { provisioning, auth }: { provisioning: Provisioning; auth: Authenticator }): Promise<void> {
+export async function tenantRoutes(app: FastifyInstance, { provisioning, auth, audit }: { provisioning: Provisioning; auth: Authenticator; audit: AuditLog }): Promise<void> {
   const admin = async (req: FastifyRequest) => {
     const p = await auth.principal(req);
     requireAdmin(p);
@@ -91,14 +93,22 @@ export async function tenantRoutes(app: FastifyInstance, { provisioning, auth }:
     return p;
   };
 
-  handle(app, createTenantRoute, admin, async (_p, { body, reply }) => {
+  handle(app, createTenantRoute, admin, async (p, { body, reply }) => {
+    const t = await provisioning.createTenant(body);
+    await audit.record(actorOf(p), { tenantId: t.id, action: 'tenant.created', targetType: 'tenant', targetId: t.id });
     reply.code(201);
-    return provisioning.createTenant(body);
+    return t;
   });
   handle(app, getTenantRoute, tenantScoped(false), async (_p, { params }) => provisioning.getTenant(params.tenantId));
-  handle(app, patchTenantRoute, tenantScoped(false), async (p, { params, body }) => provisioning.updateTenant(params.tenantId, body, p.kind));
-  handle(app, addChannelRoute, tenantScoped(true), async (_p, { params, body, reply }) => {
+  handle(app, patchTenantRoute, tenantScoped(false), async (p, { params, body }) => {
+    const t = await provisioning.updateTenant(params.tenantId, body, p.kind);
+    await audit.record(actorOf(p), settingsChange(t.id, body));
+    return t;
+  });
+  handle(app, addChannelRoute, tenantScoped(true), async (p, { params, body, reply }) => {
+    const c = await provisioning.addChannel(params.tenantId, body);
+    await audit.record(actorOf(p), { tenantId: c.tenantId, action: 'channel.added', targetType: 'channel', targetId: c.id, detail: { phoneNumberId: c.phoneNumberId } });
     reply.code(201);
-    return provisioning.addChannel(params.tenantId, body);
+    return c;
   });
 }

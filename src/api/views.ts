@@ -28,6 +28,7 @@ export interface ConversationRow {
   paused_until: Date | null;
   paused_by: string | null;
   last_message_at: Date;
+  contact_id: string;
   wa_id: string | null;
   user_id: string | null;
   profile_name: string | null;
@@ -77,7 +78,7 @@ export function conversationView(r: ConversationRow): ConversationShape {
     id: r.id,
     tenantId: r.tenant_id,
     channelId: r.channel_id,
-    contact: { waId: r.wa_id, userId: r.user_id, name: r.profile_name },
+    contact: { id: r.contact_id, waId: r.wa_id, userId: r.user_id, name: r.profile_name },
     paused: r.paused,
     pausedUntil: r.paused_until ? iso(r.paused_until) : null,
     pausedBy: r.paused ? r.paused_by : null,

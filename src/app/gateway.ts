@@ -27,9 +27,13 @@ import { Bus } from '../shared/bus.ts';
 import { EgressPolicy } from '../shared/egress.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
+import { AuditLog } from '../tenancy/auditLog.ts';
+import { ChannelAdmin } from '../tenancy/channelAdmin.ts';
 import { ChannelDirectory } from '../tenancy/channels.ts';
+import { DEFAULT_HOUSEKEEPING, Housekeeping } from '../tenancy/housekeeping.ts';
 import { Provisioning } from '../tenancy/provision.ts';
 import { checkSecretKeys } from '../tenancy/secretCanary.ts';
+import { TenantLifecycle } from '../tenancy/tenantLifecycle.ts';
 import { TenantDirectory } from '../tenancy/tenantSettings.ts';
 import { openDatabase } from './database.ts';
 import type { GatewayOverrides } from './overrides.ts';
@@ -50,6 +54,8 @@ export interface Gateway {
   /** This process's lease id (a new one at every start). */
   readonly leaseOwner: string;
   readonly provisioning: Provisioning;
+  /** Tenant deletions, channel removals and retention, in batches. */
+  readonly housekeeping: Housekeeping;
   readonly metrics: Metrics;
   /** Pause, resume and manual sends, as the operator API uses them. */
   readonly takeover: Takeover;
@@ -111,9 +117,24 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const apiKeys = new ApiKeys(db);
   const sessions = new Sessions(db, config.sessionHours * 3_600_000);
   const auth = new Authenticator(config.adminKey, apiKeys, sessions);
-  const keyListener = new KeyListener(databaseUrl, { onAnnouncement: (a) => auth.forget(a), onConnected: () => auth.clear() }, log, bus);
+  // Every process forgets what a commit anywhere changed: keys, sessions, disabled tenants, rotated or removed channels.
+  const forget = (a: string) => {
+    auth.forget(a);
+    const [what, id] = a.split(':');
+    if (what === 'channel' && id) channels.invalidate(id);
+    if (what === 'tenant' && id) tenants.invalidate(id);
+  };
+  const keyListener = new KeyListener(databaseUrl, { onAnnouncement: forget, onConnected: () => auth.clear() }, log, bus);
   await keyListener.start();
   stops.add('key listener', () => keyListener.stop());
+  // The tenant life cycle and data protection: the operator's audit log, and housekeeping, which
+  // finishes tenant deletions and channel removals and applies retention, in batches.
+  const audit = new AuditLog(db);
+  const tenantLifecycle = new TenantLifecycle(db, provisioning, audit);
+  const channelAdmin = new ChannelAdmin(db, config.secretKey, audit);
+  const housekeeping = new Housekeeping(db, log, { ...DEFAULT_HOUSEKEEPING, ...timings.housekeeping });
+  housekeeping.start();
+  stops.add('housekeeping', () => housekeeping.stop());
   const metrics = createMetrics({ db, bus, log });
   stops.add('metrics', async () => metrics.stop());
   const hub = new EventHub(bus);
@@ -181,7 +202,11 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   }
 
   // The HTTP server: webhooks, operator API, dashboard, metrics, sandbox page.
-  const server = await buildServer({ config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, ingest, takeover, hub, metrics, simulator });
+  const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
+  const server = await buildServer({
+    config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, audit, tenantLifecycle, channelAdmin, onRemoval,
+    ingest, takeover, hub, metrics, simulator,
+  });
   http = server;
   let url = '';
   if (overrides.listen !== false) url = await server.listen({ port: config.port, host: config.host });
@@ -202,6 +227,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     bus,
     leaseOwner: lease.owner,
     provisioning,
+    housekeeping,
     metrics,
     takeover,
     runner,

@@ -5,6 +5,7 @@ import type { RetryOptions } from '../outbound/retry.ts';
 import type { RunnerOptions } from '../conversation/runner.ts';
 import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import type { EgressLookup } from '../shared/egress.ts';
+import type { HousekeepingOptions } from '../tenancy/housekeeping.ts';
 
 /**
  * Timings of the conversation pipeline. Production uses the defaults; tests
@@ -20,6 +21,8 @@ export interface PipelineTimings {
   agentBackoffMs?: number;
   /** Share of WAGATE_MAX_INFLIGHT one tenant may use (default 0.5). */
   perTenantShare?: number;
+  /** How often housekeeping runs and its batch size (default every minute, 1,000 rows). */
+  housekeeping?: Partial<HousekeepingOptions>;
 }
 
 /**

@@ -20,6 +20,9 @@ import { sandboxRoutes } from '../sandbox/routes.ts';
 import type { Bus } from '../shared/bus.ts';
 import { AppError } from '../shared/errors.ts';
 import type { ApiKeys } from '../tenancy/apiKeys.ts';
+import type { AuditLog } from '../tenancy/auditLog.ts';
+import type { ChannelAdmin } from '../tenancy/channelAdmin.ts';
+import type { TenantLifecycle } from '../tenancy/tenantLifecycle.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
 import { ByteBudget } from '../webhook/body.ts';
@@ -46,6 +49,11 @@ export interface ServerDeps {
   auth: Authenticator;
   apiKeys: ApiKeys;
   sessions: Sessions;
+  audit: AuditLog;
+  tenantLifecycle: TenantLifecycle;
+  channelAdmin: ChannelAdmin;
+  /** A tenant deletion or channel removal was asked for. */
+  onRemoval: () => void;
   ingest: IngestQueue;
   takeover: Takeover;
   hub: EventHub;
@@ -123,9 +131,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // NUL characters, lone surrogates and deep nesting in a path, query or body are a 400 before any handler runs.
   await app.register(async (checked) => {
     refuseMalformedText(checked);
-    await checked.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
+    await checked.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth, audit: deps.audit }));
     await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
-    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, performance: () => deps.metrics.performance() }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
     await checked.register(async (scope) => dashboardRoutes(scope));
     const simulator = deps.simulator;
     if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));

@@ -3,6 +3,7 @@ import { ConfigError } from '../config/config.ts';
 import { loadEnv } from '../config/env.ts';
 import { asUsageError } from './args.ts';
 import { CHANNEL_ADD_HELP, runChannelAdd } from './channelAdd.ts';
+import { CHANNEL_LIST_HELP, CHANNEL_REMOVE_HELP, CHANNEL_ROTATE_TOKEN_HELP, runChannelList, runChannelRemove, runChannelRotateToken } from './channelCommands.ts';
 import { UsageError } from './errors.ts';
 import { KEY_CREATE_HELP, runKeyCreate } from './keyCreate.ts';
 import { KEY_LIST_HELP, runKeyList } from './keyList.ts';
@@ -10,6 +11,16 @@ import { KEY_REVOKE_HELP, runKeyRevoke } from './keyRevoke.ts';
 import { MIGRATE_HELP, runMigrate } from './migrateCommand.ts';
 import { describeStartupFailure, type StartupSettings } from './startupErrors.ts';
 import { runSecretKeyRotate, SECRET_KEY_ROTATE_HELP } from './secretKeyRotate.ts';
+import {
+  runTenantDelete,
+  runTenantDisable,
+  runTenantEnable,
+  runTenantList,
+  TENANT_DELETE_HELP,
+  TENANT_DISABLE_HELP,
+  TENANT_ENABLE_HELP,
+  TENANT_LIST_HELP,
+} from './tenantCommands.ts';
 import { runTenantCreate, TENANT_CREATE_HELP } from './tenantCreate.ts';
 
 interface Command {
@@ -31,7 +42,14 @@ const COMMANDS: Record<string, Command> = {
   },
   migrate: { summary: 'apply the database migrations', usage: firstLine(MIGRATE_HELP), run: runMigrate },
   'tenant create': { summary: 'create a tenant (a business)', usage: firstLine(TENANT_CREATE_HELP), run: runTenantCreate },
+  'tenant list': { summary: "list tenants with this month's usage", usage: firstLine(TENANT_LIST_HELP), run: runTenantList },
+  'tenant disable': { summary: 'stop answering for a tenant (webhooks still stored)', usage: firstLine(TENANT_DISABLE_HELP), run: runTenantDisable },
+  'tenant enable': { summary: 'answer for a disabled tenant again', usage: firstLine(TENANT_ENABLE_HELP), run: runTenantEnable },
+  'tenant delete': { summary: 'delete a tenant and every row of it', usage: firstLine(TENANT_DELETE_HELP), run: runTenantDelete },
   'channel add': { summary: "add a WhatsApp number to a tenant", usage: firstLine(CHANNEL_ADD_HELP), run: runChannelAdd },
+  'channel list': { summary: "list a tenant's channels (never a token)", usage: firstLine(CHANNEL_LIST_HELP), run: runChannelList },
+  'channel rotate-token': { summary: "replace a channel's access token", usage: firstLine(CHANNEL_ROTATE_TOKEN_HELP), run: runChannelRotateToken },
+  'channel remove': { summary: 'remove a channel and its conversations', usage: firstLine(CHANNEL_REMOVE_HELP), run: runChannelRemove },
   'key create': { summary: 'create a tenant API key (shown once)', usage: firstLine(KEY_CREATE_HELP), run: runKeyCreate },
   'key list': { summary: "list a tenant's API keys (never the keys)", usage: firstLine(KEY_LIST_HELP), run: runKeyList },
   'key revoke': { summary: 'revoke an API key everywhere within a second', usage: firstLine(KEY_REVOKE_HELP), run: runKeyRevoke },
@@ -50,7 +68,7 @@ const HELP = `Usage: wagate <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(18)} ${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(22)} ${c.summary}`)
   .join('\n')}
 
 Run 'wagate <command> --help' for a command's options.

@@ -43,6 +43,8 @@ export interface CommitRow {
  *  - checks the lease is still ours and reads the latest paused flag and
  *    inbound_seq (SELECT … FOR UPDATE sees the newest committed row, so a
  *    pause committed before this statement always wins);
+ *  - answers nothing for a tenant the operator disabled meanwhile
+ *    (disposition tenant_disabled), however far its turn had come;
  *  - takes one unit of the tenant's monthly quota per answering turn, only as
  *    many as are left: the usage row's upsert grants them under its lock and
  *    records the grant in last_grant, so a limit L gives exactly L answers
@@ -69,7 +71,8 @@ WITH input AS (
 ),
 cur AS (
   SELECT c.id, c.tenant_id, c.channel_id, c.paused, c.inbound_seq,
-         t.monthly_message_limit, (t.agent->>'resumeAfterMinutes')::int AS resume_minutes
+         t.monthly_message_limit, (t.agent->>'resumeAfterMinutes')::int AS resume_minutes,
+         t.disabled_at IS NOT NULL AS disabled
   FROM conversations c JOIN tenants t ON t.id = c.tenant_id
   WHERE c.id IN (SELECT conv FROM input) AND c.lease_owner = $2
   ORDER BY c.contact_id
@@ -79,7 +82,7 @@ want AS (
   SELECT i.conv, cur.tenant_id, cur.monthly_message_limit,
          row_number() OVER (PARTITION BY cur.tenant_id ORDER BY i.ord) AS rank
   FROM input i JOIN cur ON cur.id = i.conv
-  WHERE i.kind = 'answer' AND NOT cur.paused AND cardinality(i.parts) > 0
+  WHERE i.kind = 'answer' AND NOT cur.paused AND NOT cur.disabled AND cardinality(i.parts) > 0
 ),
 asks AS (
   SELECT tenant_id, count(*)::int AS n, coalesce(max(monthly_message_limit), 2147483647) AS lim
@@ -100,8 +103,8 @@ granted AS (
   SELECT w.conv FROM want w JOIN quota q ON q.tenant_id = w.tenant_id WHERE w.rank <= q.last_grant
 ),
 decide AS (
-  SELECT i.*, cur.tenant_id, cur.channel_id, cur.paused AS was_paused, cur.inbound_seq, cur.resume_minutes,
-         NOT cur.paused AND (i.kind <> 'answer' OR i.conv IN (SELECT conv FROM granted)) AS allowed,
+  SELECT i.*, cur.tenant_id, cur.channel_id, cur.paused AS was_paused, cur.inbound_seq, cur.resume_minutes, cur.disabled,
+         NOT cur.paused AND NOT cur.disabled AND (i.kind <> 'answer' OR i.conv IN (SELECT conv FROM granted)) AS allowed,
          -- a message queued outside the turn (an operator's) still waits: keep the lease for it
          EXISTS (SELECT 1 FROM messages q WHERE q.conversation_id = i.conv AND q.direction = 'outbound' AND q.status = 'queued') AS queued
   FROM input i JOIN cur ON cur.id = i.conv
@@ -110,6 +113,7 @@ settle AS (
   UPDATE messages m SET
     disposition = CASE
       WHEN d.was_paused OR d.kind = 'paused' THEN 'paused'
+      WHEN d.disabled THEN 'tenant_disabled'
       WHEN d.kind = 'window_closed' THEN 'window_closed'
       WHEN d.kind = 'handoff' THEN 'paused'
       WHEN d.kind = 'fallback' THEN 'agent_failed'

@@ -87,6 +87,8 @@ export class TurnRunner {
     const cfg = tenant.agent;
     const last = batch[batch.length - 1];
     if (view.paused) return { kind: 'paused', texts: [], pause: false };
+    // Disabled by the operator: no agent call; the commit settles tenant_disabled (it reads the tenant's row itself).
+    if (tenant.disabled) return { kind: 'answer', texts: [], pause: false };
     // The Cloud API would refuse a free-form reply (131047): no agent call.
     if (last.sentAt !== null && Date.now() - last.sentAt > DAY_MS) return { kind: 'window_closed', texts: [], pause: false };
     // Over the monthly limit: no agent call; the commit settles over_quota.

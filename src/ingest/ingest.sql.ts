@@ -35,17 +35,20 @@ ch AS (
          coalesce((t.agent->>'autoPauseOnOperatorReply')::boolean, true) AS auto_pause,
          (t.agent->>'resumeAfterMinutes')::int AS resume_minutes,
          coalesce((t.agent->>'historyLength')::int, 20) AS history_length,
-         coalesce(u.count, 0) AS usage_count
+         coalesce(u.count, 0) AS usage_count,
+         t.disabled_at IS NOT NULL AS disabled
   FROM channels c
   JOIN tenants t ON t.id = c.tenant_id
   LEFT JOIN usage u ON u.tenant_id = c.tenant_id AND u.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
   WHERE c.phone_number_id IN (SELECT "phoneNumberId" FROM inp UNION SELECT "phoneNumberId" FROM st)
     AND ($5::bigint IS NULL OR c.id = $5::bigint)
+    -- A removed channel, or one of a tenant being deleted, routes nothing (its webhooks are unroutable).
+    AND c.removed_at IS NULL AND t.deleting_at IS NULL
 ),
 -- Messages already stored (Meta redelivers for days) are left out before anything is
 -- touched: a redelivery changes no contact, conversation, lease or sequence.
 m AS (
-  SELECT inp.*, ch.channel_id, ch.tenant_id, ch.auto_pause, ch.resume_minutes,
+  SELECT inp.*, ch.channel_id, ch.tenant_id, ch.auto_pause, ch.resume_minutes, ch.disabled,
          (ch.monthly_message_limit IS NOT NULL AND ch.usage_count >= ch.monthly_message_limit) AS over_quota
   FROM inp JOIN ch ON ch.phone_number_id = inp."phoneNumberId"
   WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.channel_id = ch.channel_id AND x.wamid = inp.wamid)
@@ -59,7 +62,7 @@ per_contact AS (
          to_timestamp(max(ts) FILTER (WHERE direction = 'inbound')) AS last_inbound_at,
          to_timestamp(max(ts)) AS last_at,
          -- messages that will need a turn: they take the lease and bump inbound_seq by one per notification
-         count(*) FILTER (WHERE direction = 'inbound' AND answerable AND NOT over_quota
+         count(*) FILTER (WHERE direction = 'inbound' AND answerable AND NOT over_quota AND NOT disabled
                           AND ts >= extract(epoch FROM now()) - 86400) AS answerable,
          bool_or(direction = 'outbound' AND auto_pause) AS echo_pause,
          max(resume_minutes) AS resume_minutes
@@ -113,6 +116,7 @@ msg_ins AS (
          CASE WHEN m.direction = 'inbound' THEN 'received' ELSE 'sent' END,
          CASE WHEN m.direction = 'outbound' THEN NULL
               WHEN NOT m.answerable THEN 'no_answer_needed'
+              WHEN m.disabled THEN 'tenant_disabled'
               WHEN cv.paused THEN 'paused'
               WHEN to_timestamp(m.ts) < now() - interval '24 hours' THEN 'window_closed'
               WHEN m.over_quota THEN 'over_quota'

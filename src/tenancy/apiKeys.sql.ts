@@ -1,8 +1,10 @@
 import { sql } from '../db/db.ts';
 
 /**
- * The channel on which revocations and sign-outs are announced to every
- * process: payload `key:<api key id>` or `session:<session id>`.
+ * The channel on which every process is told to forget what it cached:
+ * payload `key:<api key id>` (revoked), `session:<session id>` (signed out),
+ * `tenant:<tenant id>` (disabled, enabled or being deleted: its keys,
+ * sessions and settings) or `channel:<channel id>` (token rotated, removed).
  */
 export const KEYS_CHANNEL = 'wagate_keys';
 
@@ -11,9 +13,12 @@ export const API_KEY_INSERT = sql(
   `INSERT INTO api_keys (tenant_id, key_hash, prefix) SELECT id, $2, $3 FROM tenants WHERE id = $1 RETURNING id`,
 );
 
+/** A working key, and whether the operator disabled its tenant. */
 export const API_KEY_LOOKUP = sql(
   'api_key_lookup',
-  `SELECT id, tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
+  `SELECT k.id, k.tenant_id, t.disabled_at IS NOT NULL AS disabled
+   FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+   WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND t.deleting_at IS NULL`,
 );
 
 /** One row per key of the tenant, newest first; one row with a null key id for a tenant without keys; none for no tenant. */

@@ -52,11 +52,11 @@ export class ApiKeys {
     return { id: row.id, key };
   }
 
-  /** The key's id and tenant, or null for an unknown or revoked key. */
-  async lookup(key: string): Promise<{ id: string; tenantId: string } | null> {
+  /** The key's id and tenant (and whether the tenant is disabled), or null for an unknown or revoked key. */
+  async lookup(key: string): Promise<{ id: string; tenantId: string; disabled: boolean } | null> {
     if (!key.startsWith('wgk_') || key.length > 200) return null;
-    const [row] = await this.db.query<{ id: string; tenant_id: string }>(API_KEY_LOOKUP, [hashKey(key)]);
-    return row ? { id: row.id, tenantId: row.tenant_id } : null;
+    const [row] = await this.db.query<{ id: string; tenant_id: string; disabled: boolean }>(API_KEY_LOOKUP, [hashKey(key)]);
+    return row ? { id: row.id, tenantId: row.tenant_id, disabled: row.disabled } : null;
   }
 
   /** A tenant's keys, revoked ones included, newest first. 404 for no such tenant. */

