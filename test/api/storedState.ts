@@ -18,7 +18,10 @@ export async function storedState(client: pg.Client): Promise<string> {
 /** True when no customer message waits for its turn and no reply waits to be sent: nothing will write by itself. */
 export async function settled(client: pg.Client): Promise<boolean> {
   const { rows } = await client.query<{ open: number }>(
-    `SELECT count(*)::int AS open FROM messages WHERE (direction = 'inbound' AND disposition IS NULL) OR (direction = 'outbound' AND status = 'queued')`,
+    // Messages still to answer or send, and tenants or channels whose removal runs in the background.
+    `SELECT ((SELECT count(*) FROM messages WHERE (direction = 'inbound' AND disposition IS NULL) OR (direction = 'outbound' AND status = 'queued'))
+          + (SELECT count(*) FROM tenants WHERE deleting_at IS NOT NULL)
+          + (SELECT count(*) FROM channels WHERE removed_at IS NOT NULL))::int AS open`,
   );
   return rows[0].open === 0;
 }
