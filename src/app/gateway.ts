@@ -106,7 +106,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const keyListener = new KeyListener(databaseUrl, { onAnnouncement: (a) => auth.forget(a), onConnected: () => auth.clear() }, log, bus);
   await keyListener.start();
   stops.add('key listener', () => keyListener.stop());
-  const metrics = createMetrics({ db, bus, log });
+  const metrics = createMetrics({ db, bus, log, tenantHistograms: config.metrics.tenantHistograms });
   stops.add('metrics', async () => metrics.stop());
   const hub = new EventHub(bus);
   stops.add('event hub', async () => hub.close());

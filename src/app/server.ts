@@ -116,7 +116,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }),
   );
   await app.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth }));
-  await app.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
+  await app.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
   await app.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, performance: () => deps.metrics.performance() }));
   await app.register(async (scope) => dashboardRoutes(scope));
   const simulator = deps.simulator;
