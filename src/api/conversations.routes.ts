@@ -7,7 +7,7 @@ import { CONVERSATION_BY_ID, CONVERSATION_PAGE, MARK_READ } from './conversation
 import { conversationCursor, decodeCursor, encodeCursor } from './cursor.ts';
 import { handle, route } from './routeSpec.ts';
 import { conversationListQuery, conversationParams, conversationShape, errorBody, listOf, pauseBody, tenantScopeQuery } from './schemas.ts';
-import { scopeTenant } from './scope.ts';
+import { caller, scopeTenant } from './scope.ts';
 import { conversationView, type ConversationRow } from './views.ts';
 
 const errors = {
@@ -119,16 +119,20 @@ export async function conversationRoutes(app: FastifyInstance, { db, takeover, a
 
   handle(app, getConversationRoute, principal, async (p, { params, query }) => getConversation(db, params.id, scopeTenant(p, query.tenantId)));
 
-  handle(app, pauseRoute, principal, async (p, { params, body }) => {
+  handle(app, pauseRoute, principal, async (p, { params, body, req }) => {
     const tenantId = scopeTenant(p, undefined);
     await takeover.pause(params.id, tenantId, { minutes: body.minutes ?? null, by: 'operator' });
-    return getConversation(db, params.id, tenantId);
+    const view = await getConversation(db, params.id, tenantId);
+    req.log.info({ conversationId: params.id, tenantId: view.tenantId, minutes: body.minutes ?? null, by: caller(p) }, 'conversation paused');
+    return view;
   });
 
-  handle(app, resumeRoute, principal, async (p, { params }) => {
+  handle(app, resumeRoute, principal, async (p, { params, req }) => {
     const tenantId = scopeTenant(p, undefined);
     await takeover.resume(params.id, tenantId);
-    return getConversation(db, params.id, tenantId);
+    const view = await getConversation(db, params.id, tenantId);
+    req.log.info({ conversationId: params.id, tenantId: view.tenantId, by: caller(p) }, 'conversation resumed');
+    return view;
   });
 
   handle(app, markReadRoute, principal, async (p, { params, reply }) => {

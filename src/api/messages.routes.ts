@@ -8,7 +8,7 @@ import type { EventHub } from './eventHub.ts';
 import { MESSAGES_ASC, MESSAGES_BY_IDS, MESSAGES_DESC } from './messages.sql.ts';
 import { handle, route } from './routeSpec.ts';
 import { conversationParams, errorBody, listOf, manualSendBody, manualSendShape, messageListQuery, messageShape } from './schemas.ts';
-import { scopeTenant } from './scope.ts';
+import { caller, scopeTenant } from './scope.ts';
 import { messageView, type MessageRow } from './views.ts';
 
 export const listMessagesRoute = route({
@@ -72,7 +72,7 @@ export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, 
     return { items: page.map(messageView), nextCursor: more ? encodeCursor({ i: page[page.length - 1].id, o: order }) : null };
   });
 
-  handle(app, sendMessageRoute, principal, async (p, { params, body, reply }) => {
+  handle(app, sendMessageRoute, principal, async (p, { params, body, req, reply }) => {
     const tenantId = scopeTenant(p, undefined);
     const sent = await takeover.sendManual(params.id, tenantId, body.text);
     const [row] = await db.query<{ items: (MessageRow & { tenant_id: string })[] }>(MESSAGES_BY_IDS, [params.id, sent.messages.map((m) => m.id)]);
@@ -80,6 +80,11 @@ export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, 
     for (const m of row.items) {
       hub.publish({ type: 'message', tenantId: m.tenant_id, conversationId: params.id, data: { messageId: m.id, direction: 'outbound', author: 'operator' } });
     }
+    // Who sent what to whom, not the text: a customer conversation stays out of the logs.
+    req.log.info(
+      { conversationId: params.id, tenantId: row.items[0]?.tenant_id, messageIds: row.items.map((m) => m.id), chars: body.text.length, paused: sent.paused, by: caller(p) },
+      'operator message queued',
+    );
     return reply.code(201).send({ messages: row.items.map(messageView), paused: sent.paused, pausedUntil: sent.pausedUntil });
   });
 }

@@ -25,6 +25,7 @@ import { ByteBudget } from '../webhook/body.ts';
 import { webhookRoutes } from '../webhook/routes.ts';
 import { hostGuard } from './hostGuard.ts';
 import { capConnections, serverTimeouts } from './limits.ts';
+import { requestId, requestLog } from './requestLog.ts';
 
 /** Whether the gateway takes webhooks (false once shutdown began) and has finished starting. */
 export interface Lifecycle {
@@ -62,8 +63,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config, db, lifecycle } = deps;
   const app = Fastify({
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
-    // No per-request log lines: the hot path logs nothing at info.
+    // Fastify's own request lines log the URL with its query string; requestLog writes one line without it.
     logController: new LogController({ disableRequestLogging: true }),
+    // The caller's X-Request-Id when it looks like one (requestLog.ts), else a new UUID.
+    requestIdHeader: false,
+    genReqId: requestId,
     bodyLimit: 1024 * 1024,
     // Request, headers and keep-alive timeouts (docs/security.md, "Limits on one client").
     ...serverTimeouts(config.http),
@@ -74,6 +78,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   capConnections(app.server, config.http.maxConnections);
   const { auth } = deps;
 
+  // Before anything can refuse the request: every answer carries its id, and every request leaves an access line.
+  requestLog(app);
   // First of all: a Host outside the allow-list is answered 421 before anything else runs.
   hostGuard(app, config.http.allowedHosts, deps.log);
   // On the root, so every /api answer carries them: provisioning, 404s, and errors of any route set.
