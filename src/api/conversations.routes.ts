@@ -6,7 +6,7 @@ import type { Authenticator } from './auth.ts';
 import { CONVERSATION_BY_ID, CONVERSATION_PAGE, MARK_READ } from './conversations.sql.ts';
 import { conversationCursor, decodeCursor, encodeCursor } from './cursor.ts';
 import { handle, route } from './routeSpec.ts';
-import { conversationListQuery, conversationParams, conversationShape, errorBody, listOf, pauseBody, tenantScopeQuery } from './schemas.ts';
+import { conversationListQuery, conversationParams, conversationShape, errorBody, conversationPage, pauseBody, tenantScopeQuery } from './schemas.ts';
 import { caller, scopeTenant } from './scope.ts';
 import { conversationView, type ConversationRow } from './views.ts';
 
@@ -19,6 +19,7 @@ const errors = {
 export const listConversationsRoute = route({
   method: 'GET',
   url: '/api/conversations',
+  operationId: 'listConversations',
   tag: 'conversations',
   summary: 'List conversations, newest activity first',
   description:
@@ -26,12 +27,13 @@ export const listConversationsRoute = route({
     'conversation while messages arrive (it keeps the order of its first page; newer conversations appear on a new first page).',
   auth: 'tenant',
   query: conversationListQuery,
-  responses: { 200: { description: 'a page', schema: listOf(conversationShape) }, 400: errors[400], 401: errors[401], 404: { description: "another tenant's tenantId", schema: errorBody } },
+  responses: { 200: { description: 'a page', schema: conversationPage }, 400: errors[400], 401: errors[401], 404: { description: "another tenant's tenantId", schema: errorBody } },
 });
 
 export const getConversationRoute = route({
   method: 'GET',
   url: '/api/conversations/:id',
+  operationId: 'getConversation',
   tag: 'conversations',
   summary: 'One conversation',
   auth: 'tenant',
@@ -44,6 +46,7 @@ export const getConversationRoute = route({
 export const pauseRoute = route({
   method: 'POST',
   url: '/api/conversations/:id/pause',
+  operationId: 'pauseConversation',
   tag: 'conversations',
   summary: 'Pause the bot for a conversation',
   description:
@@ -60,6 +63,7 @@ export const pauseRoute = route({
 export const resumeRoute = route({
   method: 'POST',
   url: '/api/conversations/:id/resume',
+  operationId: 'resumeConversation',
   tag: 'conversations',
   summary: 'Resume the bot',
   description: 'No body. Messages that arrived while paused keep their `paused` disposition: the next customer message starts a turn.',
@@ -72,6 +76,7 @@ export const resumeRoute = route({
 export const markReadRoute = route({
   method: 'POST',
   url: '/api/conversations/:id/read',
+  operationId: 'markConversationRead',
   tag: 'conversations',
   summary: 'Mark a conversation read by an operator',
   description: 'Its unread count starts again from 0. The dashboard calls it when an operator opens the conversation.',

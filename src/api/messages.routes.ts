@@ -7,13 +7,14 @@ import { decodeCursor, encodeCursor, messageCursor } from './cursor.ts';
 import type { EventHub } from './eventHub.ts';
 import { MESSAGES_ASC, MESSAGES_BY_IDS, MESSAGES_DESC } from './messages.sql.ts';
 import { handle, route } from './routeSpec.ts';
-import { conversationParams, errorBody, listOf, manualSendBody, manualSendShape, messageListQuery, messageShape } from './schemas.ts';
+import { conversationParams, errorBody, manualSendBody, manualSendShape, messageListQuery, messagePage } from './schemas.ts';
 import { caller, scopeTenant } from './scope.ts';
 import { messageView, type MessageRow } from './views.ts';
 
 export const listMessagesRoute = route({
   method: 'GET',
   url: '/api/conversations/:id/messages',
+  operationId: 'listMessages',
   tag: 'messages',
   summary: "A conversation's messages, oldest first",
   description:
@@ -24,7 +25,7 @@ export const listMessagesRoute = route({
   params: conversationParams,
   query: messageListQuery,
   responses: {
-    200: { description: 'a page', schema: listOf(messageShape) },
+    200: { description: 'a page', schema: messagePage },
     400: { description: 'invalid query', schema: errorBody },
     401: { description: 'no key, or an unknown one', schema: errorBody },
     404: { description: "no such conversation (or another tenant's)", schema: errorBody },
@@ -34,6 +35,7 @@ export const listMessagesRoute = route({
 export const sendMessageRoute = route({
   method: 'POST',
   url: '/api/conversations/:id/messages',
+  operationId: 'sendMessage',
   tag: 'messages',
   summary: 'Send a text by hand',
   description:
