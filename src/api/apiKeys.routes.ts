@@ -7,7 +7,7 @@ import type { AuditLog } from '../tenancy/auditLog.ts';
 import { actorOf } from './actor.ts';
 import { requireTenant, type Authenticator, type Principal } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
-import { apiKeyInfoShape, apiKeyShape, errorBody, idString } from './schemas.ts';
+import { apiKeyInfoShape, apiKeyList, apiKeyShape, errorBody, idString } from './schemas.ts';
 
 const tenantParams = z.strictObject({ tenantId: idString });
 const keyParams = z.strictObject({ keyId: idString });
@@ -16,18 +16,20 @@ const e = (description: string) => ({ description, schema: errorBody });
 export const listApiKeysRoute = route({
   method: 'GET',
   url: '/api/tenants/:tenantId/api-keys',
+  operationId: 'listApiKeys',
   tag: 'keys',
   summary: "A tenant's keys, newest first (never the key or its hash)",
   description: 'Revoked keys are listed too, with revokedAt. lastUsedAt is written at most once a minute per key and process.',
   auth: 'tenant',
   resource: 'tenant',
   params: tenantParams,
-  responses: { 200: { description: 'the keys', schema: z.object({ items: z.array(apiKeyInfoShape) }) }, 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
+  responses: { 200: { description: 'the keys', schema: apiKeyList }, 401: e('no key'), 404: e("no such tenant (or another tenant's)") },
 });
 
 export const createApiKeyRoute = route({
   method: 'POST',
   url: '/api/tenants/:tenantId/api-keys',
+  operationId: 'createApiKey',
   tag: 'keys',
   summary: 'A new tenant key (returned once)',
   description: "The admin key creates keys for any tenant, a tenant key for its own tenant (the dashboard's Settings).",
@@ -40,6 +42,7 @@ export const createApiKeyRoute = route({
 export const revokeApiKeyRoute = route({
   method: 'DELETE',
   url: '/api/api-keys/:keyId',
+  operationId: 'revokeApiKey',
   tag: 'keys',
   summary: 'Revoke a tenant key: refused everywhere within a second, and its dashboard sessions end',
   description: 'The admin key revokes any key, a tenant key its own tenant\'s keys (itself included). Revoking a revoked key changes nothing.',

@@ -10,6 +10,7 @@ import { scopeTenant } from './scope.ts';
 export const auditRoute = route({
   method: 'GET',
   url: '/api/audit',
+  operationId: 'listAuditEntries',
   tag: 'audit',
   summary: 'Operator actions, newest first: who, when, what, on what',
   description:

@@ -14,6 +14,7 @@ const channelParams = z.strictObject({ channelId: idString });
 export const listChannelsRoute = route({
   method: 'GET',
   url: '/api/tenants/:tenantId/channels',
+  operationId: 'listChannels',
   tag: 'provisioning',
   summary: "A tenant's channels, oldest first (never a token or secret)",
   auth: 'tenant',
@@ -25,6 +26,7 @@ export const listChannelsRoute = route({
 export const patchChannelRoute = route({
   method: 'PATCH',
   url: '/api/channels/:channelId',
+  operationId: 'updateChannel',
   tag: 'provisioning',
   summary: "Rotate a channel's access token (write-only, stored encrypted) or change its send rate",
   description: 'Every process sends with the new token from the commit on.',
@@ -38,6 +40,7 @@ export const patchChannelRoute = route({
 export const removeChannelRoute = route({
   method: 'DELETE',
   url: '/api/channels/:channelId',
+  operationId: 'removeChannel',
   tag: 'provisioning',
   summary: 'Remove a channel and its contacts, conversations and messages',
   description:

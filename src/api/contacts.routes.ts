@@ -11,6 +11,7 @@ import { errorBody, idString } from './schemas.ts';
 export const eraseContactRoute = route({
   method: 'DELETE',
   url: '/api/contacts/:contactId',
+  operationId: 'eraseContact',
   tag: 'data protection',
   summary: 'Erase a contact and everything about them: their conversations and messages, on every number of the tenant',
   description:

@@ -8,8 +8,8 @@ import type { Authenticator } from './auth.ts';
 import { CONVERSATION_BY_ID, CONVERSATION_PAGE, MARK_READ } from './conversations.sql.ts';
 import { conversationCursor, decodeCursor, encodeCursor } from './cursor.ts';
 import { handle, route } from './routeSpec.ts';
-import { conversationListQuery, conversationParams, conversationShape, errorBody, listOf, pauseBody, tenantScopeQuery } from './schemas.ts';
-import { scopeTenant } from './scope.ts';
+import { conversationListQuery, conversationParams, conversationShape, errorBody, conversationPage, pauseBody, tenantScopeQuery } from './schemas.ts';
+import { caller, scopeTenant } from './scope.ts';
 import { conversationView, type ConversationRow } from './views.ts';
 
 const errors = {
@@ -21,6 +21,7 @@ const errors = {
 export const listConversationsRoute = route({
   method: 'GET',
   url: '/api/conversations',
+  operationId: 'listConversations',
   tag: 'conversations',
   summary: 'List conversations, newest activity first',
   description:
@@ -28,12 +29,13 @@ export const listConversationsRoute = route({
     'conversation while messages arrive (it keeps the order of its first page; newer conversations appear on a new first page).',
   auth: 'tenant',
   query: conversationListQuery,
-  responses: { 200: { description: 'a page', schema: listOf(conversationShape) }, 400: errors[400], 401: errors[401], 404: { description: "another tenant's tenantId", schema: errorBody } },
+  responses: { 200: { description: 'a page', schema: conversationPage }, 400: errors[400], 401: errors[401], 404: { description: "another tenant's tenantId", schema: errorBody } },
 });
 
 export const getConversationRoute = route({
   method: 'GET',
   url: '/api/conversations/:id',
+  operationId: 'getConversation',
   tag: 'conversations',
   summary: 'One conversation',
   auth: 'tenant',
@@ -46,6 +48,7 @@ export const getConversationRoute = route({
 export const pauseRoute = route({
   method: 'POST',
   url: '/api/conversations/:id/pause',
+  operationId: 'pauseConversation',
   tag: 'conversations',
   summary: 'Pause the bot for a conversation',
   description:
@@ -62,6 +65,7 @@ export const pauseRoute = route({
 export const resumeRoute = route({
   method: 'POST',
   url: '/api/conversations/:id/resume',
+  operationId: 'resumeConversation',
   tag: 'conversations',
   summary: 'Resume the bot',
   description: 'No body. Messages that arrived while paused keep their `paused` disposition: the next customer message starts a turn.',
@@ -74,6 +78,7 @@ export const resumeRoute = route({
 export const markReadRoute = route({
   method: 'POST',
   url: '/api/conversations/:id/read',
+  operationId: 'markConversationRead',
   tag: 'conversations',
   summary: 'Mark a conversation read by an operator',
   description: 'Its unread count starts again from 0. The dashboard calls it when an operator opens the conversation.',
@@ -121,19 +126,21 @@ export async function conversationRoutes(app: FastifyInstance, { db, takeover, a
 
   handle(app, getConversationRoute, principal, async (p, { params, query }) => getConversation(db, params.id, scopeTenant(p, query.tenantId)));
 
-  handle(app, pauseRoute, principal, async (p, { params, body }) => {
+  handle(app, pauseRoute, principal, async (p, { params, body, req }) => {
     const tenantId = scopeTenant(p, undefined);
     await takeover.pause(params.id, tenantId, { minutes: body.minutes ?? null, by: 'operator' });
     const c = await getConversation(db, params.id, tenantId);
     await audit.record(actorOf(p), { tenantId: c.tenantId, action: 'conversation.paused', targetType: 'conversation', targetId: c.id, detail: { minutes: body.minutes ?? null } });
+    req.log.info({ conversationId: params.id, tenantId: c.tenantId, minutes: body.minutes ?? null, by: caller(p) }, 'conversation paused');
     return c;
   });
 
-  handle(app, resumeRoute, principal, async (p, { params }) => {
+  handle(app, resumeRoute, principal, async (p, { params, req }) => {
     const tenantId = scopeTenant(p, undefined);
     await takeover.resume(params.id, tenantId);
     const c = await getConversation(db, params.id, tenantId);
     await audit.record(actorOf(p), { tenantId: c.tenantId, action: 'conversation.resumed', targetType: 'conversation', targetId: c.id });
+    req.log.info({ conversationId: params.id, tenantId: c.tenantId, by: caller(p) }, 'conversation resumed');
     return c;
   });
 

@@ -5,6 +5,7 @@ import type { Authenticator } from './auth.ts';
 import { CONVERSATION_TENANT } from './conversations.sql.ts';
 import type { EventHub } from './eventHub.ts';
 import { handle, route } from './routeSpec.ts';
+import { z } from 'zod';
 import { errorBody, eventsQuery } from './schemas.ts';
 import { scopeTenant } from './scope.ts';
 import { API_HEADERS } from './securityHeaders.ts';
@@ -20,6 +21,7 @@ const RECHECK_MS = 60_000;
 export const eventsRoute = route({
   method: 'GET',
   url: '/api/events',
+  operationId: 'streamEvents',
   tag: 'events',
   summary: 'Live updates as server-sent events',
   description:
@@ -30,7 +32,7 @@ export const eventsRoute = route({
   auth: 'tenant',
   query: eventsQuery,
   responses: {
-    200: { description: 'an event stream', contentType: 'text/event-stream' },
+    200: { description: 'an event stream', contentType: 'text/event-stream', schema: z.string().describe('event: <name>\\ndata: <JSON>\\n\\n, repeated') },
     401: { description: 'no key, or an unknown one', schema: errorBody },
     404: { description: "no such conversation, or another tenant's conversation or tenantId", schema: errorBody },
     429: { description: 'too many open streams', schema: errorBody },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { route, type RouteSpec } from './routeSpec.ts';
-import { errorBody, idString } from './schemas.ts';
+import { errorBody, idString, performanceShape } from './schemas.ts';
 
 /**
  * Routes that other modules serve (webhooks, health, metrics, the dashboard's pages),
@@ -10,28 +10,34 @@ import { errorBody, idString } from './schemas.ts';
  */
 
 const e = (description: string) => ({ description, schema: errorBody });
+const text = z.string();
+const file = z.string().meta({ format: 'binary' });
+const stored = z.object({ ok: z.literal(true) });
 
 export const externalRoutes: RouteSpec[] = [
   route({
     method: 'GET',
     url: '/',
+    operationId: 'getDashboard',
     tag: 'dashboard',
     summary: 'The dashboard (sign in with a key)',
     auth: 'none',
-    responses: { 200: { description: 'the page', contentType: 'text/html' } },
+    responses: { 200: { description: 'the page', contentType: 'text/html', schema: text } },
   }),
   route({
     method: 'GET',
     url: '/assets/:name',
+    operationId: 'getDashboardAsset',
     tag: 'dashboard',
     summary: "The pages' scripts and styles (names carry a content hash)",
     auth: 'none',
     params: z.strictObject({ name: z.string() }),
-    responses: { 200: { description: 'the file', contentType: 'application/octet-stream' }, 404: e('no such file') },
+    responses: { 200: { description: 'the file', contentType: 'application/octet-stream', schema: file }, 404: e('no such file') },
   }),
   route({
     method: 'GET',
     url: '/healthz',
+    operationId: 'getHealth',
     tag: 'health',
     summary: 'The process is up',
     auth: 'none',
@@ -40,6 +46,7 @@ export const externalRoutes: RouteSpec[] = [
   route({
     method: 'GET',
     url: '/readyz',
+    operationId: 'getReadiness',
     tag: 'health',
     summary: 'The database is reachable and migrated',
     auth: 'none',
@@ -48,37 +55,41 @@ export const externalRoutes: RouteSpec[] = [
   route({
     method: 'GET',
     url: '/metrics',
+    operationId: 'getMetrics',
     tag: 'metrics',
-    summary: 'Prometheus metrics (admin)',
-    auth: 'admin',
-    responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' }, 401: e('no key'), 403: e('not the admin key') },
+    summary: 'Prometheus metrics',
+    auth: 'metrics',
+    responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain', schema: text }, 401: e('no key'), 403: e('a tenant key') },
   }),
   route({
     method: 'GET',
     url: '/performance-metrics',
+    operationId: 'getPerformanceMetrics',
     tag: 'metrics',
-    summary: 'Performance metrics as JSON (admin): p50/p95/p99 over the last 5 minutes and since start',
-    auth: 'admin',
-    responses: { 200: { description: 'the metrics' }, 401: e('no key'), 403: e('not the admin key') },
+    summary: 'Performance metrics as JSON: p50/p95/p99 over the last 5 minutes and since start',
+    auth: 'metrics',
+    responses: { 200: { description: 'the metrics', schema: performanceShape }, 401: e('no key'), 403: e('a tenant key') },
   }),
   route({
     method: 'GET',
     url: '/webhooks/whatsapp',
+    operationId: 'verifyWebhook',
     tag: 'webhooks',
     summary: "Meta's subscription handshake",
     description: 'hub.mode=subscribe, hub.verify_token, hub.challenge: answers the challenge when the token matches.',
     auth: 'none',
-    responses: { 200: { description: 'the challenge', contentType: 'text/plain' }, 403: e('wrong verify token') },
+    responses: { 200: { description: 'the challenge', contentType: 'text/plain', schema: text }, 403: e('wrong verify token') },
   }),
   route({
     method: 'POST',
     url: '/webhooks/whatsapp',
+    operationId: 'receiveWebhook',
     tag: 'webhooks',
     summary: "Meta's notifications (messages, statuses), signed with X-Hub-Signature-256",
     description: 'Answers 200 only once everything in the notification is committed; 503 when the database is unreachable, so that Meta delivers it again.',
     auth: 'none',
     responses: {
-      200: { description: 'stored' },
+      200: { description: 'stored', schema: stored },
       400: e('not a WhatsApp Business Account notification'),
       401: e('missing or wrong signature'),
       413: e('over 4 MiB'),
@@ -88,19 +99,21 @@ export const externalRoutes: RouteSpec[] = [
   route({
     method: 'GET',
     url: '/webhooks/whatsapp/:channelId',
+    operationId: 'verifyChannelWebhook',
     tag: 'webhooks',
     summary: 'The handshake of a channel with its own Meta app',
     auth: 'none',
     params: z.strictObject({ channelId: idString }),
-    responses: { 200: { description: 'the challenge', contentType: 'text/plain' }, 403: e('wrong verify token') },
+    responses: { 200: { description: 'the challenge', contentType: 'text/plain', schema: text }, 403: e('wrong verify token') },
   }),
   route({
     method: 'POST',
     url: '/webhooks/whatsapp/:channelId',
+    operationId: 'receiveChannelWebhook',
     tag: 'webhooks',
     summary: "Notifications for a channel with its own Meta app (its own app secret)",
     auth: 'none',
     params: z.strictObject({ channelId: idString }),
-    responses: { 200: { description: 'stored' }, 401: e('missing or wrong signature'), 404: e('no such channel'), 503: e('deliver again') },
+    responses: { 200: { description: 'stored', schema: stored }, 401: e('missing or wrong signature'), 404: e('no such channel'), 503: e('deliver again') },
   }),
 ];

@@ -9,13 +9,14 @@ import { decodeCursor, encodeCursor, messageCursor } from './cursor.ts';
 import type { EventHub } from './eventHub.ts';
 import { MESSAGES_ASC, MESSAGES_BY_IDS, MESSAGES_DESC } from './messages.sql.ts';
 import { handle, route } from './routeSpec.ts';
-import { conversationParams, errorBody, listOf, manualSendBody, manualSendShape, messageListQuery, messageShape } from './schemas.ts';
-import { scopeTenant } from './scope.ts';
+import { conversationParams, errorBody, manualSendBody, manualSendShape, messageListQuery, messagePage } from './schemas.ts';
+import { caller, scopeTenant } from './scope.ts';
 import { messageView, type MessageRow } from './views.ts';
 
 export const listMessagesRoute = route({
   method: 'GET',
   url: '/api/conversations/:id/messages',
+  operationId: 'listMessages',
   tag: 'messages',
   summary: "A conversation's messages, oldest first",
   description:
@@ -26,7 +27,7 @@ export const listMessagesRoute = route({
   params: conversationParams,
   query: messageListQuery,
   responses: {
-    200: { description: 'a page', schema: listOf(messageShape) },
+    200: { description: 'a page', schema: messagePage },
     400: { description: 'invalid query', schema: errorBody },
     401: { description: 'no key, or an unknown one', schema: errorBody },
     404: { description: "no such conversation (or another tenant's)", schema: errorBody },
@@ -36,6 +37,7 @@ export const listMessagesRoute = route({
 export const sendMessageRoute = route({
   method: 'POST',
   url: '/api/conversations/:id/messages',
+  operationId: 'sendMessage',
   tag: 'messages',
   summary: 'Send a text by hand',
   description:
@@ -74,7 +76,7 @@ export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, 
     return { items: page.map(messageView), nextCursor: more ? encodeCursor({ i: page[page.length - 1].id, o: order }) : null };
   });
 
-  handle(app, sendMessageRoute, principal, async (p, { params, body, reply }) => {
+  handle(app, sendMessageRoute, principal, async (p, { params, body, req, reply }) => {
     const tenantId = scopeTenant(p, undefined);
     const sent = await takeover.sendManual(params.id, tenantId, body.text);
     const [row] = await db.query<{ items: (MessageRow & { tenant_id: string })[] }>(MESSAGES_BY_IDS, [params.id, sent.messages.map((m) => m.id)]);
@@ -85,6 +87,10 @@ export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, 
     // The parts and ids only: the text stays in the conversation, not in the log.
     const owner = row.items[0]?.tenant_id ?? tenantId;
     await audit.record(actorOf(p), { tenantId: owner, action: 'message.sent_by_operator', targetType: 'conversation', targetId: params.id, detail: { messageIds: row.items.map((m) => m.id) } });
+    req.log.info(
+      { conversationId: params.id, tenantId: row.items[0]?.tenant_id, messageIds: row.items.map((m) => m.id), chars: body.text.length, paused: sent.paused, by: caller(p) },
+      'operator message queued',
+    );
     return reply.code(201).send({ messages: row.items.map(messageView), paused: sent.paused, pausedUntil: sent.pausedUntil });
   });
 }

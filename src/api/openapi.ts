@@ -5,11 +5,13 @@ import { apiKeyRouteSpecs } from './apiKeys.routes.ts';
 import { auditRoute } from './audit.routes.ts';
 import { channelRouteSpecs } from './channels.routes.ts';
 import { eraseContactRoute } from './contacts.routes.ts';
+import { docsAssetRoute, docsPageRoute } from './docs.routes.ts';
 import { eventsRoute } from './events.routes.ts';
 import { externalRoutes } from './externalRoutes.ts';
 import { listMessagesRoute, sendMessageRoute } from './messages.routes.ts';
 import { performanceRoute } from './performance.routes.ts';
 import { route, type RouteSpec } from './routeSpec.ts';
+import { namedSchemas, queryParamSchemas } from './schemas.ts';
 import { getSettingsRoute, patchSettingsRoute } from './settings.routes.ts';
 import { tenantLifecycleRouteSpecs } from './tenantLifecycle.routes.ts';
 import { tenantRouteSpecs } from './tenants.routes.ts';
@@ -19,10 +21,11 @@ import { usageRoute } from './usage.routes.ts';
 export const openApiRoute = route({
   method: 'GET',
   url: '/api/openapi.json',
+  operationId: 'getOpenApiDocument',
   tag: 'meta',
   summary: 'This document',
   auth: 'none',
-  responses: { 200: { description: 'OpenAPI 3.1' } },
+  responses: { 200: { description: 'OpenAPI 3.1', schema: z.looseObject({ openapi: z.literal('3.1.0'), paths: z.record(z.string(), z.unknown()) }) } },
 });
 
 /** Every route of the HTTP server, as documented. */
@@ -43,6 +46,8 @@ export const allRoutes: RouteSpec[] = [
   signOutRoute,
   performanceRoute,
   openApiRoute,
+  docsPageRoute,
+  docsAssetRoute,
   ...tenantRouteSpecs,
   ...apiKeyRouteSpecs,
   ...tenantLifecycleRouteSpecs,
@@ -54,20 +59,56 @@ export const allRoutes: RouteSpec[] = [
 
 type JsonSchema = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
-  return rest;
-}
+/**
+ * Turns zod schemas into JSON Schema for the document. Shapes named in
+ * `namedSchemas` become `$ref`s to `components.schemas`, collected in
+ * `components`; query parameters parsed from strings into numbers or
+ * booleans are typed `integer` (with their bounds) or `boolean`.
+ */
+class SchemaWriter {
+  readonly components: Record<string, JsonSchema> = {};
 
-/** The properties of an object schema, each as a parameter `in` path or query. */
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {
-  if (!schema) return [];
-  const js = jsonSchema(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
-  const required = new Set(js.required ?? []);
-  return Object.entries(js.properties ?? {}).map(([name, s]) => {
-    const { description, ...rest } = s;
-    return { name, in: where, required: where === 'path' || required.has(name), ...(description ? { description } : {}), schema: rest };
-  });
+  write(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+    const out = z.toJSONSchema(schema, {
+      io,
+      unrepresentable: 'any',
+      metadata: namedSchemas,
+      override: (ctx) => {
+        const typed = queryParamSchemas.get(ctx.zodSchema as unknown as z.ZodType);
+        if (!typed) return;
+        const description = (ctx.jsonSchema as JsonSchema).description;
+        for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as JsonSchema)[k];
+        Object.assign(ctx.jsonSchema, typed, description ? { description } : {});
+      },
+    }) as JsonSchema;
+    // zod puts named shapes in $defs and points at them there; the document keeps them once, in components.
+    const { $schema: _schema, $defs, ...rest } = JSON.parse(JSON.stringify(out).replaceAll('"#/$defs/', '"#/components/schemas/')) as JsonSchema & {
+      $defs?: Record<string, JsonSchema>;
+    };
+    for (const [id, def] of Object.entries($defs ?? {})) this.components[id] ??= def;
+    // The schema itself named: a $ref, its body in components.
+    const id = namedSchemas.get(schema)?.id;
+    if (id) {
+      const { id: _id, ...body } = rest;
+      this.components[id] ??= body;
+      return { $ref: `#/components/schemas/${id}` };
+    }
+    return rest;
+  }
+
+  /** The properties of an object schema, each as a parameter `in` path or query. */
+  parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {
+    if (!schema) return [];
+    const js = this.write(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
+    const required = new Set(js.required ?? []);
+    const shape = (schema as { shape?: Record<string, z.ZodType> }).shape ?? {};
+    return Object.entries(js.properties ?? {}).map(([name, s]) => {
+      const { description: own, ...rest } = s;
+      // A retyped parameter (queryParamSchemas) loses the description its wrapper carried: read it from the schema.
+      const description = own ?? shape[name]?.description;
+      return { name, in: where, required: where === 'path' || required.has(name), ...(description ? { description } : {}), schema: rest };
+    });
+  }
 }
 
 const SECURITY: Record<RouteSpec['auth'], JsonSchema[]> = {
@@ -75,6 +116,7 @@ const SECURITY: Record<RouteSpec['auth'], JsonSchema[]> = {
   tenant: [{ bearer: [] }, { session: [] }],
   admin: [{ bearer: [] }, { session: [] }],
   admin_or_own_tenant: [{ bearer: [] }],
+  metrics: [{ bearer: [] }],
 };
 
 const WHO: Record<RouteSpec['auth'], string> = {
@@ -82,25 +124,27 @@ const WHO: Record<RouteSpec['auth'], string> = {
   tenant: "A tenant key (its own tenant only; another tenant's resources answer 404) or the admin key (every tenant).",
   admin: 'The admin key only.',
   admin_or_own_tenant: 'The admin key, or a tenant key for its own tenant.',
+  metrics: 'The admin key, or the read-only metrics key (WAGATE_METRICS_KEY), which opens nothing else.',
 };
 
 /** The OpenAPI 3.1 document of the HTTP API, generated from the route specs. */
 export function openApiDocument(): JsonSchema {
+  const schemas = new SchemaWriter();
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const spec of allRoutes) {
     const path = spec.url.replace(/:([A-Za-z]+)/g, '{$1}');
     const op: JsonSchema = {
-      operationId: `${spec.method.toLowerCase()}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      operationId: spec.operationId,
       tags: [spec.tag],
       summary: spec.summary,
       description: [spec.description, WHO[spec.auth]].filter(Boolean).join('\n\n'),
       security: SECURITY[spec.auth],
-      parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query')],
+      parameters: [...schemas.parameters(spec.params, 'path'), ...schemas.parameters(spec.query, 'query')],
       responses: Object.fromEntries(
         Object.entries(spec.responses).map(([status, r]) => [
           status,
           r.schema
-            ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema, 'output') } } }
+            ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: schemas.write(r.schema, 'output') } } }
             : r.contentType
               ? { description: r.description, content: { [r.contentType]: {} } }
               : { description: r.description },
@@ -108,7 +152,7 @@ export function openApiDocument(): JsonSchema {
       ),
     };
     if (spec.body) {
-      op.requestBody = { required: !spec.bodyOptional, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } };
+      op.requestBody = { required: !spec.bodyOptional, content: { 'application/json': { schema: schemas.write(spec.body, 'input') } } };
     }
     (paths[path] ??= {})[spec.method.toLowerCase()] = op;
   }
@@ -119,9 +163,11 @@ export function openApiDocument(): JsonSchema {
       version: '1',
       description:
         'Multi-tenant WhatsApp AI-agent gateway: the operator API. JSON, camelCase; ids are strings; times ISO 8601; lists are ' +
-        '{"items":[…],"nextCursor":string|null} with ?cursor=&limit=. Errors are {"error":{"code","message"}}.',
+        '{"items":[…],"nextCursor":string|null} with ?cursor=&limit=. Errors are {"error":{"code","message"}}. ' +
+        'Every answer carries X-Request-Id (the caller\'s, when given). An interactive reference is at /api/docs.',
     },
     components: {
+      schemas: Object.fromEntries(Object.entries(schemas.components).sort(([a], [b]) => a.localeCompare(b))),
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'an API key (wgk_…): a tenant key or the admin key' },
         session: { type: 'apiKey', in: 'cookie', name: 'wagate_session', description: "the dashboard's session, set by POST /api/session" },

@@ -1,17 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { requireAdmin, type Authenticator } from './auth.ts';
 import { handle, route } from './routeSpec.ts';
-import { errorBody } from './schemas.ts';
+import { errorBody, performanceShape } from './schemas.ts';
 
 export const performanceRoute = route({
   method: 'GET',
   url: '/api/performance',
+  operationId: 'getPerformance',
   tag: 'metrics',
   summary: 'The performance metrics, for the dashboard (admin)',
   description: 'The body of GET /performance-metrics, reachable with the dashboard session: the charts of the admin dashboard read it.',
   auth: 'admin',
   responses: {
-    200: { description: 'see GET /performance-metrics' },
+    200: { description: 'the same body as GET /performance-metrics', schema: performanceShape },
     401: { description: 'no key, or an unknown one', schema: errorBody },
     403: { description: 'not the admin key', schema: errorBody },
   },

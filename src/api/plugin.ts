@@ -17,6 +17,7 @@ import type { EventHub } from './eventHub.ts';
 import { eventRoutes } from './events.routes.ts';
 import { FailureLimiter } from './failureLimiter.ts';
 import { messageRoutes } from './messages.routes.ts';
+import { docsRoutes } from './docs.routes.ts';
 import { openApiRoutes } from './openapi.ts';
 import { performanceRoutes } from './performance.routes.ts';
 import { sameOriginGuard } from './sameOrigin.ts';
@@ -74,4 +75,5 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   await sessionRoutes(app, { provisioning, auth, sessions: deps.sessions, limiter });
   await performanceRoutes(app, { performance: deps.performance, auth });
   await openApiRoutes(app);
+  await docsRoutes(app);
 }

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { AppError, badRequest, notFound } from '../shared/errors.ts';
 
 /** Who may call a route, as the OpenAPI document says it. */
-export type RouteAuth = 'tenant' | 'admin' | 'admin_or_own_tenant' | 'none';
+export type RouteAuth = 'tenant' | 'admin' | 'admin_or_own_tenant' | 'metrics' | 'none';
 
 /** One documented response of a route. */
 export interface ResponseSpec {
@@ -23,6 +23,8 @@ export interface RouteSpec<P extends z.ZodType = z.ZodType, Q extends z.ZodType 
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Fastify's form: `/api/conversations/:id`. */
   url: string;
+  /** The OpenAPI operationId: a camelCase verb and noun (`listConversations`), what generated clients name the call. */
+  operationId: string;
   summary: string;
   description?: string;
   tag: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { channelCreateInput, tenantCreateInput, tenantPatchInput } from '../tenancy/provision.ts';
 
 /**
  * The operator API's shapes (docs/api.md), as zod schemas: inputs are parsed with
@@ -19,6 +20,13 @@ export const DISPOSITIONS = [
   'unroutable',
   'tenant_disabled',
 ] as const;
+
+/**
+ * Query parameters that arrive as strings but mean numbers or booleans: the
+ * OpenAPI document gives them this JSON Schema (`integer` with its bounds,
+ * `boolean`) rather than the string their parse starts from.
+ */
+export const queryParamSchemas = new WeakMap<z.ZodType, Record<string, unknown>>();
 
 export const idString = z.string().regex(/^\d{1,18}$/, 'must be a numeric id');
 
@@ -90,15 +98,19 @@ export const manualSendShape = z.object({
 });
 
 const boolString = z.enum(['true', 'false']).transform((v) => v === 'true');
+queryParamSchemas.set(boolString, { type: 'boolean' });
 /** `?limit=`: a whole number from 1 to `max`, `dflt` when left out. */
-export const pageLimit = (max: number, dflt: number) =>
-  z
+export const pageLimit = (max: number, dflt: number) => {
+  const schema = z
     .string()
     .regex(/^\d+$/, 'must be a whole number')
     .transform(Number)
     .refine((n) => n >= 1 && n <= max, `must be between 1 and ${max}`)
     .optional()
     .transform((n) => n ?? dflt);
+  queryParamSchemas.set(schema, { type: 'integer', minimum: 1, maximum: max, default: dflt });
+  return schema;
+};
 
 /** `?tenantId=`: the admin key picks a tenant; a tenant key may only name its own. */
 export const tenantIdQuery = idString.optional().describe('admin key: one tenant (default: every tenant); a tenant key: its own only');
@@ -228,3 +240,57 @@ export const apiKeyInfoShape = z.object({
   lastUsedAt: z.string().nullable().describe('when it last authenticated a request, to the minute; null: never'),
   revokedAt: z.string().nullable().describe('null while the key works'),
 });
+
+export const conversationPage = listOf(conversationShape);
+export const messagePage = listOf(messageShape);
+export const apiKeyList = z.object({ items: z.array(apiKeyInfoShape) });
+
+const timed = z.object({
+  unit: z.literal('ms'),
+  last_5_minutes: z.object({ count: z.number().int(), mean: z.number(), p50: z.number(), p95: z.number(), p99: z.number() }),
+  since_start: z.object({ count: z.number().int(), mean: z.number(), p50: z.number(), p95: z.number(), p99: z.number() }),
+});
+
+/** The body of `GET /performance-metrics` and `GET /api/performance`. */
+export const performanceShape = z.object({
+  avg_message_processing_time: timed.describe('end-to-end turn time: first customer message stored to answer sent'),
+  database_connection_count: z.object({ total: z.number().int(), idle: z.number().int(), waiting: z.number().int(), opened_since_start: z.number().int() }),
+  database_operation_time: timed.describe('time of one database statement'),
+  queue_wait_time: timed.describe('time a turn waited before its agent call'),
+  ai_processing_time: timed.describe("time of a turn's agent (model) call"),
+  concurrent_messages: z.object({ current: z.number().int(), peak: z.number().int() }),
+});
+
+/**
+ * The shapes `/api/openapi.json` lists by name under `components.schemas`
+ * and refers to with `$ref`, so that a generated client gets `Conversation`
+ * rather than an anonymous object per route.
+ */
+export const namedSchemas = z.registry<{ id: string }>();
+for (const [id, schema] of [
+  ['Error', errorBody],
+  ['Message', messageShape],
+  ['Conversation', conversationShape],
+  ['Usage', usageShape],
+  ['Session', sessionShape],
+  ['SendMessageResult', manualSendShape],
+  ['Agent', agentShape],
+  ['TenantLimits', limitsShape],
+  ['Tenant', tenantShape],
+  ['Channel', channelShape],
+  ['NewApiKey', apiKeyShape],
+  ['ApiKey', apiKeyInfoShape],
+  ['PauseRequest', pauseBody],
+  ['SendMessageRequest', manualSendBody],
+  ['SignInRequest', signInBody],
+  ['PerformanceMetrics', performanceShape],
+  ['ConversationPage', conversationPage],
+  ['MessagePage', messagePage],
+  ['ApiKeyList', apiKeyList],
+  ['CreateTenantRequest', tenantCreateInput],
+  ['UpdateTenantRequest', tenantPatchInput],
+  ['CreateChannelRequest', channelCreateInput],
+  ['TimedMetric', timed],
+] as [string, z.ZodType][]) {
+  namedSchemas.add(schema, { id });
+}

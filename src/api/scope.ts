@@ -18,3 +18,8 @@ export function oneTenant(p: Principal, requested: string | undefined): string {
   if (t === null) throw badRequest('invalid_request', 'tenantId: required with the admin key');
   return t;
 }
+
+/** Who made a call, for log lines: `admin` or the tenant key's id (never the key). */
+export function caller(p: Principal): string {
+  return p.kind === 'admin' ? 'admin' : `key:${p.keyId}`;
+}

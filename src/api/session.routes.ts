@@ -15,6 +15,7 @@ export const SIGN_IN_WINDOW_MS = 15 * 60_000;
 export const signInRoute = route({
   method: 'POST',
   url: '/api/session',
+  operationId: 'signIn',
   tag: 'session',
   summary: 'Sign in to the dashboard with a key',
   description:
@@ -35,6 +36,7 @@ export const signInRoute = route({
 export const sessionRoute = route({
   method: 'GET',
   url: '/api/session',
+  operationId: 'getSession',
   tag: 'session',
   summary: 'Who the key or session is',
   auth: 'tenant',
@@ -44,6 +46,7 @@ export const sessionRoute = route({
 export const signOutRoute = route({
   method: 'DELETE',
   url: '/api/session',
+  operationId: 'signOut',
   tag: 'session',
   summary: 'Sign out: ends the session (a copy of the cookie no longer works) and clears the cookie',
   auth: 'none',

@@ -11,6 +11,7 @@ import { oneTenant } from './scope.ts';
 export const getSettingsRoute = route({
   method: 'GET',
   url: '/api/settings',
+  operationId: 'getSettings',
   tag: 'tenant',
   summary: "The caller's tenant: name, monthly limit, limits and agent configuration",
   description: 'The same as GET /api/tenants/{tenantId} for the key\'s own tenant. Secrets are never shown, only whether they are set.',
@@ -27,6 +28,7 @@ export const getSettingsRoute = route({
 export const patchSettingsRoute = route({
   method: 'PATCH',
   url: '/api/settings',
+  operationId: 'updateSettings',
   tag: 'tenant',
   summary: "Change the caller's tenant: agent configuration (provider, model, system prompt, coalescing, debounce, handoff keywords, resume timer …)",
   description:

@@ -15,6 +15,7 @@ const e = (description: string) => ({ description, schema: errorBody });
 export const listTenantsRoute = route({
   method: 'GET',
   url: '/api/tenants',
+  operationId: 'listTenants',
   tag: 'provisioning',
   summary: "Every tenant, newest first, with this month's usage",
   description: 'Tenants being deleted are not listed.',
@@ -31,6 +32,7 @@ export const listTenantsRoute = route({
 export const disableTenantRoute = route({
   method: 'POST',
   url: '/api/tenants/:tenantId/disable',
+  operationId: 'disableTenant',
   tag: 'provisioning',
   summary: 'Disable a tenant: webhooks still stored and acknowledged, nothing answered (disposition tenant_disabled), its keys answer 403 tenant_disabled',
   description: 'Its dashboard sessions end. Disabling a disabled tenant changes nothing.',
@@ -43,6 +45,7 @@ export const disableTenantRoute = route({
 export const enableTenantRoute = route({
   method: 'POST',
   url: '/api/tenants/:tenantId/enable',
+  operationId: 'enableTenant',
   tag: 'provisioning',
   summary: 'Enable a disabled tenant: new messages are answered as usual, its keys work again',
   description: 'Messages that arrived while it was disabled keep their tenant_disabled disposition.',
@@ -55,6 +58,7 @@ export const enableTenantRoute = route({
 export const deleteTenantRoute = route({
   method: 'DELETE',
   url: '/api/tenants/:tenantId',
+  operationId: 'deleteTenant',
   tag: 'provisioning',
   summary: 'Delete a tenant and every row of it',
   description:

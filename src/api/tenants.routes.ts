@@ -15,6 +15,7 @@ const e = (description: string) => ({ description, schema: errorBody });
 export const createTenantRoute = route({
   method: 'POST',
   url: '/api/tenants',
+  operationId: 'createTenant',
   tag: 'provisioning',
   summary: 'Create a tenant (name, monthly limit, limits, agent configuration)',
   auth: 'admin',
@@ -25,6 +26,7 @@ export const createTenantRoute = route({
 export const getTenantRoute = route({
   method: 'GET',
   url: '/api/tenants/:tenantId',
+  operationId: 'getTenant',
   tag: 'provisioning',
   summary: 'A tenant',
   auth: 'admin_or_own_tenant',
@@ -36,6 +38,7 @@ export const getTenantRoute = route({
 export const patchTenantRoute = route({
   method: 'PATCH',
   url: '/api/tenants/:tenantId',
+  operationId: 'updateTenant',
   tag: 'provisioning',
   summary: 'Change a tenant: name, monthly limit and limits (admin key), retention period, agent configuration',
   description:
@@ -56,6 +59,7 @@ export const patchTenantRoute = route({
 export const addChannelRoute = route({
   method: 'POST',
   url: '/api/tenants/:tenantId/channels',
+  operationId: 'createChannel',
   tag: 'provisioning',
   summary: 'Add a channel (a WhatsApp number) to a tenant',
   description: 'The access token, app secret and verify token are stored encrypted and never shown again.',

@@ -10,6 +10,7 @@ import { USAGE_THIS_MONTH } from './usage.sql.ts';
 export const usageRoute = route({
   method: 'GET',
   url: '/api/usage',
+  operationId: 'getUsage',
   tag: 'tenant',
   summary: "This month's agent answers and the limit",
   description: 'Counted per calendar month (UTC); the admin key names the tenant with ?tenantId=.',

@@ -135,7 +135,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const housekeeping = new Housekeeping(db, log, { ...DEFAULT_HOUSEKEEPING, ...timings.housekeeping });
   housekeeping.start();
   stops.add('housekeeping', () => housekeeping.stop());
-  const metrics = createMetrics({ db, bus, log });
+  const metrics = createMetrics({ db, bus, log, tenantHistograms: config.metrics.tenantHistograms });
   stops.add('metrics', async () => metrics.stop());
   const hub = new EventHub(bus);
   stops.add('event hub', async () => hub.close());

@@ -29,6 +29,7 @@ import { ByteBudget } from '../webhook/body.ts';
 import { webhookRoutes } from '../webhook/routes.ts';
 import { hostGuard } from './hostGuard.ts';
 import { capConnections, serverTimeouts } from './limits.ts';
+import { requestId, requestLog } from './requestLog.ts';
 
 /** Whether the gateway takes webhooks (false once shutdown began) and has finished starting. */
 export interface Lifecycle {
@@ -71,8 +72,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config, db, lifecycle } = deps;
   const app = Fastify({
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
-    // No per-request log lines: the hot path logs nothing at info.
+    // Fastify's own request lines log the URL with its query string; requestLog writes one line without it.
     logController: new LogController({ disableRequestLogging: true }),
+    // The caller's X-Request-Id when it looks like one (requestLog.ts), else a new UUID.
+    requestIdHeader: false,
+    genReqId: requestId,
     bodyLimit: 1024 * 1024,
     // Request, headers and keep-alive timeouts (docs/security.md, "Limits on one client").
     ...serverTimeouts(config.http),
@@ -86,6 +90,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   capConnections(app.server, config.http.maxConnections);
   const { auth } = deps;
 
+  // Before anything can refuse the request: every answer carries its id, and every request leaves an access line.
+  requestLog(app);
   // First of all: a Host outside the allow-list is answered 421 before anything else runs.
   hostGuard(app, config.http.allowedHosts, deps.log);
   // On the root, so every /api answer carries them: provisioning, 404s, and errors of any route set.
@@ -132,7 +138,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (checked) => {
     refuseMalformedText(checked);
     await checked.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth, audit: deps.audit }));
-    await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth }));
+    await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
     await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
     await checked.register(async (scope) => dashboardRoutes(scope));
     const simulator = deps.simulator;

@@ -41,8 +41,8 @@ async function startProduction(): Promise<Gateway> {
   const config = loadConfig(loadEnv());
   const log = pino({ level: config.logLevel });
   const gw = await startGateway(config, { log });
+  // stdout carries JSON lines only, for log collectors.
   log.info({ url: gw.url }, 'wagate listening');
-  console.log(`wagate listening on ${gw.url}`);
   return gw;
 }
 
@@ -58,7 +58,9 @@ async function startSandbox(): Promise<Gateway> {
   const log = pino({ level: config.logLevel });
   const gw = await startGateway(config, { log });
   const base = gw.url.replace('127.0.0.1', 'localhost');
-  console.log(
+  // stdout carries JSON lines only; the banner, keys included, is for the person at the terminal: stderr.
+  log.info({ url: gw.url, dashboard: `${base}/`, simulator: `${base}/sandbox` }, 'wagate sandbox is running');
+  process.stderr.write(
     [
       '',
       'wagate sandbox is running',
@@ -68,7 +70,7 @@ async function startSandbox(): Promise<Gateway> {
       `  admin key (every tenant, /metrics): ${env.WAGATE_ADMIN_KEY ? 'the one in WAGATE_ADMIN_KEY' : state.adminKey}`,
       `  agent: ${config.openai.apiKey ? `OpenAI-compatible model ${config.openai.model}` : 'the built-in demo agent (set OPENAI_API_KEY to use a model)'}`,
       '',
-    ].join('\n'),
+    ].join('\n') + '\n',
   );
   return gw;
 }

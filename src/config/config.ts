@@ -54,6 +54,21 @@ export interface Config {
   readonly sandbox: boolean;
   /** The HTTP server's limits, allowed hosts and trusted proxies. */
   readonly http: HttpConfig;
+  /** What `/metrics` exposes and who may read it. */
+  readonly metrics: MetricsConfig;
+}
+
+/** The metrics settings (docs/operations.md, "Metrics"). */
+export interface MetricsConfig {
+  /**
+   * A read-only bearer key for `/metrics` and `/performance-metrics`
+   * (WAGATE_METRICS_KEY), so that Prometheus need not hold the admin key.
+   * It opens nothing else: every other route answers it 401. Null: only the
+   * admin key reads the metrics.
+   */
+  readonly key: string | null;
+  /** Give the turn histograms a `tenant` label (WAGATE_METRICS_TENANT_HISTOGRAMS; default false: one global series each). */
+  readonly tenantHistograms: boolean;
 }
 
 /**
@@ -97,6 +112,8 @@ const modelList = z
   .transform((v) => v.split(',').map((m) => m.trim()))
   .refine((ms) => ms.every((m) => m.length > 0 && m.length <= 200), 'must be a comma-separated list of model names');
 
+const bool = z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).transform((v) => v === 'true' || v === '1');
+
 const schema = z.object({
   PORT: intIn(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -132,9 +149,11 @@ const schema = z.object({
   WAGATE_ALLOWED_HOSTS: z.string().optional().transform(orIssue((v) => (v?.trim() ? parseAllowedHosts(v) : null))),
   WAGATE_PUBLIC_URL: url.optional(),
   WAGATE_TRUST_PROXY: z.string().optional().transform(orIssue((v) => parseTrustProxy(v ?? ''))),
+  WAGATE_METRICS_KEY: z.string().refine(isStrongAdminKey, 'must carry at least 128 bits: 32 characters or more, at least 8 of them different (openssl rand -hex 24)').optional(),
+  WAGATE_METRICS_TENANT_HISTOGRAMS: bool.default(false),
 });
 
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY', 'WAGATE_SECRET_KEY_PREVIOUS']);
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY', 'WAGATE_SECRET_KEY_PREVIOUS', 'WAGATE_METRICS_KEY']);
 
 /** Parses 32 bytes given as 64 hex characters or base64; `name` is the variable named in the error. */
 export function parseSecretKey(value: string, name = 'WAGATE_SECRET_KEY'): Buffer {
@@ -182,6 +201,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
       problems.set('WAGATE_SECRET_KEY', (err as Error).message);
     }
   }
+  if (env.WAGATE_METRICS_KEY && env.WAGATE_METRICS_KEY === env.WAGATE_ADMIN_KEY && !problems.has('WAGATE_METRICS_KEY')) {
+    // The point of the metrics key is that Prometheus does not hold the admin key.
+    problems.set('WAGATE_METRICS_KEY', 'WAGATE_METRICS_KEY: must differ from WAGATE_ADMIN_KEY');
+  }
   if (problems.size > 0 || !parsed.success) throw new ConfigError([...problems.values()]);
   const e = parsed.data;
   const secretKey = e.WAGATE_SECRET_KEY ? parseSecretKey(e.WAGATE_SECRET_KEY) : Buffer.alloc(0);
@@ -228,5 +251,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
       publicUrl: e.WAGATE_PUBLIC_URL ?? null,
       trustProxy: e.WAGATE_TRUST_PROXY,
     }),
+    metrics: Object.freeze({ key: e.WAGATE_METRICS_KEY ?? null, tenantHistograms: e.WAGATE_METRICS_TENANT_HISTOGRAMS }),
   });
 }

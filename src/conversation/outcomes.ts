@@ -19,6 +19,8 @@ export interface PendingMessage {
   sentAt: number | null;
   /** performance.now() when this process learned of it: the start of its end-to-end time. */
   arrivedAt: number;
+  /** The request id of the webhook that brought it to this process (null: found by a sweep), for log lines. */
+  requestId: string | null;
 }
 
 /** A message committed as `queued`, to be sent in order. */

@@ -194,7 +194,7 @@ export class ConversationState implements ConversationView {
 }
 
 /** A stored message as the runner keeps it while it waits for its turn. */
-export function toPending(m: Pick<StoredMessage, 'id' | 'type' | 'body' | 'media' | 'convSeq'> & { wamid?: string | null; waTimestamp?: string | null }): PendingMessage {
+export function toPending(m: Pick<StoredMessage, 'id' | 'type' | 'body' | 'media' | 'convSeq'> & { wamid?: string | null; waTimestamp?: string | null; requestId?: string }): PendingMessage {
   return {
     id: m.id,
     wamid: m.wamid ?? null,
@@ -204,5 +204,6 @@ export function toPending(m: Pick<StoredMessage, 'id' | 'type' | 'body' | 'media
     convSeq: m.convSeq,
     sentAt: m.waTimestamp ? Date.parse(m.waTimestamp) : null,
     arrivedAt: performance.now(),
+    requestId: m.requestId ?? null,
   };
 }

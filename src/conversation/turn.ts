@@ -116,7 +116,7 @@ export class TurnRunner {
       return { kind: 'answered', out, ms: performance.now() - started };
     } catch (err) {
       if (signal.aborted) return { kind: 'aborted', ms: performance.now() - started };
-      this.log.warn({ err, conversationId: view.id, tenantId: view.tenantId }, 'agent failed');
+      this.log.warn({ err, conversationId: view.id, tenantId: view.tenantId, requestIds: requestIdsOf(batch) }, 'agent failed');
       return { kind: 'failed', ms: performance.now() - started };
     }
   }
@@ -143,6 +143,9 @@ export class TurnRunner {
     const pausedByTurn = row.convState !== null && row.convState.paused && !row.wasPaused;
     if (pausedByTurn) this.bus.emit('conversation.paused', { tenantId, conversationId: view.id, paused: true, pausedUntil: row.convState?.pausedUntil ?? null, by: 'agent' });
     const disposition = settled.get(last.id) ?? 'answered';
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ conversationId: view.id, tenantId, turnId, disposition, replies: row.replies.length, requestIds: requestIdsOf(batch) }, 'turn committed');
+    }
     const turn: TurnTiming = {
       tenantId,
       disposition,
@@ -185,8 +188,15 @@ export class TurnRunner {
     this.channels
       .get(view.channelId)
       .then((ch) => (ch ? this.cloudApi.markRead(ch, wamid, true) : undefined))
-      .catch((err) => this.log.debug({ err, conversationId: view.id }, 'mark as read failed'));
+      .catch((err) => this.log.debug({ err, conversationId: view.id, requestId: last.requestId }, 'mark as read failed'));
   }
+}
+
+/** The request ids of the webhooks that brought a turn's messages (X-Request-Id), for its log lines. */
+function requestIdsOf(batch: readonly PendingMessage[]): string[] {
+  const ids = new Set<string>();
+  for (const m of batch) if (m.requestId) ids.add(m.requestId);
+  return [...ids];
 }
 
 /** The reply to commit after an agent call: a pause (even one that stopped the call) wins. */

@@ -19,6 +19,8 @@ export interface StoredMessage {
   convSeq: number;
   waTimestamp: string | null;
   createdAt: string;
+  /** The request id of the webhook that brought it (not stored: for log lines). */
+  requestId?: string;
 }
 
 /** A message of the conversation's history, oldest first. */
@@ -97,6 +99,10 @@ export async function ingest(db: Db, n: Notification, opts: IngestOptions): Prom
   ]);
   let stored = 0;
   for (const c of row.conversations) stored += c.messages.length;
+  if (n.messages.length > 0 && n.messages[0].requestId !== undefined) {
+    const requestIds = new Map(n.messages.map((m) => [m.wamid, m.requestId]));
+    for (const c of row.conversations) for (const m of c.messages) if (m.wamid) m.requestId = requestIds.get(m.wamid);
+  }
   const routable = n.messages.filter((m) => !row.unroutable.includes(m.phoneNumberId)).length;
   return { conversations: row.conversations, statuses: row.statuses, unroutable: row.unroutable, duplicates: routable - stored };
 }

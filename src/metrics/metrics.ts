@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
 import type { Bus } from '../shared/bus.ts';
 import { RollingWindow, type Summary } from './rollingWindow.ts';
+import { buildInfo } from './buildInfo.ts';
 import type { HistogramChild } from './histogram.ts';
 import { createSeries, type Series } from './series.ts';
 
@@ -64,14 +65,16 @@ export interface MetricsSources {
   db: Db;
   bus: Bus;
   log: Logger;
+  /** Give the turn histograms a `tenant` label (WAGATE_METRICS_TENANT_HISTOGRAMS; default false). */
+  tenantHistograms?: boolean;
 }
 
 /**
  * Subscribes the metrics to the bus; the round-trip and connection counters
  * start from `db.stats`, so what happened before is not lost. `now` is for tests.
  */
-export function createMetrics({ db, bus, log }: MetricsSources, now: () => number = Date.now): Metrics {
-  const s = createSeries(() => db.poolState());
+export function createMetrics({ db, bus, log, tenantHistograms = false }: MetricsSources, now: () => number = Date.now): Metrics {
+  const s = createSeries(() => db.poolState(), { tenantHistograms, build: buildInfo() });
   const windows = {
     turn: new RollingWindow(now),
     statement: new RollingWindow(now),
@@ -91,7 +94,9 @@ export function createMetrics({ db, bus, log }: MetricsSources, now: () => numbe
   const statementChildren = new Map<string, HistogramChild>();
   const ackChildren = new Map<number, HistogramChild>();
   const turnChildren = new Map<string, Record<'queue' | 'agent' | 'send' | 'total' | 'overhead', HistogramChild>>();
-  const turnSeries = (tenant: string) => {
+  // Without per-tenant histograms every tenant's turns go to the one unlabelled series.
+  const turnSeries = (tenantId: string) => {
+    const tenant = tenantHistograms ? tenantId : '';
     let c = turnChildren.get(tenant);
     if (!c) {
       c = {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BuildInfo } from './buildInfo.ts';
 import { LabelledHistogram } from './histogram.ts';
 
 /**
@@ -34,11 +35,25 @@ export interface Series {
   readonly embeddedExits: Counter<string>;
   readonly unroutable: Counter<string>;
   readonly webhookBodyBytes: Gauge<string>;
-  readonly poolTotal: Gauge<string>;
+  readonly poolConnections: Gauge<string>;
   readonly poolIdle: Gauge<string>;
   readonly poolWaiting: Gauge<string>;
   readonly turnsInflight: Gauge<string>;
   readonly turnsInflightPeak: Gauge<string>;
+  readonly buildInfo: Gauge<'version' | 'node_version'>;
+}
+
+/** How the series are shaped. */
+export interface SeriesOptions {
+  /**
+   * Give the five turn histograms a `tenant` label
+   * (WAGATE_METRICS_TENANT_HISTOGRAMS). Off by default: 36 series per
+   * histogram per tenant is about 190 series a tenant, 40k at 200 tenants,
+   * while the per-tenant counters already say how each tenant's turns end.
+   */
+  tenantHistograms: boolean;
+  /** What `wagate_build_info` reports. */
+  build: BuildInfo;
 }
 
 /**
@@ -46,21 +61,22 @@ export interface Series {
  * several gateways in one process, as in the tests, keep separate counts).
  * `pool` is read at scrape time for the pool gauges.
  */
-export function createSeries(pool: () => { total: number; idle: number; waiting: number }): Series {
+export function createSeries(pool: () => { total: number; idle: number; waiting: number }, options: SeriesOptions): Series {
   const registry = new Registry();
   const registers = [registry];
-  const seconds = (name: string, help: string, [label]: [string]) => new LabelledHistogram(registry, name, help, label, SECONDS_BUCKETS);
+  const seconds = (name: string, help: string, [label]: [string | null]) => new LabelledHistogram(registry, name, help, label, SECONDS_BUCKETS);
+  const tenant = options.tenantHistograms ? 'tenant' : null;
   const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
   const gauge = (name: string, help: string, collect?: (this: Gauge) => void) => new Gauge({ name, help, registers, collect });
 
   const series: Series = {
     registry,
     webhookAck: seconds('wagate_webhook_ack_seconds', 'Time from a webhook POST arriving to its answer, by HTTP status.', ['status']),
-    turnQueueWait: seconds('wagate_turn_queue_wait_seconds', 'Time a turn waited before its agent call started.', ['tenant']),
-    turnAgent: seconds('wagate_turn_agent_seconds', 'Time a turn spent in the agent (model) call, retries included.', ['tenant']),
-    turnSend: seconds('wagate_turn_send_seconds', "Time a turn spent sending its answer to the Cloud API.", ['tenant']),
-    turnTotal: seconds('wagate_turn_seconds', 'End-to-end turn time: first message stored to answer sent.', ['tenant']),
-    turnOverhead: seconds('wagate_turn_overhead_seconds', "The gateway's own share of a turn: its time minus agent and send time.", ['tenant']),
+    turnQueueWait: seconds('wagate_turn_queue_wait_seconds', 'Time a turn waited before its agent call started.', [tenant]),
+    turnAgent: seconds('wagate_turn_agent_seconds', 'Time a turn spent in the agent (model) call, retries included.', [tenant]),
+    turnSend: seconds('wagate_turn_send_seconds', "Time a turn spent sending its answer to the Cloud API.", [tenant]),
+    turnTotal: seconds('wagate_turn_seconds', 'End-to-end turn time: first message stored to answer sent.', [tenant]),
+    turnOverhead: seconds('wagate_turn_overhead_seconds', "The gateway's own share of a turn: its time minus agent and send time.", [tenant]),
     dbStatement: seconds('wagate_db_statement_seconds', 'Time of one database statement (one round trip), by statement name.', ['statement']),
     messagesIn: counter('wagate_messages_in_total', 'Messages stored from webhooks, by type and direction (outbound: echoes of the business app).', ['tenant', 'type', 'direction']),
     dispositions: counter('wagate_message_dispositions_total', 'Inbound messages by final disposition.', ['tenant', 'disposition']),
@@ -79,7 +95,8 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
     embeddedExits: counter('wagate_embedded_postgres_exits_total', 'Times the embedded PostgreSQL exited on its own (each followed by a restart).'),
     unroutable: counter('wagate_webhook_unroutable_total', 'Notifications naming a phone_number_id that no channel has.'),
     webhookBodyBytes: gauge('wagate_webhook_body_bytes_in_flight', 'Bytes of webhook bodies being read now (bounded by WAGATE_WEBHOOK_INFLIGHT_BYTES).'),
-    poolTotal: gauge('wagate_db_pool_total', 'Connections in the pool.', function () {
+    // Not `_total`: that suffix is for counters, and this goes up and down.
+    poolConnections: gauge('wagate_db_pool_connections', 'Connections in the pool, idle or in use.', function () {
       this.set(pool().total);
     }),
     poolIdle: gauge('wagate_db_pool_idle', 'Idle connections in the pool.', function () {
@@ -90,7 +107,14 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
     }),
     turnsInflight: gauge('wagate_turns_inflight', 'Turns running now.'),
     turnsInflightPeak: gauge('wagate_turns_inflight_peak', 'Most turns running at once since start.'),
+    buildInfo: new Gauge({
+      name: 'wagate_build_info',
+      help: 'Always 1; its labels say which wagate and Node.js versions run.',
+      labelNames: ['version', 'node_version'],
+      registers,
+    }),
   };
+  series.buildInfo.labels(options.build.version, options.build.nodeVersion).set(1);
   // Process CPU, resident memory, heap and event-loop lag, under their usual names.
   collectDefaultMetrics({ register: registry });
   return series;

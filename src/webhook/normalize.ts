@@ -23,6 +23,8 @@ export interface InboundItem {
   payload: unknown;
   contextWamid: string | null;
   errors: unknown[] | null;
+  /** The request id of the webhook POST that brought it, carried into the log lines of its turn. */
+  requestId?: string;
   /** Unix seconds. */
   ts: number;
   /** Whether this type asks for an agent turn. */

@@ -141,6 +141,7 @@ async function receive(deps: WebhookDeps, req: FastifyRequest, reply: FastifyRep
     if (err instanceof TooManyUpdatesError) return fail(reply, 413, err.code, err.message);
     throw err;
   }
+  for (const m of n.messages) m.requestId = req.id;
   if (n.messages.length > 0 || n.statuses.length > 0) await deps.ingest.submit(n, s.channelId);
   reply.code(200).send({ ok: true });
   return 200;

@@ -55,13 +55,14 @@ describe('npm start as root in a private home folder', () => {
     });
     let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d) => {
-          stdout += d;
-          if (stdout.includes('wagate sandbox is running')) resolve();
+        // The banner goes to stderr: stdout carries JSON lines only.
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          if (stderr.includes('wagate sandbox is running')) resolve();
         });
         void exited.then((code) => reject(new Error(`wagate start exited ${code} before it was ready: ${stderr}`)));
       });

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.ts';
 import { histogramBuckets, parsePrometheus, sumOf, type Sample } from '../../bench/prometheus.ts';
 import { api, provisionTenant, startTestGateway, TEST_ADMIN_KEY, type TestGateway } from '../support/gateway.ts';
 import { postWebhook, textNotification } from '../support/webhooks.ts';
@@ -80,10 +82,12 @@ describe('GET /metrics and GET /performance-metrics', () => {
     expect(ingestCount).toBeGreaterThanOrEqual(5);
     expect(perfAfter.database_operation_time.since_start.count - perfBefore.database_operation_time.since_start.count).toBeGreaterThanOrEqual(5);
     expect(perfAfter.database_operation_time.last_5_minutes.p50).toBeGreaterThan(0);
-    for (const g of ['wagate_db_pool_total', 'wagate_db_pool_idle', 'wagate_db_pool_waiting']) {
+    for (const g of ['wagate_db_pool_connections', 'wagate_db_pool_idle', 'wagate_db_pool_waiting']) {
       expect(after.some((s) => s.name === g)).toBe(true);
     }
-    expect(sumOf(after, 'wagate_db_pool_total')).toBeGreaterThanOrEqual(1);
+    expect(sumOf(after, 'wagate_db_pool_connections')).toBeGreaterThanOrEqual(1);
+    // A gauge never carries a counter's suffix (promtool check metrics flags it).
+    expect(after.some((s) => s.name === 'wagate_db_pool_total')).toBe(false);
   });
 
   it('counts notifications for a number no channel has', async () => {
@@ -92,7 +96,7 @@ describe('GET /metrics and GET /performance-metrics', () => {
     expect(sumOf(await scrape(gw), 'wagate_webhook_unroutable_total') - before).toBe(1);
   });
 
-  it('moves the per-tenant turn series and the performance windows on turn events', async () => {
+  it('moves the turn series (one global series each, no tenant label) and the performance windows on turn events', async () => {
     const perfBefore = (await api(gw, 'GET', '/performance-metrics')).body;
     const bus = gw.bus;
     bus.emit('turn.inflight', { count: 3 });
@@ -106,16 +110,20 @@ describe('GET /metrics and GET /performance-metrics', () => {
     bus.emit('message.status', { tenantId, conversationId: '2', messageId: '9', status: 'failed', errorCode: 131026 });
 
     const s = await scrape(gw);
-    expect(sumOf(s, 'wagate_turn_seconds_count', { tenant: tenantId })).toBe(2);
-    expect(sumOf(s, 'wagate_turn_seconds_sum', { tenant: tenantId })).toBeCloseTo(0.15, 6);
-    expect(sumOf(s, 'wagate_turn_agent_seconds_sum', { tenant: tenantId })).toBeCloseTo(0.13, 6);
-    expect(sumOf(s, 'wagate_turn_send_seconds_sum', { tenant: tenantId })).toBeCloseTo(0.013, 6);
-    expect(sumOf(s, 'wagate_turn_queue_wait_seconds_count', { tenant: tenantId })).toBe(2);
+    expect(sumOf(s, 'wagate_turn_seconds_count')).toBe(2);
+    expect(sumOf(s, 'wagate_turn_seconds_sum')).toBeCloseTo(0.15, 6);
+    expect(sumOf(s, 'wagate_turn_agent_seconds_sum')).toBeCloseTo(0.13, 6);
+    expect(sumOf(s, 'wagate_turn_send_seconds_sum')).toBeCloseTo(0.013, 6);
+    expect(sumOf(s, 'wagate_turn_queue_wait_seconds_count')).toBe(2);
     // Overhead: (50 - 40 - 8) + (100 - 90 - 5) = 7 ms.
-    expect(sumOf(s, 'wagate_turn_overhead_seconds_sum', { tenant: tenantId })).toBeCloseTo(0.007, 6);
-    const overhead = histogramBuckets(s, 'wagate_turn_overhead_seconds', { tenant: tenantId });
+    expect(sumOf(s, 'wagate_turn_overhead_seconds_sum')).toBeCloseTo(0.007, 6);
+    const overhead = histogramBuckets(s, 'wagate_turn_overhead_seconds');
     expect(overhead.find((b) => b.le === 0.002)?.count).toBe(1);
     expect(overhead.find((b) => b.le === 0.005)?.count).toBe(2);
+    // Histograms are global by default: none carries a tenant label; the per-tenant counters do.
+    const histograms = s.filter((x) => x.name.endsWith('_bucket'));
+    expect(histograms.length).toBeGreaterThan(0);
+    expect(histograms.filter((x) => 'tenant' in x.labels)).toEqual([]);
     expect(sumOf(s, 'wagate_turns_total', { tenant: tenantId, disposition: 'answered' })).toBe(2);
     expect(sumOf(s, 'wagate_messages_out_total', { tenant: tenantId, author: 'agent', result: 'failed', error_code: '131047' })).toBe(1);
     expect(sumOf(s, 'wagate_messages_in_total', { tenant: tenantId, type: 'text', direction: 'inbound' })).toBe(1);
@@ -140,5 +148,71 @@ describe('GET /metrics and GET /performance-metrics', () => {
 
   it('one set of series per gateway: what the routes serve is the gateway\'s metrics', () => {
     expect(gw.metrics.performance().concurrent_messages.peak).toBe(3);
+  });
+
+  it('reports the running version in wagate_build_info', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+    const info = (await scrape(gw)).filter((x) => x.name === 'wagate_build_info');
+    expect(info).toEqual([{ name: 'wagate_build_info', labels: { version: pkg.version, node_version: process.versions.node }, value: 1 }]);
+  });
+});
+
+describe('WAGATE_METRICS_KEY and WAGATE_METRICS_TENANT_HISTOGRAMS', () => {
+  const METRICS_KEY = 'metrics-key-for-prometheus-0123456789';
+  let gw: TestGateway;
+  let tenantId: string;
+  beforeAll(async () => {
+    gw = await startTestGateway({ env: { WAGATE_METRICS_KEY: METRICS_KEY, WAGATE_METRICS_TENANT_HISTOGRAMS: 'true' } });
+    tenantId = (await provisionTenant(gw)).tenant.id;
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('the metrics key reads /metrics and /performance-metrics', async () => {
+    const m = await fetch(gw.url + '/metrics', { headers: { authorization: `Bearer ${METRICS_KEY}` } });
+    expect(m.status).toBe(200);
+    expect(await m.text()).toMatch(/^wagate_build_info\{/m);
+    const p = await api(gw, 'GET', '/performance-metrics', undefined, METRICS_KEY);
+    expect(p.status).toBe(200);
+    expect(p.body.concurrent_messages).toBeDefined();
+    // The admin key still reads them.
+    expect((await api(gw, 'GET', '/metrics')).status).toBe(200);
+  });
+
+  it('the metrics key opens no /api route', async () => {
+    const calls: [string, string, unknown?][] = [
+      ['GET', '/api/conversations'],
+      ['GET', '/api/performance'],
+      ['GET', '/api/usage'],
+      ['GET', '/api/session'],
+      ['GET', '/api/settings'],
+      ['GET', '/api/events'],
+      ['GET', `/api/tenants/${tenantId}`],
+      ['PATCH', `/api/tenants/${tenantId}`, { monthlyMessageLimit: 1 }],
+      ['POST', '/api/tenants', { name: 'Sneaky', agent: { provider: 'demo' } }],
+      ['POST', `/api/tenants/${tenantId}/api-keys`],
+      ['POST', '/api/session', { key: METRICS_KEY }],
+    ];
+    for (const [method, path, body] of calls) {
+      const res = await api(gw, method, path, body, method === 'POST' && path === '/api/session' ? null : METRICS_KEY);
+      expect([401, 403], `${method} ${path}`).toContain(res.status);
+    }
+  });
+
+  it('with the switch on, the turn histograms carry the tenant label', async () => {
+    gw.bus.emit('turn.done', { tenantId, conversationId: '1', disposition: 'answered', queueMs: 1, agentMs: 40, sendMs: 8, totalMs: 50 });
+    const s = await scrape(gw);
+    expect(sumOf(s, 'wagate_turn_seconds_count', { tenant: tenantId })).toBe(1);
+    for (const h of ['wagate_turn_queue_wait_seconds', 'wagate_turn_agent_seconds', 'wagate_turn_send_seconds', 'wagate_turn_overhead_seconds']) {
+      expect(s.filter((x) => x.name === `${h}_count`).map((x) => x.labels)).toEqual([{ tenant: tenantId }]);
+    }
+  });
+
+  it('refuses a metrics key that is the admin key or weak', () => {
+    const base = { WAGATE_ADMIN_KEY: TEST_ADMIN_KEY, WAGATE_SECRET_KEY: 'a'.repeat(64), WHATSAPP_APP_SECRET: 's', WHATSAPP_VERIFY_TOKEN: 't' };
+    expect(() => loadConfig({ ...base, WAGATE_METRICS_KEY: TEST_ADMIN_KEY })).toThrow(/WAGATE_METRICS_KEY: must differ from WAGATE_ADMIN_KEY/);
+    expect(() => loadConfig({ ...base, WAGATE_METRICS_KEY: 'short' })).toThrow(/WAGATE_METRICS_KEY: must carry at least 128 bits/);
+    expect(() => loadConfig({ ...base, WAGATE_METRICS_TENANT_HISTOGRAMS: 'yes' })).toThrow(/WAGATE_METRICS_TENANT_HISTOGRAMS: must be true or false/);
   });
 });

@@ -90,7 +90,9 @@ export function ConversationView(props: { id: string; live: Live; autoPauseOnRep
       {
         class: 'messages',
         ref: listRef,
-        role: 'log',
+        // A list that announces what is added (role=log would take its list semantics away).
+        'aria-live': 'polite',
+        'aria-relevant': 'additions',
         'aria-label': 'Messages',
         tabIndex: 0,
         onScroll: (e: Event) => {

@@ -99,7 +99,7 @@ function SignedIn(props: { session: Session; onSignOut: () => void }) {
     h(
       'header',
       { class: 'topbar' },
-      h('a', { class: 'brand', href: '#/' }, 'wagate'),
+      h('h1', { class: 'brand' }, h('a', { href: '#/' }, 'wagate')),
       h('span', { class: 'tenant' }, isTenant ? session.tenantName : 'Admin: every tenant'),
       usage ? h(UsageMeter, { usage }) : null,
       h(

@@ -257,7 +257,8 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
     ),
     h(
       'ol',
-      { class: 'chat', ref: chatRef, role: 'log', 'aria-label': 'Chat' },
+      // A list that announces what is added (role=log would take its list semantics away).
+      { class: 'chat', ref: chatRef, 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Chat' },
       messages.length === 0 ? h('li', { class: 'system' }, 'Say hello. Try "hello", "opening hours", "price" or "human".') : null,
       messages.map((m) =>
         h(
