@@ -101,7 +101,10 @@ describe('killed again and again under load', () => {
 
   it('five SIGKILLs at random moments of a steady load: every acknowledged message answered, at most one resend per kill, each restart serving within 20 s', async () => {
     let child = await start();
-    const t = await provisionTenant({ url: base } as Gateway, { agent: { provider: 'openai', markReadWithTyping: false } });
+    const t = await provisionTenant({ url: base } as Gateway, {
+      // Customers here write as fast as they are answered: the answer budget (10 a minute) would hold them back.
+      agent: { provider: 'openai', markReadWithTyping: false, answerBudget: { answers: 100, perSeconds: 1 } },
+    });
     const acked: Acked[] = [];
     let running = true;
 
