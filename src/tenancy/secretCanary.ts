@@ -26,10 +26,12 @@ export async function checkSecretKeys(db: Queryable, keys: readonly Buffer[]): P
   if (!current || current.length !== 32) return;
   const [{ canary, sample }] = await db.query<{ canary: string | null; sample: string | null }>(CANARY_READ);
   if (canary === null && sample !== null) mustDecrypt(keys, sample, 'the stored channel tokens', null);
-  let stored = canary ?? (await db.query<{ value_enc: string }>(CANARY_WRITE, [encrypt(current, CANARY_TEXT)]))[0]?.value_enc;
-  // Another process wrote it at the same moment: the write found its row only
-  // after its snapshot was taken, so read it again with a new one.
-  if (stored === undefined) [{ canary: stored }] = (await db.query<{ canary: string | null; sample: string | null }>(CANARY_READ)) as { canary: string }[];
+  // When another process wrote it at the same moment, the write saw its row only
+  // after the statement's snapshot was taken: read it again with a new one.
+  const stored =
+    canary ??
+    (await db.query<{ value_enc: string }>(CANARY_WRITE, [encrypt(current, CANARY_TEXT)]))[0]?.value_enc ??
+    (await db.query<{ canary: string | null }>(CANARY_READ))[0].canary;
   if (!stored) throw new Error('the secret key canary was neither written nor found');
   mustDecrypt(keys, stored, "this database's secrets", CANARY_TEXT);
 }

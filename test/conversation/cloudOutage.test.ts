@@ -2,9 +2,10 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionTenant, TEST_ADMIN_KEY } from '../support/gateway.ts';
-import { eventually, FAST, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
+import { eventually, FAST, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
-import { Customers, newWaId, SendLog } from './customers.ts';
+import { Customers, newWaId, type SendLog } from './customers.ts';
+import { closeConversationTest, openConversationTest } from './harness.ts';
 
 /** How long the Cloud API refuses connections (a minute, as in a real outage). */
 const OUTAGE_MS = 60_000;
@@ -24,21 +25,15 @@ describe('the Cloud API refuses connections for a minute', () => {
         done();
       },
     });
-    h = await startPipeline({
+    ({ h, rows, sends } = await openConversationTest({
       log: pino({ level: 'info' }, sink),
       // Sends are retried as in production (on and off, waits of at most 1 s here), well past the outage.
       pipeline: { retry: { ...FAST.retry, maxMs: 1_000, retryForMs: 5 * 60_000 } },
-    });
-    rows = await ConversationRows.open(h.gw.dbUrl);
-    sends = new SendLog(h.cloud);
+    }));
     const t = await provisionTenant(h.gw, { agent: { provider: 'openai', markReadWithTyping: false } });
     customers = new Customers(h.gw.url, t.phoneNumberId);
   });
-  afterAll(async () => {
-    sends?.stop();
-    await rows?.close();
-    await h?.close();
-  });
+  afterAll(() => closeConversationTest({ h, rows, sends }));
 
   const metric = async (name: string) => {
     const text = await (await fetch(h.gw.url + '/metrics', { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })).text();

@@ -5,14 +5,10 @@ import { eventually, type PipelineHarness } from '../support/pipeline.ts';
 import { ConversationRows } from './conversationRows.ts';
 import { Customers, newWaId, SendLog } from './customers.ts';
 import { closeConversationTest, openConversationTest } from './harness.ts';
+import { p99 } from '../support/percentile.ts';
 
 const MODEL_LATENCY_MS = 300;
 const FALLBACK = 'Sorry, we will get back to you shortly.';
-
-function p99(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)];
-}
 
 describe("a tenant's model hangs on every call", () => {
   let hanging: FakeModel;

@@ -6,6 +6,7 @@ import { provisionTenant, startTestGateway, type TestGateway } from '../support/
 import { messagesValue, notification, postWebhook, textMessage, textNotification } from '../support/webhooks.ts';
 import { MAX_UPDATES_PER_NOTIFICATION } from '../../src/webhook/normalize.ts';
 import { ingestOnly, Rows } from './rows.ts';
+import { p99 } from '../support/percentile.ts';
 
 const FLOOD_SECRET = 'flood-own-app-secret';
 
@@ -13,11 +14,6 @@ const FLOOD_SECRET = 'flood-own-app-secret';
 function bulk(phoneNumberId: string, n: number, senders = 50, tag = 'x') {
   const messages = Array.from({ length: n }, (_, i) => textMessage(`1555${tag}${String(i % senders).padStart(6, '0')}`, `flood ${i}`));
   return notification({ value: messagesValue(phoneNumberId, messages) });
-}
-
-function p99(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)];
 }
 
 describe('one tenant flooding its own-app webhook', () => {
