@@ -152,7 +152,12 @@ export class FakeModel {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this._count++;
     this._inflight++;
-    if (this._inflight > this._maxConcurrent) this._maxConcurrent = this._inflight;
+    // Counted once the events that came with this request are handled: a caller that aborted a call and
+    // then began the next one closed the old connection first, but on a busy machine both can reach this
+    // process in the same turn of its event loop, the new request handled before the old one's close.
+    setImmediate(() => {
+      if (!res.closed && this._inflight > this._maxConcurrent) this._maxConcurrent = this._inflight;
+    });
     let timer: NodeJS.Timeout | undefined;
     res.on('close', () => {
       this._inflight--;
