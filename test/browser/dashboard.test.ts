@@ -283,6 +283,7 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     expect((await asAdmin<{ name: string; monthlyMessageLimit: number }>('GET', `/api/tenants/${tenant.id}`)).body).toMatchObject({ name: 'Tandem Bike Repairs', monthlyMessageLimit: 750 });
     await expect.poll(() => dash.locator('#tenant-title').textContent(), { timeout: WAIT }).toBe(`Tandem Bike Repairs #${tenant.id}`);
     expect(await dash.locator('.figures dd').nth(1).textContent()).toBe('0 of 750');
+    await dash.screenshot({ path: path.join(OUT, 'tenant.png'), fullPage: true });
 
     // Rotate the channel's token: typed in a password field, never shown back.
     const row = dash.locator('.channel-list tbody tr', { hasText: '+1 555 0199' });
@@ -356,6 +357,16 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     // Back to every tenant.
     await dash.selectOption('#audit-tenant', '');
     await expect.poll(() => dash.locator('.audit-list thead th').allTextContents(), { timeout: WAIT }).toContain('Tenant');
+
+    // On a phone the wide tables scroll in their own box: the page itself does not overflow sideways.
+    await dash.setViewportSize({ width: 390, height: 844 });
+    for (const [hash, table] of [['#/audit', '.audit-list'], ['#/tenants', '.tenant-list']]) {
+      await dash.goto(sandbox.url + '/' + hash);
+      await dash.locator(table).waitFor({ timeout: WAIT });
+      expect(await dash.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), hash).toBe(true);
+      await dash.screenshot({ path: path.join(OUT, `phone-${hash.slice(2)}.png`) });
+    }
+    await dash.setViewportSize({ width: 1280, height: 800 });
     expect(trouble.consoleErrors).toEqual([]);
   });
 });

@@ -76,9 +76,11 @@ export function AuditView(props: { session: Session; tenantId: string | null }) 
 
   const older = async () => {
     if (!cursor || loadingMore) return;
+    const mine = props.tenantId;
     setLoadingMore(true);
     try {
       const page = await api.audit({ ...query(), cursor });
+      if (asked.current !== mine) return;
       setItems((prev) => [...(prev ?? []), ...page.items.filter((e) => !prev?.some((p) => p.id === e.id))]);
       setCursor(page.nextCursor);
     } catch (err) {
@@ -123,35 +125,39 @@ export function AuditView(props: { session: Session; tenantId: string | null }) 
     items !== null && items.length === 0 ? h('p', { class: 'muted', role: 'status' }, 'Nothing recorded yet.') : null,
     items !== null && items.length > 0
       ? h(
-          'table',
-          { class: 'grid audit-list', 'aria-labelledby': 'audit-title' },
+          'div',
+          { class: 'table-wrap' },
           h(
-            'thead',
-            null,
+            'table',
+            { class: 'grid audit-list', 'aria-labelledby': 'audit-title' },
             h(
-              'tr',
+              'thead',
               null,
-              h('th', { scope: 'col' }, 'When'),
-              h('th', { scope: 'col' }, 'Who'),
-              h('th', { scope: 'col' }, 'Action'),
-              everyTenant ? h('th', { scope: 'col' }, 'Tenant') : null,
-              h('th', { scope: 'col' }, 'Target'),
-              h('th', { scope: 'col' }, 'Detail'),
-            ),
-          ),
-          h(
-            'tbody',
-            null,
-            items.map((e) =>
               h(
                 'tr',
-                { key: e.id, 'data-audit-id': e.id, 'data-action': e.action },
-                h('td', { title: fullTime(e.createdAt) }, h('time', { dateTime: e.createdAt }, shortTime(e.createdAt))),
-                h('td', { class: 'who' }, who(e)),
-                h('td', { class: 'action', title: e.action }, ACTIONS[e.action] ?? e.action),
-                everyTenant ? h('td', null, tenantLabel(e.tenantId)) : null,
-                h('td', null, e.target ? `${e.target.type} #${e.target.id}` : '—'),
-                h('td', { class: 'detail' }, detailText(e.detail)),
+                null,
+                h('th', { scope: 'col' }, 'When'),
+                h('th', { scope: 'col' }, 'Who'),
+                h('th', { scope: 'col' }, 'Action'),
+                everyTenant ? h('th', { scope: 'col' }, 'Tenant') : null,
+                h('th', { scope: 'col' }, 'Target'),
+                h('th', { scope: 'col' }, 'Detail'),
+              ),
+            ),
+            h(
+              'tbody',
+              null,
+              items.map((e) =>
+                h(
+                  'tr',
+                  { key: e.id, 'data-audit-id': e.id, 'data-action': e.action },
+                  h('td', { title: fullTime(e.createdAt) }, h('time', { dateTime: e.createdAt }, shortTime(e.createdAt))),
+                  h('td', { class: 'who' }, who(e)),
+                  h('td', { class: 'action', title: e.action }, ACTIONS[e.action] ?? e.action),
+                  everyTenant ? h('td', null, tenantLabel(e.tenantId)) : null,
+                  h('td', null, e.target ? `${e.target.type} #${e.target.id}` : '—'),
+                  h('td', { class: 'detail' }, detailText(e.detail)),
+                ),
               ),
             ),
           ),

@@ -57,43 +57,47 @@ export function ChannelsSection(props: { tenantId: string; onChanged: () => void
     channels !== null && channels.length === 0 ? h('p', { class: 'muted' }, 'No channel: this tenant has no WhatsApp number.') : null,
     channels !== null && channels.length > 0
       ? h(
-          'table',
-          { class: 'grid channel-list', 'aria-labelledby': 'channels-title' },
+          'div',
+          { class: 'table-wrap' },
           h(
-            'thead',
-            null,
+            'table',
+            { class: 'grid channel-list', 'aria-labelledby': 'channels-title' },
             h(
-              'tr',
+              'thead',
               null,
-              h('th', { scope: 'col' }, 'Number'),
-              h('th', { scope: 'col' }, 'Phone number id'),
-              h('th', { scope: 'col' }, 'Messages per second'),
-              h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
-            ),
-          ),
-          h(
-            'tbody',
-            null,
-            channels.map((c) =>
               h(
                 'tr',
-                { key: c.id, 'data-channel-id': c.id },
-                h('th', { scope: 'row' }, c.displayPhoneNumber),
-                h('td', null, h('code', null, c.phoneNumberId)),
-                h('td', null, String(c.messagesPerSecond)),
+                null,
+                h('th', { scope: 'col' }, 'Number'),
+                h('th', { scope: 'col' }, 'Phone number id'),
+                h('th', { scope: 'col' }, 'Messages per second'),
+                h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
+              ),
+            ),
+            h(
+              'tbody',
+              null,
+              channels.map((c) =>
                 h(
-                  'td',
-                  { class: 'row-actions' },
-                  rotating === c.id
-                    ? h(TokenForm, { channel: c, busy, onSave: (token) => void rotate(c, token), onCancel: () => setRotating(null) })
-                    : h('button', { type: 'button', disabled: busy, onClick: () => setRotating(c.id) }, 'Rotate token'),
-                  h(ConfirmButton, {
-                    label: 'Remove',
-                    question: `Remove ${c.displayPhoneNumber}? It stops routing now; its contacts, conversations and messages are removed.`,
-                    confirmLabel: `Remove ${c.displayPhoneNumber}`,
-                    busy,
-                    onConfirm: () => void remove(c),
-                  }),
+                  'tr',
+                  { key: c.id, 'data-channel-id': c.id },
+                  h('th', { scope: 'row' }, c.displayPhoneNumber),
+                  h('td', null, h('code', null, c.phoneNumberId)),
+                  h('td', null, String(c.messagesPerSecond)),
+                  h(
+                    'td',
+                    { class: 'row-actions' },
+                    rotating === c.id
+                      ? h(TokenForm, { channel: c, busy, onSave: (token) => void rotate(c, token), onCancel: () => setRotating(null) })
+                      : h('button', { type: 'button', disabled: busy, onClick: () => setRotating(c.id) }, 'Rotate token'),
+                    h(ConfirmButton, {
+                      label: 'Remove',
+                      question: `Remove ${c.displayPhoneNumber}? It stops routing now; its contacts, conversations and messages are removed.`,
+                      confirmLabel: `Remove ${c.displayPhoneNumber}`,
+                      busy,
+                      onConfirm: () => void remove(c),
+                    }),
+                  ),
                 ),
               ),
             ),

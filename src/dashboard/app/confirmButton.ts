@@ -1,5 +1,5 @@
 import { h } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 
 /**
  * A button whose action is asked about first, in the page (no browser
@@ -19,6 +19,7 @@ export function ConfirmButton(props: {
   onConfirm: () => void;
 }) {
   const [asking, setAsking] = useState(false);
+  const questionId = useId();
   const confirm = useRef<HTMLButtonElement>(null);
   const first = useRef<HTMLButtonElement>(null);
   // Where the focus goes after a change of `asking`: null before any.
@@ -48,8 +49,8 @@ export function ConfirmButton(props: {
   }
   return h(
     'div',
-    { class: 'confirm', role: 'group', 'aria-label': props.question },
-    h('p', null, props.question),
+    { class: 'confirm', role: 'group', 'aria-labelledby': questionId },
+    h('p', { id: questionId }, props.question),
     h(
       'button',
       {

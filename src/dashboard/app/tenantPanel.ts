@@ -1,5 +1,5 @@
 import { h } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type TenantSummary } from './api.ts';
 import { ChannelsSection } from './channelsSection.ts';
 import { ConfirmButton } from './confirmButton.ts';
@@ -20,6 +20,15 @@ export function TenantPanel(props: { id: string; deleting: ReadonlyMap<string, T
   const [status, setStatus] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const deleting = props.deleting.has(props.id);
+  const title = useRef<HTMLHeadingElement>(null);
+  const titled = useRef(false);
+  // Opened from the list, the link that had the focus is gone: the focus goes to the tenant's name, once.
+  useEffect(() => {
+    if (tenant && !titled.current) {
+      titled.current = true;
+      title.current?.focus();
+    }
+  }, [tenant]);
 
   /** The tenant as the list shows it (search by id: one row, with its usage); null: no such tenant, or deleted. */
   const load = async () => {
@@ -89,7 +98,7 @@ export function TenantPanel(props: { id: string; deleting: ReadonlyMap<string, T
     'main',
     { class: 'page' },
     back(),
-    h('h2', { id: 'tenant-title' }, tenant.name, h('span', { class: 'muted id' }, ` #${tenant.id}`)),
+    h('h2', { id: 'tenant-title', ref: title, tabIndex: -1 }, tenant.name, h('span', { class: 'muted id' }, ` #${tenant.id}`)),
     h(
       'dl',
       { class: 'figures' },

@@ -57,8 +57,10 @@ export function TenantsView(props: { deleting: ReadonlyMap<string, TenantSummary
 
   const more = async () => {
     if (!cursor) return;
+    const mine = asked;
     try {
-      const page = await api.tenants({ ...query(asked), cursor });
+      const page = await api.tenants({ ...query(mine), cursor });
+      if (current.current !== mine) return;
       setItems((prev) => [...(prev ?? []), ...page.items.filter((t) => !prev?.some((p) => p.id === t.id))]);
       setCursor(page.nextCursor);
     } catch (err) {
@@ -100,37 +102,41 @@ export function TenantsView(props: { deleting: ReadonlyMap<string, TenantSummary
     shown !== null && shown.length === 0 ? h('p', { class: 'muted', role: 'status' }, asked.search || asked.state ? 'No tenant matches.' : 'No tenants yet.') : null,
     shown !== null && shown.length > 0
       ? h(
-          'table',
-          { class: 'grid tenant-list', 'aria-labelledby': 'tenants-title' },
+          'div',
+          { class: 'table-wrap' },
           h(
-            'thead',
-            null,
+            'table',
+            { class: 'grid tenant-list', 'aria-labelledby': 'tenants-title' },
             h(
-              'tr',
+              'thead',
               null,
-              h('th', { scope: 'col' }, 'Tenant'),
-              h('th', { scope: 'col' }, 'State'),
-              h('th', { scope: 'col' }, 'Answers this month'),
-              h('th', { scope: 'col' }, 'Channels'),
-              h('th', { scope: 'col' }, 'Created'),
-            ),
-          ),
-          h(
-            'tbody',
-            null,
-            shown.map((t) => {
-              const deleting = props.deleting.has(t.id);
-              const st = tenantStatus(t, deleting);
-              return h(
+              h(
                 'tr',
-                { key: t.id, 'data-tenant-id': t.id },
-                h('th', { scope: 'row' }, deleting ? t.name : h('a', { href: `#/tenants/${t.id}` }, t.name), h('span', { class: 'muted id' }, ` #${t.id}`)),
-                h('td', null, h('span', { class: `state tone-${st.tone}`, title: t.disabledAt ? `Disabled ${fullTime(t.disabledAt)}` : undefined }, st.label)),
-                h('td', { class: 'usage-cell' }, usageText(t.usage)),
-                h('td', null, String(t.channels)),
-                h('td', { title: fullTime(t.createdAt) }, shortTime(t.createdAt)),
-              );
-            }),
+                null,
+                h('th', { scope: 'col' }, 'Tenant'),
+                h('th', { scope: 'col' }, 'State'),
+                h('th', { scope: 'col' }, 'Answers this month'),
+                h('th', { scope: 'col' }, 'Channels'),
+                h('th', { scope: 'col' }, 'Created'),
+              ),
+            ),
+            h(
+              'tbody',
+              null,
+              shown.map((t) => {
+                const deleting = props.deleting.has(t.id);
+                const st = tenantStatus(t, deleting);
+                return h(
+                  'tr',
+                  { key: t.id, 'data-tenant-id': t.id },
+                  h('th', { scope: 'row' }, deleting ? t.name : h('a', { href: `#/tenants/${t.id}` }, t.name), h('span', { class: 'muted id' }, ` #${t.id}`)),
+                  h('td', null, h('span', { class: `state tone-${st.tone}`, title: t.disabledAt ? `Disabled ${fullTime(t.disabledAt)}` : undefined }, st.label)),
+                  h('td', { class: 'usage-cell' }, usageText(t.usage)),
+                  h('td', null, String(t.channels)),
+                  h('td', { title: fullTime(t.createdAt) }, shortTime(t.createdAt)),
+                );
+              }),
+            ),
           ),
         )
       : null,
