@@ -26,6 +26,7 @@ import type { Sessions } from './sessions.ts';
 import { settingsRoutes } from './settings.routes.ts';
 import { SseStreams } from './sse.ts';
 import { tenantLifecycleRoutes } from './tenantLifecycle.routes.ts';
+import { tenantRoutes } from './tenants.routes.ts';
 import { usageRoutes } from './usage.routes.ts';
 
 /** What the operator API uses. */
@@ -47,7 +48,7 @@ export interface OperatorApiDeps {
 }
 
 /**
- * The operator API beyond provisioning (docs/api.md): conversations,
+ * The operator API (docs/api.md): provisioning, conversations,
  * messages, pause/resume, manual sends, usage, settings, tenant keys, the
  * tenant life cycle, channels, contact erasure, the audit log, live events,
  * the dashboard session and the OpenAPI document.
@@ -62,6 +63,8 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   const streams = new SseStreams(app);
   const limiter = new FailureLimiter({ max: SIGN_IN_MAX_FAILURES, windowMs: SIGN_IN_WINDOW_MS });
 
+  // Provisioning is here, in the scope that reads the session cookie and checks its origin, so that the admin's dashboard can rename a tenant.
+  await tenantRoutes(app, { provisioning, auth, audit });
   await conversationRoutes(app, { db, takeover, auth, audit });
   await messageRoutes(app, { db, takeover, auth, hub, audit });
   await eventRoutes(app, { db, auth, hub, streams });

@@ -7,7 +7,6 @@ import { refuseMalformedText } from '../api/inputGuard.ts';
 import { operatorApiRoutes } from '../api/plugin.ts';
 import type { Sessions } from '../api/sessions.ts';
 import { API_HEADERS, addSecurityHeaders, isApiPath } from '../api/securityHeaders.ts';
-import { tenantRoutes } from '../api/tenants.routes.ts';
 import type { Config } from '../config/config.ts';
 import type { Takeover } from '../conversation/takeover.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
@@ -137,7 +136,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // NUL characters, lone surrogates and deep nesting in a path, query or body are a 400 before any handler runs.
   await app.register(async (checked) => {
     refuseMalformedText(checked);
-    await checked.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth, audit: deps.audit }));
     await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
     await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
     await checked.register(async (scope) => dashboardRoutes(scope));

@@ -210,6 +210,27 @@ describe('server-side sessions: the cookie holds a session, not the key', () => 
     expect((await client.query('SELECT 1 FROM sessions WHERE token_hash = $1', [hashKey(token)])).rowCount).toBe(0);
   });
 
+  it("an admin session changes a tenant (the dashboard's Tenants page) from this site only, recorded as through the dashboard", async () => {
+    const t = await tenantWithConversation(h.gw);
+    const { cookie } = await signIn(TEST_ADMIN_KEY);
+    const path = `/api/tenants/${t.tenant.id}`;
+    for (const headers of [{ cookie }, { cookie, origin: 'https://evil.example' }] as Record<string, string>[]) {
+      const r = await raw(origin, 'PATCH', path, headers, { name: 'Renamed elsewhere' });
+      expect(r.status, JSON.stringify(headers)).toBe(403);
+      expect(r.body.error.code).toBe('cross_site_request');
+    }
+    expect((await raw(origin, 'GET', path, { cookie })).body.name).toBe('Acme');
+    const r = await raw(origin, 'PATCH', path, { cookie, origin }, { name: 'Acme Cycles', monthlyMessageLimit: 300 });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ name: 'Acme Cycles', monthlyMessageLimit: 300 });
+    const audit = await api(h.gw, 'GET', `/api/audit?tenantId=${t.tenant.id}`);
+    expect(audit.body.items[0]).toMatchObject({ action: 'settings.changed', actor: 'admin', via: 'dashboard', detail: { fields: ['name', 'monthlyMessageLimit'] } });
+    // A tenant's own session may not rename it: 403, nothing changed.
+    const own = await signIn(t.key);
+    expect((await raw(origin, 'PATCH', path, { cookie: own.cookie, origin }, { name: 'Mine now' })).status).toBe(403);
+    expect((await raw(origin, 'GET', path, { cookie })).body.name).toBe('Acme Cycles');
+  });
+
   it('an admin session works, and ends with sign-out', async () => {
     const { cookie } = await signIn(TEST_ADMIN_KEY);
     expect((await raw(origin, 'GET', '/api/session', { cookie })).body).toEqual({ kind: 'admin', tenantId: null, tenantName: null });

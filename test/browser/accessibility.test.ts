@@ -111,6 +111,15 @@ describe.runIf(runBrowserTests)('accessibility: axe on every dashboard and sandb
     expect(await seriousViolations(dash)).toEqual([]);
   });
 
+  it("a tenant's audit log page: no serious or critical violation", async () => {
+    await dash.goto(sandbox.url + '/#/audit');
+    await dash.waitForSelector('.audit-list tbody tr', { timeout: WAIT });
+    // The keyboard test above paused and resumed: the tenant key sees its own actions, and no tenant column.
+    expect(await dash.locator('.audit-list tbody tr').first().getAttribute('data-action')).toBe('conversation.resumed');
+    expect(await dash.locator('.audit-list thead th').allTextContents()).toEqual(['When', 'Who', 'Action', 'Target', 'Detail']);
+    expect(await seriousViolations(dash)).toEqual([]);
+  });
+
   it("the admin's pages (every tenant's conversations, performance): no serious or critical violation", async () => {
     await dash.click('button:has-text("Sign out")');
     await dash.waitForSelector('#key', { timeout: WAIT });
@@ -121,6 +130,69 @@ describe.runIf(runBrowserTests)('accessibility: axe on every dashboard and sandb
     expect(await seriousViolations(dash)).toEqual([]);
     await dash.goto(sandbox.url + '/#/performance');
     await dash.waitForSelector('h2:has-text("Performance")', { timeout: WAIT });
+    expect(await seriousViolations(dash)).toEqual([]);
+  });
+
+  it('as the admin, with the keyboard alone: finds a tenant, disables and enables it (asked first), and reads both in its audit log; axe finds nothing serious on the way', async () => {
+    await dash.goto(sandbox.url + '/#/');
+    await dash.waitForSelector('a.conversation', { timeout: WAIT });
+    await tabTo(dash, 'nav a', 'Tenants');
+    await dash.keyboard.press('Enter');
+    await dash.waitForSelector('.tenant-list tbody tr', { timeout: WAIT });
+    expect(await seriousViolations(dash)).toEqual([]);
+
+    // Search by name.
+    await tabTo(dash, '#tenant-search');
+    await dash.keyboard.type('demo');
+    await dash.keyboard.press('Enter');
+    await expect.poll(() => dash.locator('.tenant-list tbody tr').allTextContents(), { timeout: WAIT }).toEqual([expect.stringMatching(/^Demo Bikes #\d+Active\d+ of 1,0001/)]);
+    await tabTo(dash, '.tenant-list a', 'Demo Bikes');
+    await dash.keyboard.press('Enter');
+    await expect.poll(() => dash.locator('#tenant-title').textContent(), { timeout: WAIT }).toMatch(/^Demo Bikes #\d+$/);
+    await dash.waitForSelector('.channel-list tbody tr', { timeout: WAIT });
+    expect(await seriousViolations(dash)).toEqual([]);
+    const state = dash.locator('dd[data-state]');
+    expect(await state.getAttribute('data-state')).toBe('active');
+    const focused = () => dash.evaluate(() => document.activeElement?.textContent ?? '');
+
+    // Disable: the question takes the focus on its confirming button; the answer gives it back to the (now) Enable button.
+    await tabTo(dash, 'button', 'Disable');
+    await dash.keyboard.press('Enter');
+    await expect.poll(focused, { timeout: WAIT }).toBe('Disable Demo Bikes');
+    expect(await dash.locator('.confirm p').textContent()).toMatch(/^Disable Demo Bikes\? Its webhooks are still stored/);
+    expect(await seriousViolations(dash)).toEqual([]);
+    await dash.keyboard.press('Enter');
+    await expect.poll(() => state.getAttribute('data-state'), { timeout: WAIT }).toBe('disabled');
+    expect(await state.textContent()).toMatch(/^Disabled since /);
+    await expect.poll(focused, { timeout: WAIT }).toBe('Enable');
+    // A tenant key of a disabled tenant is refused.
+    expect((await fetch(sandbox.url + '/api/usage', { headers: { authorization: `Bearer ${sandbox.tenantKey}` } })).status).toBe(403);
+
+    // Enable, with the space bar this time.
+    await dash.keyboard.press(' ');
+    await expect.poll(focused, { timeout: WAIT }).toBe('Enable Demo Bikes');
+    await dash.keyboard.press(' ');
+    await expect.poll(() => state.getAttribute('data-state'), { timeout: WAIT }).toBe('active');
+    expect((await fetch(sandbox.url + '/api/usage', { headers: { authorization: `Bearer ${sandbox.tenantKey}` } })).status).toBe(200);
+
+    // Its audit log: newest first, both actions, by the admin through the dashboard.
+    await tabTo(dash, 'a', 'Audit log of Demo Bikes');
+    await dash.keyboard.press('Enter');
+    const rows = dash.locator('.audit-list tbody tr');
+    await expect.poll(async () => (await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')))).slice(0, 2), { timeout: WAIT }).toEqual([
+      'tenant.enabled',
+      'tenant.disabled',
+    ]);
+    expect(await rows.nth(0).locator('.who').textContent()).toBe('Admin key, dashboard');
+    expect(await rows.nth(0).locator('.action').textContent()).toBe('Tenant enabled');
+    expect(await rows.nth(1).locator('.action').textContent()).toBe('Tenant disabled');
+    expect(await dash.locator('#audit-tenant option:checked').textContent()).toMatch(/^Demo Bikes #\d+$/);
+    expect(await seriousViolations(dash)).toEqual([]);
+
+    // Every tenant's log, with the tenant column.
+    await tabTo(dash, 'nav a', 'Audit log');
+    await dash.keyboard.press('Enter');
+    await expect.poll(() => dash.locator('.audit-list thead th').allTextContents(), { timeout: WAIT }).toEqual(['When', 'Who', 'Action', 'Tenant', 'Target', 'Detail']);
     expect(await seriousViolations(dash)).toEqual([]);
   });
 });

@@ -241,5 +241,132 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     expect(trouble.consoleErrors).toEqual([]);
     expect(trouble.pageErrors).toEqual([]);
   });
-});
 
+  /** An admin API call with the bearer key (what a script would do), for the rows the pages then manage. */
+  async function asAdmin<T>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(sandbox.url + url, {
+      method,
+      headers: { authorization: `Bearer ${sandbox.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (res.status === 204 ? undefined : await res.json()) as T };
+  }
+
+  it('the admin manages a tenant on the Tenants page: search, rename and limit, rotate a channel token, remove the channel, delete with the name typed', async () => {
+    const tenant = (await asAdmin<{ id: string }>('POST', '/api/tenants', { name: 'Tandem Repairs', monthlyMessageLimit: 500 })).body;
+    const channel = await asAdmin<{ id: string }>('POST', `/api/tenants/${tenant.id}/channels`, { phoneNumberId: 'tandem-1', displayPhoneNumber: '+1 555 0199', accessToken: 'first-token' });
+    expect(channel.status).toBe(201);
+
+    await dash.click('nav a:has-text("Tenants")');
+    await dash.locator('.tenant-list tbody tr').first().waitFor({ timeout: WAIT });
+    await dash.fill('#tenant-search', 'tandem');
+    await dash.click('form.search button[type=submit]');
+    const rows = dash.locator('.tenant-list tbody tr');
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(1);
+    expect(await rows.first().locator('td').allTextContents()).toEqual(['Active', '0 of 500', '1', expect.any(String)]);
+    // Searching by id finds it too; a state filter it does not match finds nothing.
+    await dash.fill('#tenant-search', tenant.id);
+    await dash.selectOption('#tenant-state', 'disabled');
+    await dash.click('form.search button[type=submit]');
+    await expect.poll(() => dash.locator('main [role=status]').textContent(), { timeout: WAIT }).toBe('No tenant matches.');
+    await dash.selectOption('#tenant-state', 'active');
+    await dash.click('form.search button[type=submit]');
+    await expect.poll(() => rows.allTextContents(), { timeout: WAIT }).toEqual([expect.stringContaining('Tandem Repairs')]);
+    await rows.first().locator('a').click();
+    await expect.poll(() => dash.locator('#tenant-title').textContent(), { timeout: WAIT }).toBe(`Tandem Repairs #${tenant.id}`);
+
+    // Rename and change the limit.
+    await dash.fill('#t-name', 'Tandem Bike Repairs');
+    await dash.fill('#t-limit', '750');
+    await dash.click('form.settings button[type=submit]');
+    await expect.poll(() => dash.locator('main > .actions [role=status]').textContent(), { timeout: WAIT }).toBe('Saved.');
+    expect((await asAdmin<{ name: string; monthlyMessageLimit: number }>('GET', `/api/tenants/${tenant.id}`)).body).toMatchObject({ name: 'Tandem Bike Repairs', monthlyMessageLimit: 750 });
+    await expect.poll(() => dash.locator('#tenant-title').textContent(), { timeout: WAIT }).toBe(`Tandem Bike Repairs #${tenant.id}`);
+    expect(await dash.locator('.figures dd').nth(1).textContent()).toBe('0 of 750');
+    await dash.screenshot({ path: path.join(OUT, 'tenant.png'), fullPage: true });
+
+    // Rotate the channel's token: typed in a password field, never shown back.
+    const row = dash.locator('.channel-list tbody tr', { hasText: '+1 555 0199' });
+    await row.locator('button:has-text("Rotate token")').click();
+    const token = row.locator('input[type=password]');
+    await expect.poll(() => token.evaluate((el) => el === document.activeElement), { timeout: WAIT }).toBe(true);
+    await token.fill('second-token');
+    await row.locator('button:has-text("Save token")').click();
+    await expect.poll(() => dash.locator('.panel [role=status]').textContent(), { timeout: WAIT }).toMatch(/access token of \+1 555 0199 is replaced/);
+    expect(await dash.content()).not.toContain('second-token');
+    const audit = async () => (await asAdmin<{ items: { action: string; via: string; detail: unknown }[] }>('GET', `/api/audit?tenantId=${tenant.id}`)).body.items;
+    expect((await audit())[0]).toMatchObject({ action: 'channel.token_rotated', via: 'dashboard' });
+    expect(JSON.stringify(await audit())).not.toContain('second-token');
+
+    // Remove the channel, asked first.
+    await row.locator('button:has-text("Remove")').click();
+    await row.locator('button.danger').click();
+    await expect.poll(() => dash.locator('.channel-list').count(), { timeout: WAIT }).toBe(0);
+    expect(await dash.locator('section[aria-labelledby=channels-title]').textContent()).toContain('No channel');
+    expect((await asAdmin<{ items: unknown[] }>('GET', `/api/tenants/${tenant.id}/channels`)).body.items).toEqual([]);
+    expect((await audit())[0]).toMatchObject({ action: 'channel.removed', detail: { phoneNumberId: 'tandem-1' } });
+
+    // Delete: only once the name is typed exactly.
+    const del = dash.locator('.danger-zone button[type=submit]');
+    expect(await del.isDisabled()).toBe(true);
+    await dash.fill('#t-confirm', 'Tandem Bike');
+    expect(await del.isDisabled()).toBe(true);
+    await dash.fill('#t-confirm', 'Tandem Bike Repairs');
+    expect(await del.isDisabled()).toBe(false);
+    await del.click();
+    await expect.poll(() => dash.locator('dd[data-state]').getAttribute('data-state'), { timeout: WAIT }).toBe('deleting');
+    expect(await dash.locator('main > .actions [role=status]').textContent()).toMatch(/being deleted/);
+    expect(await dash.locator('.danger-zone, .channel-list, form.settings').count()).toBe(0);
+    await expect.poll(async () => (await asAdmin('GET', `/api/tenants/${tenant.id}`)).status, { timeout: WAIT }).toBe(404);
+
+    // The list shows it as deleting (the API no longer lists it), without a link.
+    await dash.click('a:has-text("All tenants")');
+    const gone = dash.locator('.tenant-list tbody tr', { hasText: 'Tandem Bike Repairs' });
+    await gone.waitFor({ timeout: WAIT });
+    expect(await gone.locator('.state').textContent()).toBe('Deleting');
+    expect(await gone.locator('a').count()).toBe(0);
+    await dash.screenshot({ path: path.join(OUT, 'tenants.png') });
+    expect(trouble.consoleErrors).toEqual([]);
+    expect(trouble.pageErrors).toEqual([]);
+  });
+
+  it("the audit log page: one tenant's actions newest first, paged with the API's cursor, and the tenant chosen in a list", async () => {
+    const tenant = (await asAdmin<{ id: string }>('POST', '/api/tenants', { name: 'Audit Paging' })).body;
+    // 1 creation + 54 changes: more than the page of 50.
+    for (let i = 1; i <= 54; i++) expect((await asAdmin('PATCH', `/api/tenants/${tenant.id}`, { monthlyMessageLimit: i })).status).toBe(200);
+
+    await dash.goto(sandbox.url + '/#/audit');
+    await dash.locator('.audit-list tbody tr').first().waitFor({ timeout: WAIT });
+    await expect.poll(() => dash.locator('#audit-tenant option').allTextContents(), { timeout: WAIT }).toContain(`Audit Paging #${tenant.id}`);
+    await dash.selectOption('#audit-tenant', tenant.id);
+    await expect.poll(() => dash.evaluate(() => location.hash)).toBe(`#/audit/${tenant.id}`);
+    const rows = dash.locator('.audit-list tbody tr');
+    const ids = () => rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-audit-id'))));
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(50);
+    expect(await rows.first().locator('.action').textContent()).toBe('Settings changed');
+    expect(await rows.first().locator('.detail').textContent()).toBe('fields: monthlyMessageLimit');
+    await dash.click('button:has-text("Load older")');
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(55);
+    const seen = await ids();
+    expect(seen).toEqual([...seen].sort((a, b) => b - a));
+    expect(new Set(seen).size).toBe(55);
+    expect(await rows.last().getAttribute('data-action')).toBe('tenant.created');
+    expect(await dash.locator('button:has-text("Load older")').count()).toBe(0);
+    await dash.screenshot({ path: path.join(OUT, 'audit.png') });
+
+    // Back to every tenant.
+    await dash.selectOption('#audit-tenant', '');
+    await expect.poll(() => dash.locator('.audit-list thead th').allTextContents(), { timeout: WAIT }).toContain('Tenant');
+
+    // On a phone the wide tables scroll in their own box: the page itself does not overflow sideways.
+    await dash.setViewportSize({ width: 390, height: 844 });
+    for (const [hash, table] of [['#/audit', '.audit-list'], ['#/tenants', '.tenant-list']]) {
+      await dash.goto(sandbox.url + '/' + hash);
+      await dash.locator(table).waitFor({ timeout: WAIT });
+      expect(await dash.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), hash).toBe(true);
+      await dash.screenshot({ path: path.join(OUT, `phone-${hash.slice(2)}.png`) });
+    }
+    await dash.setViewportSize({ width: 1280, height: 800 });
+    expect(trouble.consoleErrors).toEqual([]);
+  });
+});

@@ -72,6 +72,40 @@ export interface TenantSettings {
   agent: AgentSettings;
 }
 
+/** A tenant in the admin's list: its state and this month's usage. */
+export interface TenantSummary {
+  id: string;
+  name: string;
+  disabled: boolean;
+  disabledAt: string | null;
+  retentionDays: number | null;
+  channels: number;
+  usage: Usage;
+  createdAt: string;
+}
+
+/** A channel (a WhatsApp number): never its token or secrets. */
+export interface Channel {
+  id: string;
+  tenantId: string;
+  phoneNumberId: string;
+  displayPhoneNumber: string;
+  messagesPerSecond: number;
+}
+
+/** One operator action of the audit log. */
+export interface AuditEntry {
+  id: string;
+  tenantId: string | null;
+  actor: 'admin' | 'tenant_key' | 'cli';
+  actorKeyId: string | null;
+  via: 'api' | 'dashboard' | 'cli';
+  action: string;
+  target: { type: string; id: string } | null;
+  detail: Record<string, unknown>;
+  createdAt: string;
+}
+
 /** An error the API answered with: its status and `{error:{code,message}}`. */
 export class ApiError extends Error {
   constructor(
@@ -136,4 +170,13 @@ export const api = {
   apiKeys: (tenantId: string) => call<{ items: ApiKeyInfo[] }>('GET', `/api/tenants/${encodeURIComponent(tenantId)}/api-keys`),
   createApiKey: (tenantId: string) => call<{ id: string; key: string }>('POST', `/api/tenants/${encodeURIComponent(tenantId)}/api-keys`),
   revokeApiKey: (id: string) => call<ApiKeyInfo>('DELETE', `/api/api-keys/${encodeURIComponent(id)}`),
+  tenants: (query: Record<string, string>) => call<Page<TenantSummary>>('GET', '/api/tenants?' + new URLSearchParams(query)),
+  updateTenant: (id: string, patch: { name?: string; monthlyMessageLimit?: number | null }) => call<{ id: string; name: string }>('PATCH', `/api/tenants/${encodeURIComponent(id)}`, patch),
+  disableTenant: (id: string) => call<{ id: string; disabled: boolean }>('POST', `/api/tenants/${encodeURIComponent(id)}/disable`),
+  enableTenant: (id: string) => call<{ id: string; disabled: boolean }>('POST', `/api/tenants/${encodeURIComponent(id)}/enable`),
+  deleteTenant: (id: string) => call<{ id: string; status: 'deleting' }>('DELETE', `/api/tenants/${encodeURIComponent(id)}`),
+  channels: (tenantId: string) => call<{ items: Channel[] }>('GET', `/api/tenants/${encodeURIComponent(tenantId)}/channels`),
+  rotateChannelToken: (id: string, accessToken: string) => call<Channel>('PATCH', `/api/channels/${encodeURIComponent(id)}`, { accessToken }),
+  removeChannel: (id: string) => call<Channel>('DELETE', `/api/channels/${encodeURIComponent(id)}`),
+  audit: (query: Record<string, string>) => call<Page<AuditEntry>>('GET', '/api/audit?' + new URLSearchParams(query)),
 };

@@ -77,3 +77,8 @@ export function statusText(m: Message): string {
 export function authorLabel(m: Message): string {
   return m.author === 'customer' ? 'Customer' : m.author === 'agent' ? 'Bot' : 'Operator';
 }
+
+/** What went wrong, for an error line: the API's message, or the error's. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,20 +1,32 @@
 import { h, render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, whenSignedOut, type Session, type TenantSettings, type Usage } from './api.ts';
+import { api, whenSignedOut, type Session, type TenantSettings, type TenantSummary, type Usage } from './api.ts';
+import { AuditView } from './auditView.ts';
 import { ConversationList } from './conversationList.ts';
 import { ConversationView } from './conversationView.ts';
 import { debounce, Live } from './live.ts';
 import { PerformanceView } from './performanceView.ts';
 import { SettingsView } from './settingsView.ts';
 import { SignIn } from './signIn.ts';
+import { TenantPanel } from './tenantPanel.ts';
+import { TenantsView } from './tenantsView.ts';
 
-type Route = { name: 'conversations'; id: string | null } | { name: 'settings' } | { name: 'performance' };
+type Route =
+  | { name: 'conversations'; id: string | null }
+  | { name: 'settings' }
+  | { name: 'performance' }
+  | { name: 'tenants'; id: string | null }
+  | { name: 'audit'; tenantId: string | null };
 
 function parseRoute(hash: string): Route {
   const m = /^#\/c\/(\d{1,18})$/.exec(hash);
   if (m) return { name: 'conversations', id: m[1] };
   if (hash === '#/settings') return { name: 'settings' };
   if (hash === '#/performance') return { name: 'performance' };
+  const t = /^#\/tenants(?:\/(\d{1,18}))?$/.exec(hash);
+  if (t) return { name: 'tenants', id: t[1] ?? null };
+  const a = /^#\/audit(?:\/(\d{1,18}))?$/.exec(hash);
+  if (a) return { name: 'audit', tenantId: a[1] ?? null };
   return { name: 'conversations', id: null };
 }
 
@@ -28,7 +40,7 @@ function useRoute(): Route {
   return route;
 }
 
-/** The dashboard: sign-in, then conversations (live), a conversation, settings, and for the admin the performance charts. */
+/** The dashboard: sign-in, then conversations (live), a conversation, settings, the audit log, and for the admin the tenants and the performance charts. */
 function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   useEffect(() => {
@@ -49,6 +61,8 @@ function SignedIn(props: { session: Session; onSignOut: () => void }) {
   const [connected, setConnected] = useState(false);
   const [usage, setUsage] = useState<Usage | null>(null);
   const [settings, setSettings] = useState<TenantSettings | null>(null);
+  // Tenants deleted from this page: the API no longer lists them; the Tenants page shows them as "Deleting".
+  const [deleting, setDeleting] = useState<ReadonlyMap<string, TenantSummary>>(new Map());
   const isTenant = session.kind === 'tenant';
 
   useEffect(() => {
@@ -81,6 +95,10 @@ function SignedIn(props: { session: Session; onSignOut: () => void }) {
   let body;
   if (route.name === 'settings' && isTenant) body = h(SettingsView, { onSaved: setSettings });
   else if (route.name === 'performance' && !isTenant) body = h(PerformanceView, null);
+  else if (route.name === 'tenants' && !isTenant && route.id)
+    body = h(TenantPanel, { key: route.id, id: route.id, deleting, onDeleted: (t: TenantSummary) => setDeleting((prev) => new Map(prev).set(t.id, t)) });
+  else if (route.name === 'tenants' && !isTenant) body = h(TenantsView, { deleting });
+  else if (route.name === 'audit') body = h(AuditView, { session, tenantId: isTenant ? null : route.tenantId });
   else {
     const id = route.name === 'conversations' ? route.id : null;
     body = h(
@@ -106,7 +124,9 @@ function SignedIn(props: { session: Session; onSignOut: () => void }) {
         'nav',
         { 'aria-label': 'Main' },
         nav('#/', 'Conversations', route.name === 'conversations'),
-        isTenant ? nav('#/settings', 'Settings', route.name === 'settings') : nav('#/performance', 'Performance', route.name === 'performance'),
+        isTenant ? nav('#/settings', 'Settings', route.name === 'settings') : nav('#/tenants', 'Tenants', route.name === 'tenants'),
+        nav('#/audit', 'Audit log', route.name === 'audit'),
+        isTenant ? null : nav('#/performance', 'Performance', route.name === 'performance'),
         h('button', { type: 'button', class: 'link', onClick: () => void signOut() }, 'Sign out'),
       ),
       h('span', { class: 'live ' + (connected ? 'on' : 'off'), role: 'status', title: connected ? 'Live updates on' : 'Reconnecting…' }, connected ? 'Live' : 'Offline'),
