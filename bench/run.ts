@@ -3,6 +3,7 @@ import { freePort } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../src/sandbox/cloudApiSimulator.ts';
 import { createDatabase, dropDatabase, provision } from './database.ts';
+import type { PgBouncer } from './pgbouncer.ts';
 import { cpuMsOf, firstJsonLine, treeCpuMs, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
 import { Load, type Customer, type LoadSnapshot } from './load.ts';
 import { bucketDelta, bucketQuantile, histogramBuckets, parsePrometheus, sumOf, type Sample } from './prometheus.ts';
@@ -31,6 +32,8 @@ export interface RunSpec {
   cpuProfileDir: string | null;
   /** Seconds between soak samples of the wagate processes; 0: none. */
   sampleEveryS: number;
+  /** wagate's pool through the environment's PgBouncer (transaction mode); null: straight to the server. */
+  pooler: 'pgbouncer' | null;
 }
 
 /** One row of the report's JSON (docs/performance.md), and what the markdown adds beside it. */
@@ -38,6 +41,8 @@ export interface RunResult {
   pipeline: PipelineName;
   modelLatencyMs: number;
   processes: number;
+  /** Present when wagate's pool went through PgBouncer in transaction mode. */
+  pooler?: 'pgbouncer';
   /** Answers received in the measured window. */
   messages: number;
   messagesPerSecond: number;
@@ -83,6 +88,8 @@ export interface RunEnvironment {
   postgresPid: number | null;
   /** Called about once a second with a progress line. */
   progress: (line: string) => void;
+  /** PgBouncer in front of the server (--pgbouncer), for the runs whose spec asks for it. */
+  pgbouncer?: PgBouncer | null;
 }
 
 const ADMIN_KEY = 'bench-admin-key-' + randomBytes(8).toString('hex');
@@ -98,7 +105,8 @@ interface Target {
 
 /** Runs one pipeline under load and measures it. Everything it starts, it stops. */
 export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ result: RunResult; details: RunDetails }> {
-  const label = `${spec.pipeline}, model ${spec.modelLatencyMs} ms${spec.processes > 1 ? `, ${spec.processes} processes` : ''}`;
+  const label = `${spec.pipeline}, model ${spec.modelLatencyMs} ms${spec.processes > 1 ? `, ${spec.processes} processes` : ''}${spec.pooler ? ', through PgBouncer' : ''}`;
+  if (spec.pooler && !env.pgbouncer) throw new Error('a run through PgBouncer needs the environment\'s PgBouncer');
   const dbUrl = await createDatabase(env.serverUrl, `bench_${spec.pipeline}_${randomBytes(4).toString('hex')}`);
   const cleanup: (() => Promise<unknown>)[] = [() => dropDatabase(env.serverUrl, dbUrl)];
   try {
@@ -121,7 +129,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const targets: Target[] = [];
     for (let i = 0; i < processes; i++) {
       const t = spec.pipeline === 'wagate'
-        ? await startWagate(ports[i], dbUrl, simulators[i].url, openaiBaseUrl, spec)
+        ? await startWagate(ports[i], dbUrl, spec.pooler ? env.pgbouncer!.through(dbUrl) : null, simulators[i].url, openaiBaseUrl, spec)
         : await startBaselineChild(ports[i], dbUrl, simulators[i].url, openaiBaseUrl);
       cleanup.unshift(() => t.child.stop());
       targets.push(t);
@@ -199,6 +207,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       pipeline: spec.pipeline,
       modelLatencyMs: spec.modelLatencyMs,
       processes,
+      ...(spec.pooler ? { pooler: spec.pooler } : {}),
       messages: inWindow,
       messagesPerSecond: round(inWindow / ((windowEnd - windowStart) / 1000)),
       ackMs: { p50: snap.ackMs.p50, p99: snap.ackMs.p99 },
@@ -236,13 +245,15 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
   }
 }
 
-async function startWagate(port: number, dbUrl: string, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec): Promise<Target> {
+/** One wagate process; with `pooledUrl`, its pool goes there (a transaction-mode pooler) and the rest straight to `dbUrl`. */
+async function startWagate(port: number, dbUrl: string, pooledUrl: string | null, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec): Promise<Target> {
   const child = spawnChild('wagate', 'bin/wagate.mjs', ['start'], {
     nodeArgs: spec.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.cpuProfileDir}`] : [],
     env: {
       PORT: String(port),
       HOST: '127.0.0.1',
-      DATABASE_URL: dbUrl,
+      DATABASE_URL: pooledUrl ?? dbUrl,
+      ...(pooledUrl ? { DATABASE_DIRECT_URL: dbUrl, DATABASE_PREPARED_STATEMENTS: 'false' } : {}),
       WHATSAPP_API_URL: `${cloudUrl}/v25.0`,
       WHATSAPP_APP_SECRET: APP_SECRET,
       WHATSAPP_VERIFY_TOKEN: 'bench-verify-token',

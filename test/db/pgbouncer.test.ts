@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../../src/sandbox/cloudApiSimulator.ts';
 import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { Customers, newWaId, SendLog } from '../conversation/customers.ts';
-import { DebianCluster, debianPostgresBin } from '../support/debianPostgres.ts';
+import { DebianCluster, debianPostgresBin } from '../../bench/debianPostgres.ts';
 import { api, provisionTenant } from '../support/gateway.ts';
 import { listeners } from '../support/outage.ts';
-import { PgBouncer, pgbouncerBin } from '../support/pgbouncer.ts';
+import { PgBouncer, pgbouncerBin } from '../../bench/pgbouncer.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 
 const pgBin = debianPostgresBin();

@@ -4,7 +4,7 @@ import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort } from './crash.ts';
+import { freePort } from '../src/db/embedded.ts';
 
 /** Where Debian's package `pgbouncer` puts the binary. */
 const PGBOUNCER = '/usr/sbin/pgbouncer';
@@ -17,14 +17,16 @@ export function pgbouncerBin(): string | null {
 
 /**
  * The pgbouncer.ini that docs/deploy.md shows ("Behind a connection
- * pooler"), for one database: transaction pooling, password checked against
- * a userlist, `poolSize` server connections per database and user however
- * many clients connect.
+ * pooler"): transaction pooling, passwords checked against a userlist,
+ * `poolSize` server connections per database and user however many clients
+ * connect. For the server URL's database, or with `allDatabases` for any
+ * database of that server (`*`: the benchmark's runs each make one).
  */
-export function pgbouncerIni(o: { server: URL; port: number; dir: string; poolSize: number }): string {
+export function pgbouncerIni(o: { server: URL; port: number; dir: string; poolSize: number; allDatabases?: boolean }): string {
   const db = o.server.pathname.slice(1);
+  const entry = o.allDatabases ? `* = host=${o.server.hostname} port=${o.server.port}` : `${db} = host=${o.server.hostname} port=${o.server.port} dbname=${db}`;
   return `[databases]
-${db} = host=${o.server.hostname} port=${o.server.port} dbname=${db}
+${entry}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -41,9 +43,9 @@ logfile = ${path.join(o.dir, 'pgbouncer.log')}
 }
 
 /**
- * Debian's PgBouncer 1.18 in transaction mode in front of one PostgreSQL
- * database, on 127.0.0.1 at a free port, run in the foreground as a child of
- * the test. PgBouncer refuses to run as root: as root it drops to the OS user
+ * Debian's PgBouncer 1.18 in transaction mode in front of a PostgreSQL
+ * server, on 127.0.0.1 at a free port, run in the foreground as a child of
+ * the test or benchmark. PgBouncer refuses to run as root: as root it drops to the OS user
  * `postgres` (`-u`), which must read its folder.
  */
 export class PgBouncer {
@@ -57,14 +59,14 @@ export class PgBouncer {
   ) {}
 
   /** Starts PgBouncer in front of `serverUrl` (postgres://user:password@host:port/db) and waits until it accepts logins. */
-  static async start(bin: string, serverUrl: string, opts: { poolSize: number }): Promise<PgBouncer> {
+  static async start(bin: string, serverUrl: string, opts: { poolSize: number; allDatabases?: boolean }): Promise<PgBouncer> {
     const server = new URL(serverUrl);
     const dir = await mkdtemp(path.join(tmpdir(), 'wagate-pgbouncer-'));
     const port = await freePort();
     const user = decodeURIComponent(server.username);
     // A plain password in the userlist lets PgBouncer log in to the server with SCRAM too.
     await writeFile(path.join(dir, 'userlist.txt'), `"${user}" "${decodeURIComponent(server.password)}"\n`, { mode: 0o600 });
-    await writeFile(path.join(dir, 'pgbouncer.ini'), pgbouncerIni({ server, port, dir, poolSize: opts.poolSize }));
+    await writeFile(path.join(dir, 'pgbouncer.ini'), pgbouncerIni({ server, port, dir, poolSize: opts.poolSize, allDatabases: opts.allDatabases }));
     const asRoot = process.getuid?.() === 0;
     if (asRoot) {
       const { uid, gid } = await osUser(OS_USER);
@@ -98,15 +100,21 @@ export class PgBouncer {
     }
   }
 
-  /** SHOW POOLS for the pool's database: clients in, server connections out. */
-  async pool(): Promise<{ clients: number; servers: number }> {
+  /** The same database and user as `directUrl` (a database of the server behind), through PgBouncer. */
+  through(directUrl: string): string {
+    const u = new URL(directUrl);
+    u.host = new URL(this.url).host;
+    return u.toString();
+  }
+
+  /** SHOW POOLS for one database (default: the pool URL's): clients in, server connections out. */
+  async pool(database = new URL(this.url).pathname.slice(1)): Promise<{ clients: number; servers: number }> {
     const c = new pg.Client({ connectionString: this.adminUrl });
     await c.connect();
     try {
       // The admin console speaks only the simple query protocol: no parameters.
       const { rows } = await c.query<Record<string, string>>('SHOW POOLS');
-      const db = new URL(this.url).pathname.slice(1);
-      const row = rows.find((r) => r.database === db);
+      const row = rows.find((r) => r.database === database);
       if (!row) return { clients: 0, servers: 0 };
       const n = (k: string) => Number(row[k] ?? 0);
       return { clients: n('cl_active') + n('cl_waiting'), servers: n('sv_active') + n('sv_idle') + n('sv_used') + n('sv_tested') + n('sv_login') };
