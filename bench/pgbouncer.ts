@@ -100,6 +100,11 @@ export class PgBouncer {
     }
   }
 
+  /** PgBouncer's process id (its CPU time is read from /proc). */
+  get pid(): number | null {
+    return this.child.pid ?? null;
+  }
+
   /** The same database and user as `directUrl` (a database of the server behind), through PgBouncer. */
   through(directUrl: string): string {
     const u = new URL(directUrl);

@@ -68,7 +68,7 @@ export function markdown(runs: { result: RunResult; details: RunDetails }[]): st
       `- ${r.pipeline}${r.processes > 1 ? ` ×${r.processes}` : ''}${r.pooler ? ' through PgBouncer' : ''}, model ${r.modelLatencyMs} ms: ${d.sent} messages sent, ${d.unanswered} unanswered at the end` +
         `${d.rejected ? `, ${d.rejected} refused` : ''}${d.unmatched ? `, ${d.unmatched} unmatched sends` : ''}, ${d.statusesPosted} status webhooks posted back` +
         `${d.rssMbAtStart !== null ? `; RSS ${fmt(d.rssMbAtStart)} MB after warm-up, ${fmt(d.rssMbAtEnd)} MB at the end` : ''}` +
-        `${d.cpuMsPerMessage !== null ? `; its CPU per answered message ${fmt(d.cpuMsPerMessage)} ms (the load's own process: ${fmt(d.loadCpuMsPerMessage)} ms${d.postgresCpuMsPerMessage !== null ? `, PostgreSQL: ${fmt(d.postgresCpuMsPerMessage)} ms` : ''})` : ''}` +
+        `${d.cpuMsPerMessage !== null ? `; its CPU per answered message ${fmt(d.cpuMsPerMessage)} ms (the load's own process: ${fmt(d.loadCpuMsPerMessage)} ms${d.postgresCpuMsPerMessage !== null ? `, PostgreSQL: ${fmt(d.postgresCpuMsPerMessage)} ms` : ''}${d.poolerCpuMsPerMessage != null ? `, PgBouncer: ${fmt(d.poolerCpuMsPerMessage)} ms` : ''})` : ''}` +
         `${d.eventLoopLagP99Ms !== null ? `; event-loop delay p99 ${fmt(d.eventLoopLagP99Ms)} ms` : ''}` +
         `; acknowledgements as the server timed them (statuses included): p50 ${fmt(d.serverAckMs.p50)} ms, p99 ${fmt(d.serverAckMs.p99)} ms` +
         `${d.turnMeansMs.total !== null ? `; mean turn ${fmt(d.turnMeansMs.total)} ms = queue ${fmt(d.turnMeansMs.queue)} + agent ${fmt(d.turnMeansMs.agent)} + send ${fmt(d.turnMeansMs.send)} + the rest` : ''}` +

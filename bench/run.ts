@@ -69,6 +69,8 @@ export interface RunDetails {
   cpuMsPerMessage: number | null;
   /** CPU time PostgreSQL used per answered message, ms (embedded server only). */
   postgresCpuMsPerMessage: number | null;
+  /** CPU time PgBouncer used per answered message, ms (runs through it only). */
+  poolerCpuMsPerMessage?: number | null;
   /** CPU time the benchmark's own process (customers and fake Cloud API) used per answered message, ms. */
   loadCpuMsPerMessage: number | null;
   /** The gateway's event-loop delay p99 at the end, ms (wagate only). */
@@ -162,6 +164,8 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const cpuStart = await cpuSum(targets);
     const loadCpuStart = process.cpuUsage();
     const pgCpuStart = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
+    const poolerPid = spec.pooler ? (env.pgbouncer?.pid ?? null) : null;
+    const poolerCpuStart = poolerPid ? await cpuMsOf(poolerPid) : null;
     load.beginMeasuring();
     resume();
     const windowStart = performance.now();
@@ -182,6 +186,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const cpuEnd = await cpuSum(targets);
     const loadCpu = process.cpuUsage(loadCpuStart);
     const pgCpuEnd = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
+    const poolerCpuEnd = poolerPid ? await cpuMsOf(poolerPid) : null;
     const snap = load.snapshot();
 
     const delta = (name: string) => sum(after, name) - sum(before, name);
@@ -228,6 +233,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       rssMbAtEnd: memEnd ? round(memEnd.rssMb) : null,
       cpuMsPerMessage: cpuStart !== null && cpuEnd !== null && answered > 0 ? round((cpuEnd - cpuStart) / answered) : null,
       postgresCpuMsPerMessage: pgCpuStart !== null && pgCpuEnd !== null && answered > 0 ? round((pgCpuEnd - pgCpuStart) / answered) : null,
+      ...(spec.pooler ? { poolerCpuMsPerMessage: poolerCpuStart !== null && poolerCpuEnd !== null && answered > 0 ? round((poolerCpuEnd - poolerCpuStart) / answered) : null } : {}),
       loadCpuMsPerMessage: answered > 0 ? round((loadCpu.user + loadCpu.system) / 1000 / answered) : null,
       eventLoopLagP99Ms: spec.pipeline === 'wagate' ? round((Math.max(...after.map((s) => sumOf(s, 'nodejs_eventloop_lag_p99_seconds'))) || 0) * 1000) : null,
       serverAckMs: { p50: ms(bucketQuantile(ack, 0.5)), p99: ms(bucketQuantile(ack, 0.99)) },
