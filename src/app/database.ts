@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.ts';
+import { checkDirectUrl } from '../db/directUrlCheck.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Bus } from '../shared/bus.ts';
 
@@ -59,6 +60,7 @@ export async function openDatabase(config: Config, log: Logger, bus: Bus): Promi
       preparedStatements: config.preparedStatements,
     });
     await db.warm();
+    if (directUrl !== databaseUrl) await checkDirectUrl(db, directUrl);
     return { db, databaseUrl, directUrl, close };
   } catch (err) {
     await close().catch(() => {});

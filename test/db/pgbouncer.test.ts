@@ -5,7 +5,7 @@ import { startCloudApiSimulator, type CloudApiSimulator } from '../../src/sandbo
 import { startFakeModel, type FakeModel } from '../../bench/fakeModel.ts';
 import { Customers, newWaId, SendLog } from '../conversation/customers.ts';
 import { DebianCluster, debianPostgresBin } from '../../bench/debianPostgres.ts';
-import { api, provisionTenant } from '../support/gateway.ts';
+import { api, provisionTenant, startTestGateway } from '../support/gateway.ts';
 import { listeners } from '../support/outage.ts';
 import { PgBouncer, pgbouncerBin } from '../../bench/pgbouncer.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
@@ -97,5 +97,16 @@ describe.skipIf(skip)('wagate through PgBouncer in transaction mode', () => {
     // Well inside the cache's lifetime (AUTH_CACHE_MS), so only the announcement can explain the refusal.
     await eventually(async () => (await api(two.gw, 'GET', '/api/usage', undefined, spare.key)).status === 401, AUTH_CACHE_MS / 2, 'the revoked key refused by the other gateway');
     expect((await api(two.gw, 'GET', '/api/usage', undefined, t.key)).status).toBe(200);
+  });
+
+  it('refuses to start when the direct URL names another database than the pool (NOTIFY would not reach it)', async () => {
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE wagate_other');
+    await admin.end();
+    const other = new URL(cluster.url);
+    other.pathname = '/wagate_other';
+    const start = startTestGateway({ dbUrl: bouncer.url, env: { DATABASE_DIRECT_URL: other.toString(), DATABASE_PREPARED_STATEMENTS: 'false' } });
+    await expect(start).rejects.toThrow(/^DATABASE_DIRECT_URL does not reach the database of DATABASE_URL: a notification sent through the pool did not arrive/);
   });
 });
