@@ -7,6 +7,7 @@ import { Customers, newWaId, SendLog } from '../conversation/customers.ts';
 import { DebianCluster, debianPostgresBin } from '../../bench/debianPostgres.ts';
 import { api, provisionTenant, startTestGateway } from '../support/gateway.ts';
 import { listeners } from '../support/outage.ts';
+import { cliWorkDir, runCli } from '../cli/runCli.ts';
 import { PgBouncer, pgbouncerBin } from '../../bench/pgbouncer.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 
@@ -97,6 +98,17 @@ describe.skipIf(skip)('wagate through PgBouncer in transaction mode', () => {
     // Well inside the cache's lifetime (AUTH_CACHE_MS), so only the announcement can explain the refusal.
     await eventually(async () => (await api(two.gw, 'GET', '/api/usage', undefined, spare.key)).status === 401, AUTH_CACHE_MS / 2, 'the revoked key refused by the other gateway');
     expect((await api(two.gw, 'GET', '/api/usage', undefined, t.key)).status).toBe(200);
+  });
+
+  it('the commands work the same way: migrations over the direct URL, the rest through PgBouncer', async () => {
+    const cwd = await cliWorkDir();
+    const secret = { WAGATE_SECRET_KEY: 'b'.repeat(64) };
+    // The pooler's address refuses: only the direct URL can have served the migration lock.
+    const migrated = await runCli(['migrate'], { cwd, env: { ...secret, DATABASE_URL: 'postgres://u:pw@127.0.0.1:1/none', DATABASE_DIRECT_URL: cluster.url, DATABASE_PREPARED_STATEMENTS: 'false' } });
+    expect(migrated).toMatchObject({ code: 0, stdout: 'the database is up to date\n' });
+    const created = await runCli(['tenant', 'create', '--name', 'Through the pooler'], { cwd, env: { ...secret, DATABASE_URL: bouncer.url, DATABASE_DIRECT_URL: cluster.url, DATABASE_PREPARED_STATEMENTS: 'false' } });
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ name: 'Through the pooler' });
   });
 
   it('refuses to start when the direct URL names another database than the pool (NOTIFY would not reach it)', async () => {
