@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.ts';
 import { postmasterPid } from './children.ts';
+import { DebianCluster, debianPostgresBin } from './debianPostgres.ts';
+import { PgBouncer, pgbouncerBin } from './pgbouncer.ts';
 import { profileMarkdown, summariseProfile } from './cpuProfile.ts';
-import { parseBenchOptions, USAGE } from './options.ts';
+import { BenchOptionsError, parseBenchOptions, USAGE } from './options.ts';
 import { jsonReport, markdown, type BenchReport } from './report.ts';
 import { driftMarkdown, plotSamples } from './soak.ts';
 import { runOnce, type RunDetails, type RunResult, type RunSpec } from './run.ts';
@@ -28,18 +30,41 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
     io.out.write(USAGE + '\n');
     return null;
   }
+  const bouncerBin = o.pgbouncer ? pgbouncerBin() : null;
+  if (o.pgbouncer && !bouncerBin) throw new BenchOptionsError("--pgbouncer: needs Debian's PgBouncer (apt-get install pgbouncer)");
+  const clusterBin = o.pgbouncer && !o.databaseUrl ? debianPostgresBin() : null;
+  if (o.pgbouncer && !o.databaseUrl && !clusterBin) throw new BenchOptionsError("--pgbouncer: needs --database-url or Debian's PostgreSQL server (apt-get install postgresql)");
   const say = progressWriter(io.progress);
   let pgDir: string | null = null;
   let embedded: EmbeddedServer | null = null;
+  let cluster: DebianCluster | null = null;
+  let bouncer: PgBouncer | null = null;
+  const stopServers = async () => {
+    await bouncer?.stop().catch(() => {});
+    await cluster?.destroy().catch(() => {});
+    await embedded?.stop().catch(() => {});
+  };
   const onSignal = () => {
     say.done();
     io.progress.write('benchmark interrupted: stopping\n');
-    void (embedded?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    void stopServers().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   try {
     let serverUrl = o.databaseUrl;
     let postgresPid: number | null = null;
+    if (!serverUrl && clusterBin) {
+      // PgBouncer reaches a server by TCP with a password: Debian's cluster, for the direct rows too.
+      say.line("starting Debian's PostgreSQL");
+      cluster = await DebianCluster.create(clusterBin);
+      serverUrl = cluster.url;
+      postgresPid = await postmasterPid(cluster.dataDir);
+    }
+    if (bouncerBin && serverUrl) {
+      say.line('starting PgBouncer (transaction mode)');
+      // As many server connections per run database as one process's pool: the rows differ by the pooler alone.
+      bouncer = await PgBouncer.start(bouncerBin, serverUrl, { poolSize: o.dbPoolMax ?? 10, allDatabases: true });
+    }
     if (!serverUrl) {
       say.line('starting embedded PostgreSQL');
       pgDir = await mkdtemp(path.join(tmpdir(), 'wagate-bench-pg-'));
@@ -51,14 +76,17 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
     const runs: { result: RunResult; details: RunDetails }[] = [];
     const profiles: string[] = [];
     for (const modelLatencyMs of o.modelLatenciesMs) {
-      const specs: RunSpec[] = o.processes.map((processes) => ({ ...common(o), pipeline: 'wagate', modelLatencyMs, processes }));
-      if (o.baseline) specs.push({ ...common(o), pipeline: 'baseline', modelLatencyMs, processes: 1, cpuProfileDir: null });
+      const specs: RunSpec[] = o.processes.flatMap((processes) => {
+        const direct: RunSpec = { ...common(o), pipeline: 'wagate', modelLatencyMs, processes, pooler: null };
+        return o.pgbouncer ? [direct, { ...direct, pooler: 'pgbouncer' as const }] : [direct];
+      });
+      if (o.baseline) specs.push({ ...common(o), pipeline: 'baseline', modelLatencyMs, processes: 1, cpuProfileDir: null, pooler: null });
       for (const spec of specs) {
         const seen = o.cpuProfile && spec.pipeline === 'wagate' ? new Set(await readdir(o.cpuProfile)) : null;
-        const run = await runOnce({ serverUrl, postgresPid, progress: say.line }, spec);
+        const run = await runOnce({ serverUrl, postgresPid, progress: say.line, pgbouncer: bouncer }, spec);
         say.done();
         runs.push(run);
-        io.progress.write(`done: ${spec.pipeline}${spec.processes > 1 ? ` ×${spec.processes}` : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
+        io.progress.write(`done: ${spec.pipeline}${spec.processes > 1 ? ` ×${spec.processes}` : ''}${spec.pooler ? ' through PgBouncer' : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
         if (seen && o.cpuProfile) {
           // Node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is
           // the main thread, the others are the TypeScript loader's worker.
@@ -89,12 +117,12 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
   } finally {
     process.off('SIGINT', onSignal);
     say.done();
-    if (embedded) await embedded.stop().catch(() => {});
+    await stopServers();
     if (pgDir) await rm(pgDir, { recursive: true, force: true }).catch(() => {});
   }
 }
 
-function common(o: ReturnType<typeof parseBenchOptions>): Omit<RunSpec, 'pipeline' | 'modelLatencyMs' | 'processes'> {
+function common(o: ReturnType<typeof parseBenchOptions>): Omit<RunSpec, 'pipeline' | 'modelLatencyMs' | 'processes' | 'pooler'> {
   return {
     tenants: o.tenants,
     conversations: o.conversations,

@@ -14,6 +14,8 @@ export interface BenchOptions {
   json: string | null;
   cpuProfile: string | null;
   databaseUrl: string | null;
+  /** Run each wagate run a second time through PgBouncer in transaction mode. */
+  pgbouncer: boolean;
   /** DB_POOL_MAX of each wagate process; null: the gateway's default. */
   dbPoolMax: number | null;
   /** Seconds between soak samples of the wagate processes; 0: none. */
@@ -48,6 +50,11 @@ prints one table of the results.
   --plot FILE.png        draw those readings (needs --sample-every)
   --database-url URL     a PostgreSQL server to create the runs' databases on
                          (default: an embedded one in a temporary folder)
+  --pgbouncer            run each wagate run a second time through Debian's
+                         PgBouncer in transaction mode (DATABASE_PREPARED_STATEMENTS=false,
+                         DATABASE_DIRECT_URL to the server), in front of --database-url
+                         or, without it, of Debian's PostgreSQL in a temporary folder
+                         (both rows on that server)
   --help                 this text`;
 
 /** A bad option: the message names it and says what is wrong. */
@@ -99,6 +106,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
         json: { type: 'string' },
         'cpu-profile': { type: 'string' },
         'database-url': { type: 'string' },
+        pgbouncer: { type: 'boolean' },
         'db-pool-max': { type: 'string' },
         'sample-every': { type: 'string' },
         plot: { type: 'string' },
@@ -130,6 +138,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     sampleEveryS: whole('sample-every', str('sample-every'), 0, 0, 3_600),
     plot: str('plot') ?? null,
     databaseUrl,
+    pgbouncer: values.pgbouncer === true,
     dbPoolMax: str('db-pool-max') === undefined ? null : whole('db-pool-max', str('db-pool-max'), 10, 1, 1000),
     help: values.help === true,
   };

@@ -3,6 +3,7 @@ import { freePort } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../src/sandbox/cloudApiSimulator.ts';
 import { createDatabase, dropDatabase, provision } from './database.ts';
+import type { PgBouncer } from './pgbouncer.ts';
 import { cpuMsOf, firstJsonLine, treeCpuMs, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
 import { Load, type Customer, type LoadSnapshot } from './load.ts';
 import { bucketDelta, bucketQuantile, histogramBuckets, parsePrometheus, sumOf, type Sample } from './prometheus.ts';
@@ -31,6 +32,8 @@ export interface RunSpec {
   cpuProfileDir: string | null;
   /** Seconds between soak samples of the wagate processes; 0: none. */
   sampleEveryS: number;
+  /** wagate's pool through the environment's PgBouncer (transaction mode); null: straight to the server. */
+  pooler: 'pgbouncer' | null;
 }
 
 /** One row of the report's JSON (docs/performance.md), and what the markdown adds beside it. */
@@ -38,6 +41,8 @@ export interface RunResult {
   pipeline: PipelineName;
   modelLatencyMs: number;
   processes: number;
+  /** Present when wagate's pool went through PgBouncer in transaction mode. */
+  pooler?: 'pgbouncer';
   /** Answers received in the measured window. */
   messages: number;
   messagesPerSecond: number;
@@ -64,6 +69,8 @@ export interface RunDetails {
   cpuMsPerMessage: number | null;
   /** CPU time PostgreSQL used per answered message, ms (embedded server only). */
   postgresCpuMsPerMessage: number | null;
+  /** CPU time PgBouncer used per answered message, ms (runs through it only). */
+  poolerCpuMsPerMessage?: number | null;
   /** CPU time the benchmark's own process (customers and fake Cloud API) used per answered message, ms. */
   loadCpuMsPerMessage: number | null;
   /** The gateway's event-loop delay p99 at the end, ms (wagate only). */
@@ -83,6 +90,8 @@ export interface RunEnvironment {
   postgresPid: number | null;
   /** Called about once a second with a progress line. */
   progress: (line: string) => void;
+  /** PgBouncer in front of the server (--pgbouncer), for the runs whose spec asks for it. */
+  pgbouncer?: PgBouncer | null;
 }
 
 const ADMIN_KEY = 'bench-admin-key-' + randomBytes(8).toString('hex');
@@ -98,7 +107,8 @@ interface Target {
 
 /** Runs one pipeline under load and measures it. Everything it starts, it stops. */
 export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ result: RunResult; details: RunDetails }> {
-  const label = `${spec.pipeline}, model ${spec.modelLatencyMs} ms${spec.processes > 1 ? `, ${spec.processes} processes` : ''}`;
+  const label = `${spec.pipeline}, model ${spec.modelLatencyMs} ms${spec.processes > 1 ? `, ${spec.processes} processes` : ''}${spec.pooler ? ', through PgBouncer' : ''}`;
+  if (spec.pooler && !env.pgbouncer) throw new Error('a run through PgBouncer needs the environment\'s PgBouncer');
   const dbUrl = await createDatabase(env.serverUrl, `bench_${spec.pipeline}_${randomBytes(4).toString('hex')}`);
   const cleanup: (() => Promise<unknown>)[] = [() => dropDatabase(env.serverUrl, dbUrl)];
   try {
@@ -121,7 +131,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const targets: Target[] = [];
     for (let i = 0; i < processes; i++) {
       const t = spec.pipeline === 'wagate'
-        ? await startWagate(ports[i], dbUrl, simulators[i].url, openaiBaseUrl, spec)
+        ? await startWagate(ports[i], dbUrl, spec.pooler ? env.pgbouncer!.through(dbUrl) : null, simulators[i].url, openaiBaseUrl, spec)
         : await startBaselineChild(ports[i], dbUrl, simulators[i].url, openaiBaseUrl);
       cleanup.unshift(() => t.child.stop());
       targets.push(t);
@@ -154,6 +164,8 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const cpuStart = await cpuSum(targets);
     const loadCpuStart = process.cpuUsage();
     const pgCpuStart = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
+    const poolerPid = spec.pooler ? (env.pgbouncer?.pid ?? null) : null;
+    const poolerCpuStart = poolerPid ? await cpuMsOf(poolerPid) : null;
     load.beginMeasuring();
     resume();
     const windowStart = performance.now();
@@ -174,6 +186,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const cpuEnd = await cpuSum(targets);
     const loadCpu = process.cpuUsage(loadCpuStart);
     const pgCpuEnd = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
+    const poolerCpuEnd = poolerPid ? await cpuMsOf(poolerPid) : null;
     const snap = load.snapshot();
 
     const delta = (name: string) => sum(after, name) - sum(before, name);
@@ -199,6 +212,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       pipeline: spec.pipeline,
       modelLatencyMs: spec.modelLatencyMs,
       processes,
+      ...(spec.pooler ? { pooler: spec.pooler } : {}),
       messages: inWindow,
       messagesPerSecond: round(inWindow / ((windowEnd - windowStart) / 1000)),
       ackMs: { p50: snap.ackMs.p50, p99: snap.ackMs.p99 },
@@ -219,6 +233,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       rssMbAtEnd: memEnd ? round(memEnd.rssMb) : null,
       cpuMsPerMessage: cpuStart !== null && cpuEnd !== null && answered > 0 ? round((cpuEnd - cpuStart) / answered) : null,
       postgresCpuMsPerMessage: pgCpuStart !== null && pgCpuEnd !== null && answered > 0 ? round((pgCpuEnd - pgCpuStart) / answered) : null,
+      ...(spec.pooler ? { poolerCpuMsPerMessage: poolerCpuStart !== null && poolerCpuEnd !== null && answered > 0 ? round((poolerCpuEnd - poolerCpuStart) / answered) : null } : {}),
       loadCpuMsPerMessage: answered > 0 ? round((loadCpu.user + loadCpu.system) / 1000 / answered) : null,
       eventLoopLagP99Ms: spec.pipeline === 'wagate' ? round((Math.max(...after.map((s) => sumOf(s, 'nodejs_eventloop_lag_p99_seconds'))) || 0) * 1000) : null,
       serverAckMs: { p50: ms(bucketQuantile(ack, 0.5)), p99: ms(bucketQuantile(ack, 0.99)) },
@@ -236,13 +251,15 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
   }
 }
 
-async function startWagate(port: number, dbUrl: string, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec): Promise<Target> {
+/** One wagate process; with `pooledUrl`, its pool goes there (a transaction-mode pooler) and the rest straight to `dbUrl`. */
+async function startWagate(port: number, dbUrl: string, pooledUrl: string | null, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec): Promise<Target> {
   const child = spawnChild('wagate', 'bin/wagate.mjs', ['start'], {
     nodeArgs: spec.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.cpuProfileDir}`] : [],
     env: {
       PORT: String(port),
       HOST: '127.0.0.1',
-      DATABASE_URL: dbUrl,
+      DATABASE_URL: pooledUrl ?? dbUrl,
+      ...(pooledUrl ? { DATABASE_DIRECT_URL: dbUrl, DATABASE_PREPARED_STATEMENTS: 'false' } : {}),
       WHATSAPP_API_URL: `${cloudUrl}/v25.0`,
       WHATSAPP_APP_SECRET: APP_SECRET,
       WHATSAPP_VERIFY_TOKEN: 'bench-verify-token',

@@ -2,14 +2,17 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.ts';
+import { checkDirectUrl } from '../db/directUrlCheck.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Bus } from '../shared/bus.ts';
 
 /** The gateway's database: the pool, and the embedded server when there is no DATABASE_URL. */
 export interface OpenDatabase {
   readonly db: Db;
-  /** The PostgreSQL URL in use (for the one LISTEN connection). */
+  /** The PostgreSQL URL of the pool (maybe a pooler's). */
   readonly databaseUrl: string;
+  /** A URL that reaches PostgreSQL itself: LISTEN and the process lock (DATABASE_DIRECT_URL, or the pool's URL). */
+  readonly directUrl: string;
   /** Closes the pool, then stops the embedded server if there is one. */
   close(): Promise<void>;
 }
@@ -38,17 +41,27 @@ export async function openDatabase(config: Config, log: Logger, bus: Bus): Promi
     });
     databaseUrl = embedded.url;
   }
+  // The embedded server has no pooler in front (the configuration allows no direct URL without DATABASE_URL).
+  const directUrl = config.databaseDirectUrl ?? databaseUrl;
   let db: Db | null = null;
   const close = async () => {
     await db?.close();
     await embedded?.stop();
   };
   try {
-    const applied = await migrate(databaseUrl);
+    // The migration lock is a session lock: never through a transaction-mode pooler.
+    const applied = await migrate(directUrl);
     if (applied.length) log.info({ applied }, 'migrations applied');
-    db = createDb({ connectionString: databaseUrl, max: config.dbPoolMax, bus, ingestStatementTimeoutMs: config.ingestStatementTimeoutMs });
+    db = createDb({
+      connectionString: databaseUrl,
+      max: config.dbPoolMax,
+      bus,
+      ingestStatementTimeoutMs: config.ingestStatementTimeoutMs,
+      preparedStatements: config.preparedStatements,
+    });
     await db.warm();
-    return { db, databaseUrl, close };
+    if (directUrl !== databaseUrl) await checkDirectUrl(db, directUrl);
+    return { db, databaseUrl, directUrl, close };
   } catch (err) {
     await close().catch(() => {});
     throw err;

@@ -47,8 +47,10 @@ export interface Gateway {
   /** http://host:port once listening ('' with `listen: false`). */
   readonly url: string;
   readonly http: FastifyInstance;
-  /** The PostgreSQL URL in use (the embedded server's when no DATABASE_URL). */
+  /** The PostgreSQL URL of the pool (the embedded server's when no DATABASE_URL; maybe a pooler's). */
   readonly databaseUrl: string;
+  /** The URL that reaches PostgreSQL without a pooler (DATABASE_DIRECT_URL, or databaseUrl). */
+  readonly directUrl: string;
   readonly db: Db;
   readonly bus: Bus;
   /** This process's lease id (a new one at every start). */
@@ -94,12 +96,13 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const bus = new Bus();
   const database = await openDatabase(config, log, bus);
   stops.add('database', () => database.close());
-  const { db, databaseUrl } = database;
+  // The pool may go through a transaction-mode pooler; what needs one server session (LISTEN, the process lock) uses directUrl.
+  const { db, databaseUrl, directUrl } = database;
   // One lease, one length: ingest takes it, the runner renews, claims and releases it.
   const { leaseSeconds = LEASE_SECONDS, ...pacing } = timings.runner ?? {};
   const lease: LeaseTerms = { owner: randomUUID(), seconds: leaseSeconds };
   // The lease owner's proof of life, held before any lease is taken and given up last (stops run in reverse order).
-  const processLock = new ProcessLock(lease.owner, databaseUrl, log, bus);
+  const processLock = new ProcessLock(lease.owner, directUrl, log, bus);
   await processLock.start();
   stops.add('process lock', () => processLock.stop());
   // Decrypts with WAGATE_SECRET_KEY, and WAGATE_SECRET_KEY_PREVIOUS during a rotation; a key that fits neither stops the start here.
@@ -124,7 +127,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     if (what === 'channel' && id) channels.invalidate(id);
     if (what === 'tenant' && id) tenants.invalidate(id);
   };
-  const keyListener = new KeyListener(databaseUrl, { onAnnouncement: forget, onConnected: () => auth.clear() }, log, bus);
+  const keyListener = new KeyListener(directUrl, { onAnnouncement: forget, onConnected: () => auth.clear() }, log, bus);
   await keyListener.start();
   stops.add('key listener', () => keyListener.stop());
   // The tenant life cycle and data protection: the operator's audit log, and housekeeping, which
@@ -174,7 +177,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
     stops.add('runner', () => started.stop(config.shutdownGraceMs));
-    const listener = new WorkListener(databaseUrl, lease.owner, (id) => started.onRemoteWork(id), log, bus);
+    const listener = new WorkListener(directUrl, lease.owner, (id) => started.onRemoteWork(id), log, bus);
     listener.start();
     stops.add('work listener', () => listener.stop());
     runner = started;
@@ -223,6 +226,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     url,
     http: server,
     databaseUrl,
+    directUrl,
     db,
     bus,
     leaseOwner: lease.owner,

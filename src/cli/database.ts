@@ -38,11 +38,12 @@ export async function withDatabase<T>(config: Config, fn: (d: CommandDatabase) =
     }
     let migrated: string[];
     try {
-      migrated = await migrate(url);
+      // The migration lock is a session lock: through DATABASE_DIRECT_URL when the URL is a pooler's.
+      migrated = await migrate(source === 'url' ? (config.databaseDirectUrl ?? url) : url);
     } catch (err) {
       throw unreachable(err, source);
     }
-    const db = createDb({ connectionString: url, max: 2 });
+    const db = createDb({ connectionString: url, max: 2, preparedStatements: config.preparedStatements });
     try {
       return await fn({ db, source, migrated });
     } catch (err) {

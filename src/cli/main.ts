@@ -175,7 +175,7 @@ function startupSettings(): StartupSettings {
   } catch {
     env = process.env;
   }
-  return { databaseUrlSet: Boolean(env.DATABASE_URL), dataDir: env.WAGATE_DATA_DIR || './data', host: env.HOST || '127.0.0.1' };
+  return { databaseUrlSet: Boolean(env.DATABASE_URL), directUrlSet: Boolean(env.DATABASE_DIRECT_URL), dataDir: env.WAGATE_DATA_DIR || './data', host: env.HOST || '127.0.0.1' };
 }
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();

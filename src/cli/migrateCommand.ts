@@ -8,8 +8,10 @@ export const MIGRATE_HELP = `Usage: wagate migrate
 
 Applies the database migrations not yet applied (each in its own transaction,
 under a lock, so it is safe while gateways run) and prints their names.
-The database is DATABASE_URL, or the embedded PostgreSQL in WAGATE_DATA_DIR
-(the running gateway's, or one started for the command and stopped after it).
+The database is DATABASE_URL (reached over DATABASE_DIRECT_URL when set: the
+lock needs a session, which a transaction-mode pooler does not keep), or the
+embedded PostgreSQL in WAGATE_DATA_DIR (the running gateway's, or one started
+for the command and stopped after it).
 
   --help   this text`;
 

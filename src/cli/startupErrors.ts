@@ -4,6 +4,8 @@ import { isUnavailable } from '../db/db.ts';
 /** What the classification needs of the configuration: read leniently, as it may be what failed. */
 export interface StartupSettings {
   readonly databaseUrlSet: boolean;
+  /** DATABASE_DIRECT_URL is set too: a failure may be either URL's (the error names the address). */
+  readonly directUrlSet?: boolean;
   readonly dataDir: string;
   readonly host: string;
 }
@@ -37,10 +39,11 @@ export function describeStartupFailure(err: unknown, settings: StartupSettings):
   }
   const pgCode = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : null;
   if (isUnavailable(err) || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' || (pgCode && (pgCode.startsWith('28') || pgCode === '3D000'))) {
-    const where = settings.databaseUrlSet ? 'DATABASE_URL' : 'the embedded PostgreSQL';
+    const urls = settings.directUrlSet ? 'DATABASE_URL or DATABASE_DIRECT_URL' : 'DATABASE_URL';
+    const where = settings.databaseUrlSet ? urls : 'the embedded PostgreSQL';
     const cause = err.message.replace(/^database unavailable: /, '');
     const verb = pgCode && (pgCode.startsWith('28') || pgCode === '3D000') ? 'the database refused the connection' : 'cannot reach the database';
-    return `${verb} (${where}): ${cause}${settings.databaseUrlSet ? ' (check DATABASE_URL)' : ''}`;
+    return `${verb} (${where}): ${cause}${settings.databaseUrlSet ? ` (check ${urls.replace(' or ', ' and ')})` : ''}`;
   }
   if (e.code && FS_CODES.has(e.code) && typeof e.path === 'string') {
     const dir = path.resolve(settings.dataDir);

@@ -10,8 +10,22 @@ export interface Config {
   /** Where the HTTP server listens. */
   readonly port: number;
   readonly host: string;
-  /** A PostgreSQL server to use; null starts the embedded one. */
+  /** A PostgreSQL server to use, directly or through a pooler; null starts the embedded one. */
   readonly databaseUrl: string | null;
+  /**
+   * A URL that reaches that PostgreSQL without a pooler (DATABASE_DIRECT_URL;
+   * null: databaseUrl itself). It carries what belongs to one server session:
+   * the two LISTEN connections, the process lock and the migration lock.
+   */
+  readonly databaseDirectUrl: string | null;
+  /**
+   * Named prepared statements and session parameters on the pool's
+   * connections (DATABASE_PREPARED_STATEMENTS, default true). False when
+   * DATABASE_URL is a transaction-mode pooler (PgBouncer): statements go
+   * unnamed, connections carry no startup parameters, and the ingest lane's
+   * statement timeout is not applied (docs/deploy.md).
+   */
+  readonly preparedStatements: boolean;
   /** Embedded PostgreSQL's data and other local state. */
   readonly dataDir: string;
   /**
@@ -121,6 +135,11 @@ const schema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
+  DATABASE_DIRECT_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  DATABASE_PREPARED_STATEMENTS: bool.default(true),
   WAGATE_DATA_DIR: z.string().min(1).default('./data'),
   WAGATE_EMBEDDED_PG_PORT: intIn(1, 65535).optional(),
   WAGATE_EMBEDDED_PG_DIR: z.string().regex(/^\//, 'must be an absolute path').default('/var/lib/wagate'),
@@ -153,7 +172,7 @@ const schema = z.object({
   WAGATE_METRICS_TENANT_HISTOGRAMS: bool.default(false),
 });
 
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY', 'WAGATE_SECRET_KEY_PREVIOUS', 'WAGATE_METRICS_KEY']);
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'DATABASE_DIRECT_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY', 'WAGATE_SECRET_KEY_PREVIOUS', 'WAGATE_METRICS_KEY']);
 
 /** Parses 32 bytes given as 64 hex characters or base64; `name` is the variable named in the error. */
 export function parseSecretKey(value: string, name = 'WAGATE_SECRET_KEY'): Buffer {
@@ -205,6 +224,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     // The point of the metrics key is that Prometheus does not hold the admin key.
     problems.set('WAGATE_METRICS_KEY', 'WAGATE_METRICS_KEY: must differ from WAGATE_ADMIN_KEY');
   }
+  if (parsed.success) {
+    for (const [name, problem] of poolerProblems(parsed.data, env)) if (!problems.has(name)) problems.set(name, problem);
+  }
   if (problems.size > 0 || !parsed.success) throw new ConfigError([...problems.values()]);
   const e = parsed.data;
   const secretKey = e.WAGATE_SECRET_KEY ? parseSecretKey(e.WAGATE_SECRET_KEY) : Buffer.alloc(0);
@@ -219,6 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL ?? null,
+    databaseDirectUrl: e.DATABASE_DIRECT_URL ?? null,
+    preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
     dataDir: e.WAGATE_DATA_DIR,
     embeddedPostgres: Object.freeze({
       ...(e.WAGATE_EMBEDDED_PG_PORT === undefined ? {} : { port: e.WAGATE_EMBEDDED_PG_PORT }),
@@ -253,4 +277,35 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     }),
     metrics: Object.freeze({ key: e.WAGATE_METRICS_KEY ?? null, tenantHistograms: e.WAGATE_METRICS_TENANT_HISTOGRAMS }),
   });
+}
+
+/**
+ * The pooler settings that do not fit together, one line per variable. A
+ * transaction-mode pooler lends a server connection per transaction, so what
+ * lives in one session (LISTEN, the process lock, the migration lock) needs
+ * the direct URL, and a session parameter (the ingest statement timeout)
+ * cannot be set at all.
+ */
+function poolerProblems(e: z.infer<typeof schema>, env: NodeJS.ProcessEnv): [string, string][] {
+  const out: [string, string][] = [];
+  if (e.DATABASE_DIRECT_URL && !e.DATABASE_URL) {
+    out.push(['DATABASE_DIRECT_URL', 'DATABASE_DIRECT_URL: only with DATABASE_URL (the embedded PostgreSQL is always reached directly)']);
+  }
+  if (!e.DATABASE_PREPARED_STATEMENTS) {
+    if (!e.DATABASE_URL) {
+      out.push(['DATABASE_PREPARED_STATEMENTS', 'DATABASE_PREPARED_STATEMENTS: false only with DATABASE_URL (a pooler in front of PostgreSQL); the embedded PostgreSQL has none']);
+    } else if (!e.DATABASE_DIRECT_URL) {
+      out.push([
+        'DATABASE_DIRECT_URL',
+        'DATABASE_DIRECT_URL: required with DATABASE_PREPARED_STATEMENTS=false: LISTEN, the process lock and migrations need a URL that reaches PostgreSQL without the pooler',
+      ]);
+    }
+    if (env.WAGATE_INGEST_STATEMENT_TIMEOUT_MS !== undefined) {
+      out.push([
+        'WAGATE_INGEST_STATEMENT_TIMEOUT_MS',
+        'WAGATE_INGEST_STATEMENT_TIMEOUT_MS: cannot be applied with DATABASE_PREPARED_STATEMENTS=false (a transaction-mode pooler keeps no session setting); set statement_timeout on the database role instead',
+      ]);
+    }
+  }
+  return out;
 }

@@ -99,8 +99,19 @@ export interface DbOptions {
   bus?: Bus;
   /** Milliseconds a request waits for a free connection before failing. */
   connectionTimeoutMs?: number;
-  /** statement_timeout of the ingest lane's connections (none when unset). */
+  /** statement_timeout of the ingest lane's connections (none when unset; never with `preparedStatements: false`). */
   ingestStatementTimeoutMs?: number;
+  /**
+   * True (the default): each statement is a named prepared statement on each
+   * connection, and connections open with session parameters (the plan cache
+   * mode, the ingest lane's statement_timeout). False, for a transaction-mode
+   * pooler (PgBouncer) in front of PostgreSQL: statements go unnamed and
+   * connections carry no startup parameters, since neither a prepared
+   * statement nor a session setting survives the server connection changing
+   * under the client at every transaction, and PgBouncer refuses startup
+   * parameters it does not know.
+   */
+  preparedStatements?: boolean;
 }
 
 /** How many of `max` connections the ingest lane gets (the rest serve turns, API and sweeps). */
@@ -116,9 +127,10 @@ export function createDb(opts: DbOptions): Db {
   const stats: DbStats = { roundTrips: 0, connectionsOpened: 0 };
   const bus = opts.bus;
   const ingestMax = ingestLaneSize(opts.max);
+  const prepared = opts.preparedStatements ?? true;
   const open = (max: number, statementTimeoutMs?: number) => {
     const p = new pg.Pool({
-      ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
+      ...(prepared && statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
       connectionString: opts.connectionString,
       max,
       idleTimeoutMillis: 0,
@@ -127,7 +139,9 @@ export function createDb(opts: DbOptions): Db {
       // Our statements are fixed CTEs over jsonb and array parameters: a custom
       // plan per execution costs more than the statement itself (measured: the
       // ingest statement 2.9 ms with the default plan choice, 1.6 ms generic).
-      options: '-c plan_cache_mode=force_generic_plan',
+      // Unnamed statements are planned at every execution anyway, and a pooler
+      // refuses the parameter (docs/deploy.md, "Behind a connection pooler").
+      ...(prepared ? { options: '-c plan_cache_mode=force_generic_plan' } : {}),
     });
     p.on('connect', () => {
       stats.connectionsOpened++;
@@ -145,7 +159,8 @@ export function createDb(opts: DbOptions): Db {
     const started = performance.now();
     stats.roundTrips++;
     try {
-      const res = await client.query({ name: stmt.name, text: stmt.text, values: params as unknown[] | undefined });
+      // Unnamed, a statement is parsed and planned on whatever server connection the pooler lends for it.
+      const res = await client.query({ ...(prepared && stmt.name ? { name: stmt.name } : {}), text: stmt.text, values: params as unknown[] | undefined });
       return res.rows as R[];
     } catch (err) {
       throw wrap(err);

@@ -14,8 +14,13 @@ describe('wagate bench options', () => {
       json: null,
       cpuProfile: null,
       databaseUrl: null,
+      pgbouncer: false,
       dbPoolMax: null,
     });
+  });
+
+  it('takes --pgbouncer (each wagate run again through PgBouncer)', () => {
+    expect(parseBenchOptions(['--pgbouncer', '--database-url', 'postgres://u:p@127.0.0.1:5432/x'])).toMatchObject({ pgbouncer: true, databaseUrl: 'postgres://u:p@127.0.0.1:5432/x' });
   });
 
   it('takes lists, --no-baseline and a JSON file', () => {

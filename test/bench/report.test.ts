@@ -46,6 +46,18 @@ describe('the benchmark report', () => {
     expect(md).toContain('round trips per answered message by statement (mean time): ingest_notification 4.00 (0.40 ms)');
   });
 
+  it('puts a run through PgBouncer beside the direct one, with its cost in a line', () => {
+    const pooled = run('wagate', 0, { pooler: 'pgbouncer', messagesPerSecond: 900, overheadMs: { p50: 2, p99: 7 } });
+    pooled.details.poolerCpuMsPerMessage = 0.25;
+    const md = markdown([run('wagate', 0), pooled]);
+    expect(md.split('\n')[0]).toBe('| | wagate, model 0 ms | wagate through PgBouncer, model 0 ms |');
+    expect(md).toContain('| messages answered per second | 1000 | 900 |');
+    expect(md).toContain('- wagate through PgBouncer, model 0 ms: 1010 messages sent');
+    expect(md).toContain('PgBouncer: 0.25 ms');
+    expect(md).toContain('- model 0 ms: through PgBouncer, 900 messages answered per second against 1000 direct (-10 %); gateway overhead p50 2.00 ms against 1.00, p99 7.00 ms against 5.00.');
+    expect(jsonReport([pooled]).runs[0]).toMatchObject({ pipeline: 'wagate', pooler: 'pgbouncer' });
+  });
+
   it('writes exactly the JSON shape of the specification', () => {
     const j = jsonReport([run('wagate', 0), run('baseline', 0)]);
     expect(Object.keys(j)).toEqual(['runs']);

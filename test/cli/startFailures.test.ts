@@ -56,6 +56,19 @@ describe('wagate start: each start-up failure is one line naming the setting, ex
     expect(r.stderr).not.toContain('secret-pw');
   });
 
+  it('names DATABASE_DIRECT_URL when prepared statements are off without it (a pooler needs it)', async () => {
+    const r = await runCli(['start'], { cwd, env: { ...PRODUCTION, PORT: '0', DATABASE_URL: 'postgres://u:secret-pw@127.0.0.1:1/none', DATABASE_PREPARED_STATEMENTS: 'false', LOG_LEVEL: 'silent' } });
+    expectOneLine(r, /^wagate: DATABASE_DIRECT_URL: required with DATABASE_PREPARED_STATEMENTS=false: LISTEN, the process lock and migrations need a URL that reaches PostgreSQL without the pooler$/);
+  });
+
+  it('names both URLs when one of them cannot be reached', async () => {
+    const env = { ...PRODUCTION, PORT: '0', DATABASE_URL: 'postgres://u:secret-pw@127.0.0.1:1/none', DATABASE_DIRECT_URL: 'postgres://u:secret-pw@127.0.0.1:2/none', DATABASE_PREPARED_STATEMENTS: 'false', LOG_LEVEL: 'silent' };
+    const r = await runCli(['start'], { cwd, env });
+    // The migrations run first, over the direct URL: its address is the one refused.
+    expectOneLine(r, /^wagate: cannot reach the database \(DATABASE_URL or DATABASE_DIRECT_URL\): .*ECONNREFUSED 127\.0\.0\.1:2.*\(check DATABASE_URL and DATABASE_DIRECT_URL\)$/);
+    expect(r.stderr).not.toContain('secret-pw');
+  });
+
   it('names WAGATE_DATA_DIR when the data directory cannot be written (sandbox)', async () => {
     const file = path.join(scratch, 'a-file');
     await writeFile(file, 'not a folder\n');

@@ -111,6 +111,8 @@ describe('loadConfig', () => {
     ['WAGATE_SECRET_KEY_PREVIOUS', 'tooshort'],
     ['WAGATE_SESSION_HOURS', '0'],
     ['WAGATE_SESSION_HOURS', '721'],
+    ['DATABASE_DIRECT_URL', 'mysql://db/wagate'],
+    ['DATABASE_PREPARED_STATEMENTS', 'no'],
   ])('refuses %s=%j with one line naming it', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.message.startsWith(`${name}: `)).toBe(true);
@@ -176,6 +178,45 @@ describe('loadConfig', () => {
   it('does not print the value of a refused secret', () => {
     expect(configError({ WAGATE_ADMIN_KEY: 'hunter2-secret' }).message).not.toContain('hunter2-secret');
     expect(configError({ DATABASE_URL: 'mysql://u:pa55word@db/x' }).message).not.toContain('pa55word');
+  });
+});
+
+describe('DATABASE_DIRECT_URL and DATABASE_PREPARED_STATEMENTS (a transaction-mode pooler)', () => {
+  const POOLER = 'postgres://wagate:pw@pgbouncer:6432/wagate';
+  const DIRECT = 'postgres://wagate:pw@db:5432/wagate';
+
+  it('default to the pool URL for everything, with prepared statements', () => {
+    const c = loadConfig({ ...REQUIRED, DATABASE_URL: DIRECT });
+    expect(c).toMatchObject({ databaseUrl: DIRECT, databaseDirectUrl: null, preparedStatements: true, ingestStatementTimeoutMs: 10_000 });
+  });
+
+  it('read a pooler URL, a direct URL and prepared statements off', () => {
+    const c = loadConfig({ ...REQUIRED, DATABASE_URL: POOLER, DATABASE_DIRECT_URL: DIRECT, DATABASE_PREPARED_STATEMENTS: 'false' });
+    expect(c).toMatchObject({ databaseUrl: POOLER, databaseDirectUrl: DIRECT, preparedStatements: false });
+  });
+
+  it('refuse prepared statements off without a direct URL, in one line that says why', () => {
+    const err = configError({ DATABASE_URL: POOLER, DATABASE_PREPARED_STATEMENTS: 'false' });
+    expect(err.problems).toEqual([
+      'DATABASE_DIRECT_URL: required with DATABASE_PREPARED_STATEMENTS=false: LISTEN, the process lock and migrations need a URL that reaches PostgreSQL without the pooler',
+    ]);
+  });
+
+  it('refuse a direct URL or prepared statements off without DATABASE_URL (the embedded server has no pooler)', () => {
+    expect(configError({ DATABASE_DIRECT_URL: DIRECT }).problems).toEqual([
+      'DATABASE_DIRECT_URL: only with DATABASE_URL (the embedded PostgreSQL is always reached directly)',
+    ]);
+    expect(configError({ DATABASE_PREPARED_STATEMENTS: 'false' }).message).toMatch(/^DATABASE_PREPARED_STATEMENTS: false only with DATABASE_URL/);
+  });
+
+  it('refuse an ingest statement timeout that a pooler could not apply', () => {
+    const err = configError({ DATABASE_URL: POOLER, DATABASE_DIRECT_URL: DIRECT, DATABASE_PREPARED_STATEMENTS: 'false', WAGATE_INGEST_STATEMENT_TIMEOUT_MS: '5000' });
+    expect(err.problems).toHaveLength(1);
+    expect(err.message).toMatch(/^WAGATE_INGEST_STATEMENT_TIMEOUT_MS: cannot be applied with DATABASE_PREPARED_STATEMENTS=false/);
+  });
+
+  it('never print the direct URL, which carries a password', () => {
+    expect(configError({ DATABASE_URL: POOLER, DATABASE_DIRECT_URL: 'mysql://u:pa55word@db/x' }).message).not.toContain('pa55word');
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { DebianCluster, debianPostgresBin } from '../support/debianPostgres.ts';
+import { DebianCluster, debianPostgresBin } from '../../bench/debianPostgres.ts';
 import { eventually } from '../support/pipeline.ts';
 import { drainAndAccount, figures, listeners, logLines, startLoadedGateway, untilAcked, watchReadiness, type LoadedGateway } from '../support/outage.ts';
 

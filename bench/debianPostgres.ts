@@ -5,7 +5,7 @@ import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort } from './crash.ts';
+import { freePort } from '../src/db/embedded.ts';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 const OS_USER = 'postgres';
@@ -35,8 +35,8 @@ function run(file: string, args: string[]): Promise<string> {
 /**
  * A PostgreSQL cluster of Debian's server binaries in a temporary folder,
  * listening on 127.0.0.1 at a free port: a server the gateway reaches only
- * through DATABASE_URL, which the test can crash (`pg_ctl stop -m
- * immediate`) and start again. PostgreSQL refuses to run as root: as root,
+ * through DATABASE_URL (or through PgBouncer), which a test can crash
+ * (`pg_ctl stop -m immediate`) and start again. PostgreSQL refuses to run as root: as root,
  * it runs as the OS user `postgres` (the package creates it).
  */
 export class DebianCluster {
@@ -72,6 +72,11 @@ export class DebianCluster {
   private as(tool: string, args: string[]): Promise<string> {
     const file = path.join(this.bin, tool);
     return process.getuid?.() === 0 ? run('runuser', ['-u', OS_USER, '--', file, ...args]) : run(file, args);
+  }
+
+  /** The cluster's data folder (postmaster.pid, for the server's CPU time). */
+  get dataDir(): string {
+    return path.join(this.dir, 'data');
   }
 
   /** Starts the server and waits until it accepts connections. */
