@@ -62,7 +62,8 @@ export class FakeModel {
   private latencyMs: number;
   private readonly record: boolean;
   private seq = 0;
-  private _inflight = 0;
+  /** Requests not yet answered, until their response closes. */
+  private readonly open = new Set<ServerResponse>();
   private _maxConcurrent = 0;
   private _count = 0;
   private _connections = 0;
@@ -105,7 +106,10 @@ export class FakeModel {
   }
   /** Requests being answered now. */
   get inflight(): number {
-    return this._inflight;
+    let n = 0;
+    // A caller that gave up destroyed its connection at once; its response's 'close' can come much later.
+    for (const res of this.open) if (res.socket && !res.socket.destroyed) n++;
+    return n;
   }
   /** The most requests ever in flight at once. */
   get maxConcurrent(): number {
@@ -140,7 +144,7 @@ export class FakeModel {
     this.mode = { kind: 'echo' };
     this._count = 0;
     this._connections = 0;
-    this._maxConcurrent = this._inflight;
+    this._maxConcurrent = this.inflight;
   }
 
   /** Drops every open connection (hanging requests included) and stops listening. */
@@ -151,16 +155,18 @@ export class FakeModel {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this._count++;
-    this._inflight++;
-    // Counted once the events that came with this request are handled: a caller that aborted a call and
-    // then began the next one closed the old connection first, but on a busy machine both can reach this
-    // process in the same turn of its event loop, the new request handled before the old one's close.
+    this.open.add(res);
+    // Counted once the events that came with this request are handled, among the calls whose connection
+    // is still open: a caller that aborted a call and then began the next one closed the old connection
+    // first, but on a busy machine both can reach this process in the same turn of its event loop.
     setImmediate(() => {
-      if (!res.closed && this._inflight > this._maxConcurrent) this._maxConcurrent = this._inflight;
+      if (!this.open.has(res)) return;
+      const n = this.inflight;
+      if (n > this._maxConcurrent) this._maxConcurrent = n;
     });
     let timer: NodeJS.Timeout | undefined;
     res.on('close', () => {
-      this._inflight--;
+      this.open.delete(res);
       clearTimeout(timer);
     });
     const chunks: Buffer[] = [];
