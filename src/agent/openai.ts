@@ -131,6 +131,8 @@ export class OpenAiAgent implements Agent {
         return { reply: textOf(message.content), handoff };
       }
       rounds.push(...(await runToolCalls(tools, message.content ?? null, calls, input.signal)));
+      // A turn stopped while its tools ran (restart, pause) asks the model nothing more.
+      input.signal.throwIfAborted();
     }
   }
 
