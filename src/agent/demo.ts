@@ -33,7 +33,7 @@ export const DEMO_HOURS_REPLY = 'We are open Monday to Friday from 9:00 to 18:00
 export const DEMO_PRICE_REPLY = 'Prices depend on what you need: tell me which product or service, and I will tell you more.';
 /** The demo's answer to help: what it can do. */
 export const DEMO_HELP_REPLY =
-  'I am the demo agent. Try "hello", "opening hours", "price", send a photo, or ask for a person. Connect a real model in the agent settings for real answers.';
+  'I am the demo agent. Try "hello", "opening hours", "price", "where is my order 1234", send a photo, or ask for a person. Connect a real model in the agent settings for real answers.';
 
 /**
  * The first sentence of a system prompt: up to and including the first `.`,
