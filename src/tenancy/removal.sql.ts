@@ -68,11 +68,18 @@ export const RETENTION_TENANTS = sql(
  * A batch of a tenant's messages older than its retention period (read from
  * the row, so a period lifted meanwhile removes nothing). Messages still
  * waiting for their turn or their send are left: the queue of record is never
- * cut short.
+ * cut short. The tenant's tool calls as old go with them (a batch at most;
+ * one still running stays).
  */
 export const RETENTION_BATCH = sql(
   'retention_batch',
-  `WITH d AS (
+  `WITH calls AS (
+     DELETE FROM tool_calls WHERE id IN (
+       SELECT id FROM tool_calls
+       WHERE tenant_id = $1 AND status <> 'running'
+         AND created_at < now() - make_interval(days => (SELECT retention_days FROM tenants WHERE id = $1))
+       LIMIT $2)),
+   d AS (
      DELETE FROM messages WHERE id IN (
        SELECT id FROM messages
        WHERE tenant_id = $1
