@@ -94,6 +94,22 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     expect(await dash.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
   });
 
+  it('an order question: the demo agent calls the sandbox\'s order_status tool, and the dashboard shows the call under the answer', async () => {
+    await write('Where is my order 1234?');
+    await expect.poll(theirBubbles, { timeout: WAIT }).toContainEqual(expect.stringMatching(/^Order 1234: /));
+    const reply = dash.locator('.msg.out.agent', { hasText: 'Order 1234:' });
+    await reply.waitFor({ timeout: WAIT });
+    const calls = reply.locator('details.tool-calls');
+    expect(await calls.locator('summary').textContent()).toBe('1 tool call');
+    expect(await calls.getAttribute('open')).toBeNull();
+    await calls.locator('summary').click();
+    const call = calls.locator('li[data-tool-status="ok"]');
+    await call.waitFor({ timeout: WAIT });
+    expect(await call.locator('code').textContent()).toBe('order_status');
+    expect(await call.locator('pre').first().textContent()).toContain('"orderId": "1234"');
+    expect(await call.locator('pre').nth(1).textContent()).toContain('"status"');
+  });
+
   it('pause from the dashboard: the next message gets no bot answer, and its disposition says paused', async () => {
     await dash.click('button:has-text("Pause bot")');
     await expect.poll(() => dash.locator('.bot-state').textContent(), { timeout: WAIT }).toMatch(/^Bot paused/);
