@@ -273,6 +273,7 @@ export const toolShape = z.object({
   updatedAt: z.string(),
 });
 export const toolList = z.object({ items: z.array(toolShape) });
+export type ToolShape = z.infer<typeof toolShape>;
 
 const timed = z.object({
   unit: z.literal('ms'),

@@ -223,6 +223,28 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     expect(trouble.consoleErrors).toEqual([]);
   });
 
+  it('Tools lists the demo tool, adds one (a schema that is not JSON is refused in the page) and deletes it', async () => {
+    await dash.goto(sandbox.url + '/#/tools');
+    const rows = dash.locator('.tool-list tbody tr');
+    await expect.poll(() => rows.allTextContents(), { timeout: WAIT }).toEqual([expect.stringContaining('order_status')]);
+    await dash.click('button.add-tool');
+    await dash.fill('#t-name', 'opening_slots');
+    await dash.fill('#t-description', 'Free tables at a time');
+    await dash.fill('#t-url', 'https://8.8.8.8/slots');
+    await dash.fill('#t-parameters', '{"type": "object",');
+    await dash.click('button:has-text("Save tool")');
+    await expect.poll(() => dash.locator('.tools [role=alert]').textContent(), { timeout: WAIT }).toMatch(/not valid JSON/);
+    expect(await rows.count()).toBe(1);
+    await dash.fill('#t-parameters', '{"type": "object", "properties": {"time": {"type": "string"}}}');
+    await dash.click('button:has-text("Save tool")');
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(2);
+    const row = dash.locator('.tool-list tbody tr', { hasText: 'opening_slots' });
+    await row.locator('button:has-text("Delete")').click();
+    await row.locator('button.danger').click();
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(1);
+    expect(trouble.consoleErrors).toEqual([]);
+  });
+
   it('reads well on a phone-sized screen', async () => {
     await dash.setViewportSize({ width: 390, height: 844 });
     await dash.goto(sandbox.url + '/#/');

@@ -7,13 +7,15 @@ import { debounce, Live } from './live.ts';
 import { PerformanceView } from './performanceView.ts';
 import { SettingsView } from './settingsView.ts';
 import { SignIn } from './signIn.ts';
+import { ToolsView } from './toolsView.ts';
 
-type Route = { name: 'conversations'; id: string | null } | { name: 'settings' } | { name: 'performance' };
+type Route = { name: 'conversations'; id: string | null } | { name: 'settings' } | { name: 'tools' } | { name: 'performance' };
 
 function parseRoute(hash: string): Route {
   const m = /^#\/c\/(\d{1,18})$/.exec(hash);
   if (m) return { name: 'conversations', id: m[1] };
   if (hash === '#/settings') return { name: 'settings' };
+  if (hash === '#/tools') return { name: 'tools' };
   if (hash === '#/performance') return { name: 'performance' };
   return { name: 'conversations', id: null };
 }
@@ -80,6 +82,7 @@ function SignedIn(props: { session: Session; onSignOut: () => void }) {
 
   let body;
   if (route.name === 'settings' && isTenant) body = h(SettingsView, { onSaved: setSettings });
+  else if (route.name === 'tools' && isTenant) body = h(ToolsView, null);
   else if (route.name === 'performance' && !isTenant) body = h(PerformanceView, null);
   else {
     const id = route.name === 'conversations' ? route.id : null;
@@ -107,6 +110,7 @@ function SignedIn(props: { session: Session; onSignOut: () => void }) {
         { 'aria-label': 'Main' },
         nav('#/', 'Conversations', route.name === 'conversations'),
         isTenant ? nav('#/settings', 'Settings', route.name === 'settings') : nav('#/performance', 'Performance', route.name === 'performance'),
+        isTenant ? nav('#/tools', 'Tools', route.name === 'tools') : null,
         h('button', { type: 'button', class: 'link', onClick: () => void signOut() }, 'Sign out'),
       ),
       h('span', { class: 'live ' + (connected ? 'on' : 'off'), role: 'status', title: connected ? 'Live updates on' : 'Reconnecting…' }, connected ? 'Live' : 'Offline'),
