@@ -128,7 +128,7 @@ describe('ToolCaller: each call recorded, never repeated for the same unanswered
     expect(tool.requests).toHaveLength(0);
   });
 
-  it('a timeout, an error status, a body over 64 KiB and a refused address are results the model reads; each recorded', async () => {
+  it('a timeout, an error status, a body over 64 KiB, a NUL and a refused address are results the model reads; each recorded', async () => {
     const caller = new ToolCaller(gw.db, () => allowed);
     let release!: () => void;
     tool.hold = new Promise<void>((r) => (release = r));
@@ -143,12 +143,15 @@ describe('ToolCaller: each call recorded, never repeated for the same unanswered
     expect(JSON.parse(await session(caller, {}, { name: 'down' }).call('down', '{"q":"e"}', never))).toMatchObject({ error: 'the tool answered HTTP 503' });
     tool.answer = () => ({ body: { big: 'x'.repeat(70_000) } });
     expect(JSON.parse(await session(caller, {}, { name: 'big' }).call('big', '{"q":"b"}', never)).error).toMatch(/more than 65536 bytes/);
+    // A NUL in the answer (which PostgreSQL's text cannot hold) is dropped; the rest is the result.
+    tool.answer = () => ({ raw: 'a\0b' });
+    expect(await session(caller, {}, { name: 'nul' }).call('nul', '{"q":"n"}', never)).toBe('ab');
     tool.answer = (b) => ({ body: { ok: true, echo: b?.arguments } });
     const before = tool.requests.length;
     const refused = await session(new ToolCaller(gw.db, () => strict), {}, { name: 'refused' }).call('refused', '{"q":"r"}', never);
     expect(JSON.parse(refused).error).toMatch(/refused/);
     expect(tool.requests.length).toBe(before);
     const byName = new Map((await rows()).map((r) => [r.name, r.status]));
-    expect(Object.fromEntries(['slow', 'down', 'big', 'refused'].map((n) => [n, byName.get(n)]))).toEqual({ slow: 'timeout', down: 'error', big: 'error', refused: 'error' });
+    expect(Object.fromEntries(['slow', 'down', 'big', 'nul', 'refused'].map((n) => [n, byName.get(n)]))).toEqual({ slow: 'timeout', down: 'error', big: 'error', nul: 'ok', refused: 'error' });
   });
 });

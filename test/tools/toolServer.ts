@@ -18,7 +18,7 @@ export interface ToolRequest {
  */
 export class ToolServer {
   readonly requests: ToolRequest[] = [];
-  answer: (body: any) => { status?: number; body: unknown } = (b) => ({ body: { ok: true, echo: b?.arguments } });
+  answer: (body: any) => { status?: number; body?: unknown; raw?: string } = (b) => ({ body: { ok: true, echo: b?.arguments } });
   hold: Promise<void> | null = null;
   private constructor(
     private readonly server: Server,
@@ -46,7 +46,7 @@ export class ToolServer {
         t.requests.push({ headers: req.headers, rawBody, body, signed });
         if (t.hold) await t.hold;
         const a = t.answer(body);
-        const text = JSON.stringify(a.body);
+        const text = a.raw ?? JSON.stringify(a.body);
         if (res.destroyed) return;
         res.writeHead(a.status ?? 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
         res.end(text);

@@ -80,6 +80,8 @@ export class ToolCaller {
     if (args === null || typeof args !== 'object' || Array.isArray(args)) return this.invalid(turn, tool, JSON.stringify(args), 'the arguments must be a JSON object');
     if (!tool.validate(args)) return this.invalid(turn, tool, JSON.stringify(args), `invalid arguments: ${tool.errorsText(tool.validate.errors)}`);
     const canonical = canonicalJson(args);
+    // PostgreSQL's jsonb holds no NUL character: such arguments could not be recorded, so they are not sent.
+    if (canonical.includes('\\u0000')) return this.invalid(turn, tool, JSON.stringify(canonical.replaceAll('\\u0000', '')), 'the arguments must not contain NUL characters');
     const hash = createHash('sha256').update(tool.name).update('\0').update(canonical).digest('hex');
     if (tool.safeToRepeat) return (await this.execute(turn, tool, args, canonical, hash)).content;
     const key = `${turn.conversationId}:${turn.openedBy}:${tool.name}:${hash}`;
@@ -152,9 +154,11 @@ export class ToolCaller {
       const text = await readCapped(res.body, MAX_TOOL_RESULT_BYTES);
       if (text === null) return { status: 'error', content: errorContent(`the tool answered more than ${MAX_TOOL_RESULT_BYTES} bytes`) };
       if (res.statusCode < 200 || res.statusCode >= 300) {
-        return { status: 'error', content: errorContent(`the tool answered HTTP ${res.statusCode}`, text.slice(0, 500)) };
+        return { status: 'error', content: errorContent(`the tool answered HTTP ${res.statusCode}`, text.slice(0, 500).replaceAll('\0', '')) };
       }
-      return { status: 'ok', content: text.trim() === '' ? '{}' : text };
+      // NUL cannot be stored in a text column; the rest of the answer is kept as it came.
+      const clean = text.includes('\0') ? text.replaceAll('\0', '') : text;
+      return { status: 'ok', content: clean.trim() === '' ? '{}' : clean };
     } catch (err) {
       if (controller.signal.aborted) return { status: 'timeout', content: errorContent(`the tool gave no answer within ${tool.timeoutMs} ms`) };
       if (err instanceof EgressRefusedError) return { status: 'error', content: errorContent(`the tool's address is refused: ${err.message}`) };
