@@ -139,6 +139,31 @@ describe('tool calls of the openai agent', () => {
     expect(await rows.outbound(wa)).toEqual([]);
   });
 
+  it('a pause committed by another process while a tool runs (this one never hears of it): the reply commit refuses the reply', async () => {
+    const { customers, wa } = await tenantWithTool();
+    tool.requests.length = 0;
+    let release!: () => void;
+    tool.hold = new Promise<void>((r) => (release = r));
+    try {
+      h.model.script(call('556'), { kind: 'tool_echo' });
+      await customers.say(wa, 'order 556?');
+      await eventually(() => tool.requests.length === 1, 15_000, 'the tool call');
+      // What a pause through another gateway process commits: the row only, no signal to this one.
+      const conv = await rows.conversation(wa);
+      await rows.query(`UPDATE conversations SET paused = true, paused_by = 'operator' WHERE id = $1`, [conv!.id]);
+    } finally {
+      tool.hold = null;
+      release();
+    }
+    // The model was asked again with the tool's result, and answered; the commit found the pause.
+    await eventually(async () => (await rows.dispositions(wa))[0] === 'paused', 15_000, 'the message settled as paused');
+    expect(h.model.requests.at(-1)!.body.messages.at(-1)).toMatchObject({ role: 'tool' });
+    await settle(300);
+    expect(sends.to(wa)).toEqual([]);
+    expect(await rows.outbound(wa)).toEqual([]);
+    expect(await toolCalls(wa)).toMatchObject([{ status: 'ok' }]);
+  });
+
   it('a newer message restarts the turn while the tool runs: the endpoint is called once, its result answers', async () => {
     const { customers, wa } = await tenantWithTool({ coalesce: 'restart' });
     tool.requests.length = 0;
