@@ -117,6 +117,27 @@ describe('tool calls of the openai agent', () => {
     expect(h.model.requests.slice(before2)[0].body.tools.map((t: any) => t.function.name)).toEqual(['handoff_to_human']);
   });
 
+  it('a tool added, disabled or changed reaches the next turn (the cached settings are read again)', async () => {
+    h.model.reset();
+    const t = await provisionTenant(h.gw, { agent: { provider: 'openai' } });
+    const customers = new Customers(h.gw.url, t.phoneNumberId);
+    const wa = newWaId();
+    const offered = async (text: string, n: number) => {
+      const before = h.model.requests.length;
+      await customers.say(wa, text);
+      await eventually(() => sends.to(wa).length === n, 15_000, 'the answer');
+      return h.model.requests.slice(before).at(-1)!.body.tools.map((x: any) => `${x.function.name}:${x.function.description}`);
+    };
+    expect(await offered('one', 1)).toEqual([expect.stringMatching(/^handoff_to_human:/)]);
+    const r = await api(h.gw, 'POST', '/api/tools', { name: 'order_status', description: 'v1', parameters: orderSchema, url: tool.url + '/order', secret: SECRET }, t.key);
+    expect(r.status).toBe(201);
+    expect((await offered('two', 2)).slice(1)).toEqual(['order_status:v1']);
+    expect((await api(h.gw, 'PATCH', `/api/tools/${r.body.id}`, { description: 'v2' }, t.key)).status).toBe(200);
+    expect((await offered('three', 3)).slice(1)).toEqual(['order_status:v2']);
+    expect((await api(h.gw, 'PATCH', `/api/tools/${r.body.id}`, { enabled: false }, t.key)).status).toBe(200);
+    expect(await offered('four', 4)).toHaveLength(1);
+  });
+
   it('a pause committed while a tool runs stops the reply; the call is still recorded', async () => {
     const { customers, wa, key } = await tenantWithTool();
     tool.requests.length = 0;
