@@ -59,7 +59,7 @@ export class DemoAgent implements Agent {
   async run(input: AgentInput): Promise<AgentOutput> {
     input.signal.throwIfAborted();
     const messages = input.turn.map((m) => m.content);
-    const tools = input.tools;
+    const tools = input.config.maxToolRounds > 0 ? input.tools : null;
     const asked = tools?.has(DEMO_ORDER_TOOL) ? messages.findIndex((m) => ORDER.test(m)) : -1;
     if (asked < 0 || !tools) return demoAnswer(input.config.systemPrompt, messages);
     // An order question: look it up with the tenant's order_status tool, signed and recorded like a model's call.

@@ -219,7 +219,6 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   });
   const takeover = new Takeover(db, bus, runner);
 
-
   // The HTTP server: webhooks, operator API, dashboard, metrics, sandbox page.
   const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
   const server = await buildServer({
