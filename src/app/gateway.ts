@@ -194,7 +194,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const toolDispatcher = createAgentDispatcher({ egress });
     const demoToolDispatcher = demoTool ? createAgentDispatcher({ egress: demoTool.policy }) : null;
     stops.add('tool calls', () => Promise.all([toolDispatcher.close(), demoToolDispatcher?.close()]).then(() => undefined));
-    const toolCaller = new ToolCaller(db, (tenantId) => (demoToolDispatcher && tenantId === demoTool?.tenantId ? demoToolDispatcher : toolDispatcher));
+    const toolCaller = new ToolCaller(db, (tenantId) => (demoToolDispatcher && tenantId === demoTool?.tenantId ? demoToolDispatcher : toolDispatcher), bus);
     const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, tools: toolCaller });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);

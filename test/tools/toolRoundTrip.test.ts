@@ -186,7 +186,7 @@ describe('tool calls of the openai agent', () => {
   });
 
   it('a newer message restarts the turn while the tool runs: the endpoint is called once, its result answers', async () => {
-    const { customers, wa } = await tenantWithTool({ coalesce: 'restart' });
+    const { customers, wa, tenant } = await tenantWithTool({ coalesce: 'restart' });
     tool.requests.length = 0;
     let release!: () => void;
     tool.hold = new Promise<void>((r) => (release = r));
@@ -211,5 +211,10 @@ describe('tool calls of the openai agent', () => {
     expect(await toolCalls(wa)).toMatchObject([{ status: 'ok', turn_id: out[0].turn_id }]);
     await settle(300);
     expect(tool.requests).toHaveLength(1);
+    // The metrics count one call made and one answered from it.
+    const scrape = await h.gw.metrics.scrape();
+    const count = (status: string) => Number(scrape.split('\n').find((l) => l.startsWith(`wagate_tool_calls_total{tenant="${tenant.id}",status="${status}"}`))?.split(' ').at(-1));
+    expect([count('ok'), count('reused')]).toEqual([1, 1]);
+    expect(scrape).toMatch(/^wagate_tool_call_seconds_count\{status="ok"\} [1-9]/m);
   });
 });

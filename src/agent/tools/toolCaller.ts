@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import type { Db } from '../../db/db.ts';
+import type { Bus } from '../../shared/bus.ts';
 import { EgressRefusedError } from '../../shared/egress.ts';
 import type { TenantTool } from '../../tenancy/tools.ts';
 import { signAgentRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../http.ts';
@@ -51,6 +52,8 @@ export class ToolCaller {
     private readonly db: Db,
     /** The dispatcher for a tenant's tool URLs: it applies the egress policy (docs/security.md). */
     private readonly dispatcherFor: (tenantId: string) => Dispatcher,
+    /** Told of each call (`tool.call`), for the metrics. */
+    private readonly bus: Bus | null = null,
   ) {}
 
   /** The tools of one turn, or null when there are none. */
@@ -89,6 +92,7 @@ export class ToolCaller {
     if (inFlight) {
       const outcome = await inFlight;
       if (outcome.turnId !== turn.turnId) await this.db.query(TOOL_CALL_CLAIM, [outcome.id, turn.turnId]);
+      this.emit(turn, tool.name, 'reused', 0);
       return outcome.content;
     }
     const p = this.execute(turn, tool, args, canonical, hash);
@@ -105,6 +109,7 @@ export class ToolCaller {
     const content = errorContent(why + '; the tool was not called. Correct the arguments and call it again.');
     const hash = createHash('sha256').update(argsJson).digest('hex');
     await this.db.query(TOOL_CALL_INVALID, [turn.tenantId, turn.conversationId, turn.openedBy, turn.turnId, tool.id, tool.name, argsJson, hash, content]);
+    this.emit(turn, tool.name, 'invalid_arguments', 0);
     return content;
   }
 
@@ -126,13 +131,19 @@ export class ToolCaller {
         begun.prior_status === 'running'
           ? errorContent('an earlier attempt of this call was interrupted and its result is unknown; it is not repeated')
           : (begun.prior_result ?? errorContent('the earlier result of this call was not kept'));
+      this.emit(turn, tool.name, 'reused', 0);
       return { id: begun.prior_id!, turnId: turn.turnId, content };
     }
     const started = performance.now();
     const { status, content } = await this.post(turn, tool, args);
     const ms = Math.round(performance.now() - started);
     await this.db.query(TOOL_CALL_FINISH, [begun.new_id, status, ms, content.slice(0, TOOL_EXCERPT_CHARS), content]);
+    this.emit(turn, tool.name, status, ms);
     return { id: begun.new_id, turnId: turn.turnId, content };
+  }
+
+  private emit(turn: ToolTurn, tool: string, status: ToolCallStatus | 'reused', ms: number): void {
+    this.bus?.emit('tool.call', { tenantId: turn.tenantId, conversationId: turn.conversationId, tool, status, ms });
   }
 
   /** POSTs the call, signed as the http agent signs, within the tool's timeout; never throws. */
