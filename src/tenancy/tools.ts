@@ -4,6 +4,7 @@ import type { Db } from '../db/db.ts';
 import { EgressRefusedError, type EgressPolicy } from '../shared/egress.ts';
 import { badRequest, conflict, notFound } from '../shared/errors.ts';
 import { decrypt, encrypt, type SecretKeys } from '../shared/secrets.ts';
+import { nestedQuantifier, schemaPatterns } from './toolSchemaSafety.ts';
 import { DELETE_TOOL, INSERT_TOOL, TOOL_BY_ID, TOOL_TENANT_EXISTS, TOOLS_OF_TENANT, UPDATE_TOOL } from './tools.sql.ts';
 
 /** A tool's name: what the model calls it (OpenAI's function-name rule). */
@@ -98,6 +99,11 @@ function newAjv(): Ajv {
 export function checkParametersSchema(schema: Record<string, unknown>, ajv: Ajv = newAjv()): ValidateFunction {
   if (JSON.stringify(schema).length > MAX_SCHEMA_CHARS) throw badRequest('invalid_schema', `parameters: larger than ${MAX_SCHEMA_CHARS} characters as JSON`);
   if (schema.type !== 'object') throw badRequest('invalid_schema', 'parameters: must be an object schema ("type": "object"), as function arguments are a JSON object');
+  for (const p of schemaPatterns(schema)) {
+    if (nestedQuantifier(p.pattern)) {
+      throw badRequest('invalid_schema', `${p.path}: ${JSON.stringify(p.pattern)} repeats a group that repeats itself (like (a+)+), which can take exponential time; write it without the nested repetition`);
+    }
+  }
   try {
     return ajv.compile(schema);
   } catch (err) {
@@ -242,9 +248,10 @@ export interface TenantToolRow {
  */
 export function toTenantTools(rows: readonly TenantToolRow[], secretKey: SecretKeys): TenantTool[] {
   if (rows.length === 0) return [];
-  const ajv = newAjv();
   const out: TenantTool[] = [];
   for (const r of rows) {
+    // One instance per tool: schemas of two tools may carry the same $id.
+    const ajv = newAjv();
     let validate: ValidateFunction;
     try {
       validate = ajv.compile(r.parameters);

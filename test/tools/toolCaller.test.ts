@@ -100,6 +100,13 @@ describe('ToolCaller: each call recorded, never repeated for the same unanswered
     expect(tool.requests).toHaveLength(3);
   });
 
+  it('arguments over 16 KiB are refused unsent', async () => {
+    tool.requests.length = 0;
+    const out = await session(new ToolCaller(gw.db, () => allowed)).call('lookup', JSON.stringify({ q: 'x'.repeat(20_000) }), never);
+    expect(JSON.parse(out).error).toMatch(/longer than 16384 characters.*not called/);
+    expect(tool.requests).toHaveLength(0);
+  });
+
   it('a tool marked safeToRepeat is called every time', async () => {
     tool.requests.length = 0;
     const caller = new ToolCaller(gw.db, () => allowed);

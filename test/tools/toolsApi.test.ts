@@ -72,6 +72,8 @@ describe('tools API', () => {
       [valid({ parameters: { type: 'objec' } }), 400, 'invalid_schema'],
       [valid({ parameters: { type: 'object', required: 3 } }), 400, 'invalid_schema'],
       [valid({ parameters: { type: 'string' } }), 400, 'invalid_schema'],
+      [valid({ parameters: { type: 'object', properties: { q: { type: 'string', pattern: '^(a+)+$' } } } }), 400, 'invalid_schema'],
+      [valid({ parameters: { type: 'object', properties: { q: { $ref: 'https://example.com/remote.json' } } } }), 400, 'invalid_schema'],
       [valid({ url: 'http://127.0.0.1:9/x' }), 400, 'egress_refused'],
       [valid({ url: 'https://10.0.0.1/x' }), 400, 'egress_refused'],
       [valid({ url: 'ftp://example.com/x' }), 400, 'egress_refused'],

@@ -10,6 +10,8 @@ import { TOOL_CALL_BEGIN, TOOL_CALL_CLAIM, TOOL_CALL_FINISH, TOOL_CALL_INVALID }
 
 /** The largest answer read from a tool endpoint; a larger one is an error. It is also the most kept for reuse. */
 export const MAX_TOOL_RESULT_BYTES = 64 * 1024;
+/** The longest arguments taken from the model, as JSON text; longer ones are refused unsent. */
+export const MAX_ARGUMENTS_CHARS = 16_384;
 /** The excerpt of a result kept for people (the API and the dashboard). */
 export const TOOL_EXCERPT_CHARS = 2_048;
 
@@ -74,6 +76,7 @@ export class ToolCaller {
   private async call(turn: ToolTurn, tool: TenantTool | undefined, name: string, raw: string, signal: AbortSignal): Promise<string> {
     signal.throwIfAborted();
     if (!tool) return errorContent(`there is no tool named ${name}`);
+    if (raw.length > MAX_ARGUMENTS_CHARS) return this.invalid(turn, tool, JSON.stringify(raw.slice(0, 200) + '…'), `the arguments are longer than ${MAX_ARGUMENTS_CHARS} characters`);
     let args: unknown;
     try {
       args = raw.trim() === '' ? {} : JSON.parse(raw);
