@@ -116,7 +116,7 @@ export class ToolAdmin {
   constructor(
     private readonly db: Db,
     private readonly secretKey: Buffer,
-    /** Judges each tool URL before it is saved; `policyFor` may widen it for one tenant (the sandbox's demo tenant). */
+    /** The egress policy that judges a tenant's tool URL before it is saved (wider for the sandbox's demo tenant alone). */
     private readonly egress: (tenantId: string) => EgressPolicy,
   ) {}
 
@@ -243,8 +243,8 @@ export interface TenantToolRow {
 
 /**
  * The tools a turn may offer, from their rows: secrets decrypted, argument
- * validators compiled, with one validator instance per load so that replaced
- * schemas are not kept.
+ * validators compiled, with a validator instance of their own each (none is
+ * kept across loads, so a replaced schema is not held in memory).
  */
 export function toTenantTools(rows: readonly TenantToolRow[], secretKey: SecretKeys): TenantTool[] {
   if (rows.length === 0) return [];
