@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
  * - echo: the default answer, `echo: <last user message>`;
  * - reply: this exact reply (null: an answer with no content);
  * - handoff: a `handoff_to_human` tool call (openai) or `"handoff": true` (http agent);
+ * - tool_calls: these function calls (openai), `arguments` given as a value (sent as its JSON) or as raw text;
+ * - tool_echo: the reply `tool: <content of the last tool message>` (openai), to see a tool's result used;
  * - status: this HTTP status, with `body` or an OpenAI-style error body;
  * - garbage: 200 with a body that is not JSON;
  * - hang: never answers; the request ends when the client aborts it or the server closes.
@@ -15,6 +17,8 @@ export type FakeModelAnswer =
   | { kind: 'echo'; latencyMs?: number }
   | { kind: 'reply'; reply: string | null; latencyMs?: number }
   | { kind: 'handoff'; reply?: string | null; reason?: string; latencyMs?: number }
+  | { kind: 'tool_calls'; calls: { name: string; arguments: unknown }[]; latencyMs?: number }
+  | { kind: 'tool_echo'; latencyMs?: number }
   | { kind: 'status'; status: number; body?: string; latencyMs?: number }
   | { kind: 'garbage'; latencyMs?: number }
   | { kind: 'hang' };
@@ -237,20 +241,34 @@ function lastUserText(messages: unknown): string {
   return '';
 }
 
-type Answerable = Extract<FakeModelAnswer, { kind: 'echo' | 'reply' | 'handoff' }>;
+type Answerable = Extract<FakeModelAnswer, { kind: 'echo' | 'reply' | 'handoff' | 'tool_calls' | 'tool_echo' }>;
 
-function replyFor(answer: Answerable, lastUser: string): string | null {
+function replyFor(answer: Answerable, lastUser: string, messages?: unknown): string | null {
   if (answer.kind === 'echo') return `echo: ${lastUser}`;
+  if (answer.kind === 'tool_calls') return null;
+  if (answer.kind === 'tool_echo') return `tool: ${lastToolText(messages)}`;
   return answer.reply ?? null;
 }
 
+function lastToolText(messages: unknown): string {
+  if (!Array.isArray(messages)) return '';
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]?.role === 'tool') return textOf(messages[i].content);
+  return '';
+}
+
 function openAiAnswer(body: any, answer: Answerable, n: number): string {
-  const reply = replyFor(answer, lastUserText(body.messages));
+  const reply = replyFor(answer, lastUserText(body.messages), body.messages);
   const promptChars = Array.isArray(body.messages) ? body.messages.reduce((s: number, m: any) => s + textOf(m?.content).length, 0) : 0;
   const prompt = Math.ceil(promptChars / 4);
   const completion = Math.ceil((reply ?? '').length / 4);
   const message: Record<string, unknown> = { role: 'assistant', content: reply };
-  if (answer.kind === 'handoff') {
+  if (answer.kind === 'tool_calls') {
+    message.tool_calls = answer.calls.map((c, i) => ({
+      id: `call_fake_${n}_${i}`,
+      type: 'function',
+      function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) },
+    }));
+  } else if (answer.kind === 'handoff') {
     message.tool_calls = [
       {
         id: `call_fake_${n}`,
@@ -264,7 +282,7 @@ function openAiAnswer(body: any, answer: Answerable, n: number): string {
     object: 'chat.completion',
     created: 1_700_000_000 + n,
     model: typeof body.model === 'string' ? body.model : 'fake',
-    choices: [{ index: 0, message, finish_reason: answer.kind === 'handoff' ? 'tool_calls' : 'stop' }],
+    choices: [{ index: 0, message, finish_reason: answer.kind === 'handoff' || answer.kind === 'tool_calls' ? 'tool_calls' : 'stop' }],
     usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
   });
 }

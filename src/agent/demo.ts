@@ -9,6 +9,11 @@ const HUMAN = /\b(human|person|agent|operator|representative|real people)\b/i;
 const HOURS = /\b(opening hours|hours|open|opening|close|closing)\b/i;
 const PRICE = /\b(price|prices|pricing|cost|costs|how much)\b/i;
 const HELP = /\b(help|menu)\b/i;
+/** "where is my order 1234", "order #1234?": an order number of 3 to 12 digits after the word order. */
+const ORDER = /\border\b\D{0,20}?(\d{3,12})\b/i;
+
+/** The tool the demo agent uses for order questions when the tenant has it (the sandbox's demo tool). */
+export const DEMO_ORDER_TOOL = 'order_status';
 
 const MEDIA_NAMES: Record<NonNullable<ParsedTextForm['kind']>, string> = {
   image: 'the image',
@@ -28,7 +33,7 @@ export const DEMO_HOURS_REPLY = 'We are open Monday to Friday from 9:00 to 18:00
 export const DEMO_PRICE_REPLY = 'Prices depend on what you need: tell me which product or service, and I will tell you more.';
 /** The demo's answer to help: what it can do. */
 export const DEMO_HELP_REPLY =
-  'I am the demo agent. Try "hello", "opening hours", "price", send a photo, or ask for a person. Connect a real model in the agent settings for real answers.';
+  'I am the demo agent. Try "hello", "opening hours", "price", "where is my order 1234", send a photo, or ask for a person. Connect a real model in the agent settings for real answers.';
 
 /**
  * The first sentence of a system prompt: up to and including the first `.`,
@@ -53,8 +58,29 @@ export function firstSentence(prompt: string): string {
 export class DemoAgent implements Agent {
   async run(input: AgentInput): Promise<AgentOutput> {
     input.signal.throwIfAborted();
-    return demoAnswer(input.config.systemPrompt, input.turn.map((m) => m.content));
+    const messages = input.turn.map((m) => m.content);
+    const tools = input.config.maxToolRounds > 0 ? input.tools : null;
+    const asked = tools?.has(DEMO_ORDER_TOOL) ? messages.findIndex((m) => ORDER.test(m)) : -1;
+    if (asked < 0 || !tools) return demoAnswer(input.config.systemPrompt, messages);
+    // An order question: look it up with the tenant's order_status tool, signed and recorded like a model's call.
+    const orderId = ORDER.exec(messages[asked])![1];
+    const result = await tools.call(DEMO_ORDER_TOOL, JSON.stringify({ orderId }), input.signal);
+    const rest = demoAnswer(input.config.systemPrompt, messages.filter((_, i) => i !== asked));
+    if (rest.handoff) return rest;
+    return { reply: [orderReply(orderId, result), rest.reply].filter(Boolean).join('\n'), handoff: false };
   }
+}
+
+/** The demo's sentence for an order_status result (`{status, eta?}` or `{error}`). */
+export function orderReply(orderId: string, result: string): string {
+  let r: { status?: unknown; eta?: unknown; error?: unknown } = {};
+  try {
+    r = JSON.parse(result) ?? {};
+  } catch {
+    // Not JSON: said as a failure below.
+  }
+  if (typeof r.status === 'string') return `Order ${orderId}: ${r.status}${typeof r.eta === 'string' ? `, expected ${r.eta}` : ''}.`;
+  return `I could not look up order ${orderId} right now; a person can check it for you.`;
 }
 
 /** The demo agent's answer to a turn's messages (pure: the same input gives the same output). */

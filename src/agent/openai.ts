@@ -2,7 +2,8 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { EgressPolicy } from '../shared/egress.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
-import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
+import { runToolCalls, type ToolRoundMessage } from './tools/toolRounds.ts';
+import { AgentError, type Agent, type AgentInput, type AgentOutput, type ToolDefinition } from './types.ts';
 
 /** The process-wide model (Config.openai): used by tenants that bring no model of their own. */
 export interface OpenAiDefaults {
@@ -38,7 +39,7 @@ const completion = z.looseObject({
         message: z.looseObject({
           content,
           tool_calls: z
-            .array(z.looseObject({ function: z.looseObject({ name: z.string(), arguments: z.string().nullish() }) }))
+            .array(z.looseObject({ id: z.string().nullish(), function: z.looseObject({ name: z.string(), arguments: z.string().nullish() }) }))
             .nullish(),
         }),
       }),
@@ -46,15 +47,25 @@ const completion = z.looseObject({
     .min(1),
 });
 
-/** The chat-completions request body, exactly as docs/behaviour.md describes it. */
-export function chatCompletionsBody(model: string, input: Pick<AgentInput, 'config' | 'history' | 'turn'>): string {
-  const messages: { role: string; content: string }[] = [];
+/**
+ * The chat-completions request body, exactly as docs/behaviour.md describes
+ * it; `rounds` (the tool calls and results of this turn so far) follow the
+ * turn's messages, and `tools` (the tenant tools offered) follow the handoff
+ * tool (docs/tools.md).
+ */
+export function chatCompletionsBody(
+  model: string,
+  input: Pick<AgentInput, 'config' | 'history' | 'turn'>,
+  extra: { rounds?: readonly ToolRoundMessage[]; tools?: readonly ToolDefinition[] } = {},
+): string {
+  const messages: object[] = [];
   // A blank system prompt is left out: several compatible servers refuse an empty message.
   if (input.config.systemPrompt.trim()) messages.push({ role: 'system', content: input.config.systemPrompt });
   for (const m of input.history) messages.push({ role: m.role, content: m.content });
   // Each customer message of the turn is its own user message, and nothing follows the last.
   for (const m of input.turn) messages.push({ role: 'user', content: m.content });
-  return JSON.stringify({ model, messages, tools: [HANDOFF_TOOL], stream: false });
+  if (extra.rounds) messages.push(...extra.rounds);
+  return JSON.stringify({ model, messages, tools: [HANDOFF_TOOL, ...(extra.tools ?? [])], stream: false });
 }
 
 /**
@@ -101,14 +112,28 @@ export class OpenAiAgent implements Agent {
     const headers: Record<string, string> = {};
     if (key) headers.authorization = `Bearer ${key}`;
     const dispatcher = own ? this.tenantDispatcher : this.dispatcher;
-    const json = await postJson(dispatcher, completionsUrl(own ?? this.defaults.baseUrl), headers, chatCompletionsBody(model, input), input.signal);
-    const parsed = completion.safeParse(json);
-    if (!parsed.success) {
-      throw new AgentError('agent_invalid_answer', `chat completion of unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, true);
+    const url = completionsUrl(own ?? this.defaults.baseUrl);
+    // Tool rounds (docs/tools.md): while the model calls only tenant tools, run them and ask again,
+    // at most maxToolRounds times; the last request offers no tenant tool, so it must answer.
+    const tools = input.tools && input.config.maxToolRounds > 0 ? input.tools : null;
+    const rounds: ToolRoundMessage[] = [];
+    for (let round = 0; ; round++) {
+      const offered = tools && round < input.config.maxToolRounds ? tools.definitions : [];
+      const json = await postJson(dispatcher, url, headers, chatCompletionsBody(model, input, { rounds, tools: offered }), input.signal);
+      const parsed = completion.safeParse(json);
+      if (!parsed.success) {
+        throw new AgentError('agent_invalid_answer', `chat completion of unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, true);
+      }
+      const message = parsed.data.choices[0].message;
+      const calls = message.tool_calls ?? [];
+      const handoff = calls.some((c) => c.function.name === HANDOFF_TOOL_NAME);
+      if (!tools || offered.length === 0 || handoff || calls.length === 0 || !calls.every((c) => tools.has(c.function.name))) {
+        return { reply: textOf(message.content), handoff };
+      }
+      rounds.push(...(await runToolCalls(tools, message.content ?? null, calls, input.signal)));
+      // A turn stopped while its tools ran (restart, pause) asks the model nothing more.
+      input.signal.throwIfAborted();
     }
-    const message = parsed.data.choices[0].message;
-    const handoff = (message.tool_calls ?? []).some((c) => c.function.name === HANDOFF_TOOL_NAME);
-    return { reply: textOf(message.content), handoff };
   }
 
   /** Closes the dispatchers this agent made itself. */

@@ -23,6 +23,28 @@ export interface AgentInput {
   turn: AgentMessage[];
   /** Aborted when the turn is restarted (coalescing), paused or timed out. */
   signal: AbortSignal;
+  /** The tenant's tools for this turn (docs/tools.md); absent or null: none. */
+  tools?: ToolSession | null;
+}
+
+/** A function offered to the model, in the chat-completions `tools` shape. */
+export interface ToolDefinition {
+  type: 'function';
+  function: { name: string; description: string; parameters: Record<string, unknown> };
+}
+
+/** The tenant's tools as one turn may call them (src/agent/tools/toolCaller.ts). */
+export interface ToolSession {
+  /** The enabled tools, as offered to the model. */
+  readonly definitions: readonly ToolDefinition[];
+  /** Whether the tenant has an enabled tool of this name. */
+  has(name: string): boolean;
+  /**
+   * Runs (or reuses, docs/tools.md) one call the model asked for, recorded
+   * before it resolves; resolves to the content of the tool message for the
+   * model (the endpoint's answer, or a JSON error the model can read).
+   */
+  call(name: string, rawArguments: string, signal: AbortSignal): Promise<string>;
 }
 
 export interface AgentOutput {

@@ -1,9 +1,20 @@
 import { sql } from '../db/db.ts';
 
+/**
+ * The tool calls that led to an agent reply (docs/tools.md): those recorded
+ * with its turn id, on the reply's first message only (a long reply is split
+ * into several). Null for every other message.
+ */
+const TOOL_CALLS_OF_REPLY = `CASE WHEN m.direction = 'outbound' AND m.author = 'agent' AND m.turn_id IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.turn_id = m.turn_id AND p.direction = 'outbound' AND p.id < m.id)
+  THEN (SELECT json_agg(json_build_object('id', t.id::text, 'name', t.name, 'arguments', t.arguments, 'status', t.status,
+          'duration_ms', t.duration_ms, 'excerpt', t.result_excerpt, 'created_at', t.created_at) ORDER BY t.id)
+        FROM tool_calls t WHERE t.turn_id = m.turn_id AND t.conversation_id = m.conversation_id) END`;
+
 /** The columns of one message as the API maps it (views.ts), for json_agg and row_to_json. */
 export const MESSAGE_COLUMNS = `m.id::text AS id, m.conversation_id::text AS conversation_id, m.direction, m.author, m.wamid,
   m.type, m.body, m.media, m.status, m.disposition, m.turn_id::text AS turn_id, m.error_code, m.error_title,
-  m.errors, m.created_at`;
+  m.errors, m.created_at, ${TOOL_CALLS_OF_REPLY} AS tool_calls`;
 
 /**
  * A conversation's messages after message $3 (null: from the first), oldest

@@ -15,6 +15,7 @@ import { namedSchemas, queryParamSchemas } from './schemas.ts';
 import { getSettingsRoute, patchSettingsRoute } from './settings.routes.ts';
 import { tenantLifecycleRouteSpecs } from './tenantLifecycle.routes.ts';
 import { tenantRouteSpecs } from './tenants.routes.ts';
+import { toolRouteSpecs } from './tools.routes.ts';
 import { sessionRoute, signInRoute, signOutRoute } from './session.routes.ts';
 import { usageRoute } from './usage.routes.ts';
 
@@ -52,6 +53,7 @@ export const allRoutes: RouteSpec[] = [
   ...apiKeyRouteSpecs,
   ...tenantLifecycleRouteSpecs,
   ...channelRouteSpecs,
+  ...toolRouteSpecs,
   eraseContactRoute,
   auditRoute,
   ...externalRoutes,

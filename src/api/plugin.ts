@@ -27,6 +27,8 @@ import { settingsRoutes } from './settings.routes.ts';
 import { SseStreams } from './sse.ts';
 import { tenantLifecycleRoutes } from './tenantLifecycle.routes.ts';
 import { tenantRoutes } from './tenants.routes.ts';
+import { toolRoutes } from './tools.routes.ts';
+import type { ToolAdmin } from '../tenancy/tools.ts';
 import { usageRoutes } from './usage.routes.ts';
 
 /** What the operator API uses. */
@@ -41,6 +43,8 @@ export interface OperatorApiDeps {
   audit: AuditLog;
   lifecycle: TenantLifecycle;
   channelAdmin: ChannelAdmin;
+  /** Tenant tools (docs/tools.md). */
+  tools: ToolAdmin;
   /** Told when a tenant deletion or channel removal was asked for: housekeeping starts on it now. */
   onRemoval: () => void;
   /** The body of /api/performance (the admin dashboard's charts). */
@@ -73,6 +77,7 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   await apiKeyRoutes(app, { apiKeys: deps.apiKeys, auth, audit });
   await tenantLifecycleRoutes(app, { lifecycle: deps.lifecycle, auth, onDeletion: deps.onRemoval });
   await channelRoutes(app, { channels: deps.channelAdmin, auth, onRemoval: deps.onRemoval });
+  await toolRoutes(app, { tools: deps.tools, auth, audit });
   await contactRoutes(app, { db, audit, auth });
   await auditRoutes(app, { audit, auth });
   await sessionRoutes(app, { provisioning, auth, sessions: deps.sessions, limiter });

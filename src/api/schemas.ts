@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { channelCreateInput, tenantCreateInput, tenantPatchInput } from '../tenancy/provision.ts';
+import { toolCreateInput, toolPatchInput } from '../tenancy/tools.ts';
 
 /**
  * The operator API's shapes (docs/api.md), as zod schemas: inputs are parsed with
@@ -37,6 +38,16 @@ export const errorBody = z.object({
   }),
 });
 
+export const toolCallShape = z.object({
+  id: z.string(),
+  name: z.string().describe('the tool called'),
+  arguments: z.unknown().describe('the arguments the model gave'),
+  status: z.enum(['running', 'ok', 'error', 'invalid_arguments', 'timeout']),
+  durationMs: z.number().int().nullable(),
+  excerpt: z.string().nullable().describe('the first 2 KiB of what the model was given back'),
+  createdAt: z.string(),
+});
+
 export const messageShape = z.object({
   id: z.string(),
   conversationId: z.string(),
@@ -53,6 +64,7 @@ export const messageShape = z.object({
   disposition: z.enum(DISPOSITIONS).nullable().describe('inbound only: why it was or was not answered; null while its turn is pending'),
   turnId: z.string().nullable(),
   error: z.object({ code: z.number().nullable(), title: z.string().nullable() }).nullable(),
+  toolCalls: z.array(toolCallShape).describe("agent replies: the tool calls of the turn that led to it, oldest first, on the reply's first message only (docs/tools.md); else empty"),
   createdAt: z.string(),
 });
 export type MessageShape = z.infer<typeof messageShape>;
@@ -177,6 +189,7 @@ export const agentShape = z.object({
   answerBudget: z
     .object({ answers: z.number().int(), perSeconds: z.number().int() })
     .describe('at most `answers` agent replies to one conversation in any `perSeconds`; what comes meanwhile joins the next turn'),
+  maxToolRounds: z.number().int().describe('rounds of tenant tool calls the openai agent may make in one turn (0 to 8; docs/tools.md)'),
   hasApiKey: z.boolean().describe('apiKey is write-only: only whether one is set'),
   hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
 });
@@ -216,7 +229,7 @@ export const auditShape = z.object({
   actor: z.enum(['admin', 'tenant_key', 'cli']).describe('the admin key, a tenant key (actorKeyId), or the command line'),
   actorKeyId: z.string().nullable(),
   via: z.enum(['api', 'dashboard', 'cli']),
-  action: z.string().describe('conversation.paused, conversation.resumed, message.sent_by_operator, settings.changed, api_key.created, api_key.revoked, tenant.created, tenant.updated, tenant.disabled, tenant.enabled, tenant.deleted, channel.added, channel.token_rotated, channel.updated, channel.removed, contact.erased'),
+  action: z.string().describe('conversation.paused, conversation.resumed, message.sent_by_operator, settings.changed, api_key.created, api_key.revoked, tenant.created, tenant.updated, tenant.disabled, tenant.enabled, tenant.deleted, channel.added, channel.token_rotated, channel.updated, channel.removed, contact.erased, tool.created, tool.changed, tool.deleted'),
   target: z.object({ type: z.string(), id: z.string() }).nullable(),
   detail: z.record(z.string(), z.unknown()).describe('a small detail; never a secret, a message text or who a customer is'),
   createdAt: z.string(),
@@ -244,6 +257,23 @@ export const apiKeyInfoShape = z.object({
 export const conversationPage = listOf(conversationShape);
 export const messagePage = listOf(messageShape);
 export const apiKeyList = z.object({ items: z.array(apiKeyInfoShape) });
+
+export const toolShape = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  name: z.string(),
+  description: z.string(),
+  parameters: z.record(z.string(), z.unknown()).describe('JSON Schema of the arguments'),
+  url: z.string(),
+  hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
+  safeToRepeat: z.boolean(),
+  timeoutMs: z.number().int(),
+  enabled: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export const toolList = z.object({ items: z.array(toolShape) });
+export type ToolShape = z.infer<typeof toolShape>;
 
 const timed = z.object({
   unit: z.literal('ms'),
@@ -291,6 +321,11 @@ for (const [id, schema] of [
   ['UpdateTenantRequest', tenantPatchInput],
   ['CreateChannelRequest', channelCreateInput],
   ['TimedMetric', timed],
+  ['Tool', toolShape],
+  ['ToolList', toolList],
+  ['ToolCall', toolCallShape],
+  ['CreateToolRequest', toolCreateInput],
+  ['UpdateToolRequest', toolPatchInput],
 ] as [string, z.ZodType][]) {
   namedSchemas.add(schema, { id });
 }

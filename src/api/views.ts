@@ -17,6 +17,19 @@ export interface MessageRow {
   error_title: string | null;
   errors: unknown;
   created_at: string | Date;
+  /** An agent reply's tool calls (messages.sql.ts), else null. */
+  tool_calls?: ToolCallRow[] | null;
+}
+
+/** A tool call as MESSAGE_COLUMNS aggregates it. */
+interface ToolCallRow {
+  id: string;
+  name: string;
+  arguments: unknown;
+  status: MessageShape['toolCalls'][number]['status'];
+  duration_ms: number | null;
+  excerpt: string | null;
+  created_at: string;
 }
 
 /** A conversation as CONVERSATION_COLUMNS selects it. */
@@ -68,6 +81,15 @@ export function messageView(r: MessageRow): MessageShape {
     disposition: r.disposition !== null && dispositions.has(r.disposition) ? (r.disposition as MessageShape['disposition']) : null,
     turnId: r.turn_id,
     error: errorOf(r),
+    toolCalls: (r.tool_calls ?? []).map((t) => ({
+      id: t.id,
+      name: t.name,
+      arguments: t.arguments,
+      status: t.status,
+      durationMs: t.duration_ms,
+      excerpt: t.excerpt,
+      createdAt: iso(t.created_at),
+    })),
     createdAt: iso(r.created_at),
   };
 }

@@ -24,7 +24,11 @@ import { Pacer } from '../outbound/pacer.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/setup.ts';
 import { Bus } from '../shared/bus.ts';
-import { EgressPolicy } from '../shared/egress.ts';
+import { EgressPolicy, parseEgressAllow } from '../shared/egress.ts';
+import { ToolAdmin } from '../tenancy/tools.ts';
+import { ToolCaller } from '../agent/tools/toolCaller.ts';
+import { createAgentDispatcher } from '../agent/postJson.ts';
+import { demoToolSecret, demoToolUrl, ensureDemoTool } from '../sandbox/demoTool.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
 import { AuditLog } from '../tenancy/auditLog.ts';
@@ -116,6 +120,22 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const models = { defaultModel: config.openai.model, allowedModels: config.allowedModels };
   const provisioning = new Provisioning(db, config.secretKey, defaultProvider, models, egress);
   const tenants = new TenantDirectory(db, secretKeys, defaultProvider, models);
+  // Sandbox: the demo tenant, its channel and key (once per data directory), and its demo tool, which the
+  // sandbox serves itself on loopback: the egress policy allows this port for the demo tenant alone.
+  let demo: DemoTenant | null = null;
+  let demoTool: { tenantId: string; policy: EgressPolicy; secret: string } | null = null;
+  if (config.sandbox) {
+    const state = await loadSandboxState(config.dataDir);
+    demo = await ensureDemoTenant(db, provisioning, config.dataDir, state, defaultProvider);
+  }
+  if (demo && config.port > 0) {
+    const [own] = parseEgressAllow(`127.0.0.1:${config.port}`);
+    demoTool = { tenantId: demo.tenantId, policy: new EgressPolicy({ allow: [...config.egressAllow, own], lookup: overrides.egressLookup }), secret: demoToolSecret(config.secretKey) };
+  }
+  const egressFor = (tenantId: string) => (demoTool && tenantId === demoTool.tenantId ? demoTool.policy : egress);
+  // Tenant tools: saved through the API, called by the agents (docs/tools.md).
+  const toolAdmin = new ToolAdmin(db, config.secretKey, egressFor);
+  if (demo && demoTool) await ensureDemoTool(toolAdmin, demo.tenantId, demoToolUrl(config.port), demoTool.secret);
   // API keys and dashboard sessions; revocations and sign-outs reach every process through the key listener.
   const apiKeys = new ApiKeys(db);
   const sessions = new Sessions(db, config.sessionHours * 3_600_000);
@@ -173,7 +193,12 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const max = config.maxInflight;
     const perTenant = Math.max(1, Math.ceil(max * (timings.perTenantShare ?? 0.5)));
     const limiter = new FairLimiter(max, perTenant, (count) => bus.emit('turn.inflight', { count }));
-    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs });
+    // Tool calls reach tenant URLs through the egress policy; the demo tenant's through its own (above).
+    const toolDispatcher = createAgentDispatcher({ egress });
+    const demoToolDispatcher = demoTool ? createAgentDispatcher({ egress: demoTool.policy }) : null;
+    stops.add('tool calls', () => Promise.all([toolDispatcher.close(), demoToolDispatcher?.close()]).then(() => undefined));
+    const toolCaller = new ToolCaller(db, (tenantId) => (demoToolDispatcher && tenantId === demoTool?.tenantId ? demoToolDispatcher : toolDispatcher), bus);
+    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, tools: toolCaller });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
     stops.add('runner', () => started.stop(config.shutdownGraceMs));
@@ -197,18 +222,12 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   });
   const takeover = new Takeover(db, bus, runner);
 
-  // Sandbox: the demo tenant, its channel and key (once per data directory).
-  let demo: DemoTenant | null = null;
-  if (config.sandbox) {
-    const state = await loadSandboxState(config.dataDir);
-    demo = await ensureDemoTenant(db, provisioning, config.dataDir, state, defaultProvider);
-  }
-
   // The HTTP server: webhooks, operator API, dashboard, metrics, sandbox page.
   const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
   const server = await buildServer({
     config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, audit, tenantLifecycle, channelAdmin, onRemoval,
     ingest, takeover, hub, metrics, simulator,
+    tools: toolAdmin, demoToolSecret: demoTool?.secret ?? null,
   });
   http = server;
   let url = '';

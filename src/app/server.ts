@@ -16,6 +16,8 @@ import type { Metrics } from '../metrics/metrics.ts';
 import { metricsRoutes } from '../metrics/routes.ts';
 import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import { sandboxRoutes } from '../sandbox/routes.ts';
+import { demoToolRoutes } from '../sandbox/demoTool.ts';
+import type { ToolAdmin } from '../tenancy/tools.ts';
 import type { Bus } from '../shared/bus.ts';
 import { AppError } from '../shared/errors.ts';
 import type { ApiKeys } from '../tenancy/apiKeys.ts';
@@ -60,6 +62,10 @@ export interface ServerDeps {
   metrics: Metrics;
   /** The Cloud API simulator whose phone page /sandbox serves; null outside the sandbox. */
   simulator: CloudApiSimulator | null;
+  /** Tenant tools (docs/tools.md). */
+  tools: ToolAdmin;
+  /** The sandbox demo tool's signing secret; null outside the sandbox. */
+  demoToolSecret: string | null;
 }
 
 /**
@@ -137,10 +143,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (checked) => {
     refuseMalformedText(checked);
     await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
-    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, tools: deps.tools, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
     await checked.register(async (scope) => dashboardRoutes(scope));
     const simulator = deps.simulator;
     if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));
+    const demoSecret = deps.demoToolSecret;
+    if (demoSecret) await checked.register(async (scope) => demoToolRoutes(scope, { secret: demoSecret }));
   });
   return app as unknown as FastifyInstance;
 }

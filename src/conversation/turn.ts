@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { callAgent } from '../agent/call.ts';
 import type { AgentRegistry } from '../agent/registry.ts';
 import { toAgentMessage } from '../agent/textForm.ts';
-import type { AgentMessage, AgentOutput } from '../agent/types.ts';
+import type { ToolCaller } from '../agent/tools/toolCaller.ts';
+import type { AgentMessage, AgentOutput, ToolSession } from '../agent/types.ts';
 import type { Db } from '../db/db.ts';
 import type { HistoryMessage } from '../ingest/ingest.ts';
 import type { CloudApi } from '../outbound/types.ts';
@@ -36,6 +37,8 @@ type AgentResult = { kind: 'answered'; out: AgentOutput; ms: number } | { kind: 
 export interface TurnOptions {
   /** Pause between agent attempts. */
   agentBackoffMs?: number;
+  /** Tenant tools (docs/tools.md): offered to the openai and demo agents; absent, none. */
+  tools?: ToolCaller;
 }
 
 /**
@@ -71,7 +74,7 @@ export class TurnRunner {
     let agentMs = 0;
     if (!reply) {
       this.markRead(view, tenant, batch[batch.length - 1]);
-      const result = await this.askAgent(view, tenant, batch, signal);
+      const result = await this.askAgent(view, tenant, batch, turnId, signal);
       agentMs = result.ms;
       if (result.kind === 'aborted') {
         if (view.lease.lost) return { kind: 'lost' };
@@ -98,10 +101,11 @@ export class TurnRunner {
   }
 
   /** Calls the agent (per-attempt timeouts, retries) over the history and the batch. */
-  private async askAgent(view: ConversationView, tenant: TenantSettings, batch: PendingMessage[], signal: AbortSignal): Promise<AgentResult> {
+  private async askAgent(view: ConversationView, tenant: TenantSettings, batch: PendingMessage[], turnId: string, signal: AbortSignal): Promise<AgentResult> {
     const cfg = tenant.agent;
     const started = performance.now();
     try {
+      const tools = this.toolSession(view, tenant, batch, turnId);
       const out = await callAgent(this.agents.agentFor(cfg.provider), {
         tenantId: view.tenantId,
         conversationId: view.id,
@@ -112,6 +116,7 @@ export class TurnRunner {
         history: toAgentMessages(view.history.slice(-cfg.historyLength)),
         turn: toAgentMessages(batch),
         signal,
+        tools,
       }, { backoffMs: this.opts.agentBackoffMs });
       return { kind: 'answered', out, ms: performance.now() - started };
     } catch (err) {
@@ -119,6 +124,19 @@ export class TurnRunner {
       this.log.warn({ err, conversationId: view.id, tenantId: view.tenantId, requestIds: requestIdsOf(batch) }, 'agent failed');
       return { kind: 'failed', ms: performance.now() - started };
     }
+  }
+
+  /**
+   * The tenant's tools for this turn, or null (no tools, or an agent that
+   * takes none). `openedBy`, the oldest message the turn answers, stays the
+   * same when the turn restarts or another process takes it over: calls
+   * recorded under it are not made again (docs/tools.md). The tools come
+   * with the tenant's cached settings: no statement of their own.
+   */
+  private toolSession(view: ConversationView, tenant: TenantSettings, batch: PendingMessage[], turnId: string): ToolSession | null {
+    const caller = this.opts.tools;
+    if (!caller || tenant.agent.provider === 'http') return null;
+    return caller.session({ tenantId: view.tenantId, conversationId: view.id, openedBy: batch[0].id, turnId, contact: view.contact }, tenant.tools);
   }
 
   /** Commits the reply (statement 2) and reports what it settled. */

@@ -164,6 +164,14 @@ export function createMetrics({ db, bus, log, tenantHistograms = false }: Metric
     windows.agent.record(e.agentMs);
   });
   on('turn.budget_delayed', (e) => s.turnsBudgetDelayed.labels(e.tenantId).inc());
+  const toolTimes = new Map<string, HistogramChild>();
+  on('tool.call', (e) => {
+    s.toolCalls.labels(e.tenantId, e.status).inc();
+    if (e.status !== 'ok' && e.status !== 'error' && e.status !== 'timeout') return;
+    let child = toolTimes.get(e.status);
+    if (!child) toolTimes.set(e.status, (child = s.toolCallTime.child(e.status)));
+    child.observe(e.ms / 1000);
+  });
   on('turn.inflight', ({ count }) => {
     inflight = count;
     if (count > inflightPeak) inflightPeak = count;

@@ -45,6 +45,12 @@ export interface Events {
   'turn.budget_delayed': { tenantId: string; conversationId: string; waitMs: number; pending: number };
   /** Turns running now. */
   'turn.inflight': { count: number };
+  /**
+   * A tenant tool call the agent asked for (docs/tools.md): made (`ok`,
+   * `error`, `timeout`, with the endpoint's time), refused for its arguments
+   * (`invalid_arguments`), or answered from an earlier identical call (`reused`).
+   */
+  'tool.call': { tenantId: string; conversationId: string; tool: string; status: 'ok' | 'error' | 'timeout' | 'invalid_arguments' | 'reused'; ms: number };
 }
 
 export type EventName = keyof Events;

@@ -8,6 +8,10 @@ import { z } from 'zod';
 export const MAX_BUDGET_ANSWERS = 100;
 export const MAX_BUDGET_SECONDS = 3_600;
 
+/** Most rounds of tool calls in one turn (docs/tools.md): each round is one more model call. */
+export const MAX_TOOL_ROUNDS = 8;
+export const DEFAULT_TOOL_ROUNDS = 3;
+
 /** Words that contain only what a customer-facing text may hold. */
 const text = (max: number) => z.string().max(max);
 
@@ -39,6 +43,7 @@ export const agentConfigInput = z.strictObject({
       perSeconds: z.number().int().min(1).max(MAX_BUDGET_SECONDS),
     })
     .optional(),
+  maxToolRounds: z.number().int().min(0).max(MAX_TOOL_ROUNDS).optional(),
 });
 export type AgentConfigInput = z.infer<typeof agentConfigInput>;
 
@@ -64,6 +69,8 @@ export interface AgentConfig {
   resumeAfterMinutes: number | null;
   /** At most `answers` agent replies to one conversation in any `perSeconds` (docs/behaviour.md, "The answer budget"). */
   answerBudget: AnswerBudget;
+  /** Rounds of tenant tool calls the openai agent may make in one turn; 0 offers no tenant tools (docs/tools.md). */
+  maxToolRounds: number;
 }
 
 /** A per-conversation answer budget: a sliding window of `perSeconds` holding at most `answers` replies. */
@@ -103,6 +110,7 @@ export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: Agen
     autoPauseOnOperatorReply: stored.autoPauseOnOperatorReply ?? true,
     resumeAfterMinutes: stored.resumeAfterMinutes ?? null,
     answerBudget: stored.answerBudget ?? DEFAULT_ANSWER_BUDGET,
+    maxToolRounds: stored.maxToolRounds ?? DEFAULT_TOOL_ROUNDS,
   };
 }
 

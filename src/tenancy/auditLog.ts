@@ -31,7 +31,10 @@ export type AuditAction =
   | 'channel.token_rotated'
   | 'channel.updated'
   | 'channel.removed'
-  | 'contact.erased';
+  | 'contact.erased'
+  | 'tool.created'
+  | 'tool.changed'
+  | 'tool.deleted';
 
 /** One action. `detail` is small and never holds a secret, a message text or a customer's number or name. */
 export interface AuditEntry {

@@ -1,4 +1,5 @@
 import { sql } from '../db/db.ts';
+import { ENABLED_TOOLS_JSON } from './tools.sql.ts';
 
 const TENANT_COLUMNS = 'id, name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars, config_version, ' +
   'retention_days, disabled_at, deleting_at';
@@ -34,6 +35,9 @@ export const UPDATE_TENANT = sql(
 );
 
 export const TENANT_BY_ID = sql('tenant_by_id', `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1`);
+
+/** What a turn needs of a tenant (src/tenancy/tenantSettings.ts): its row and its enabled tools. */
+export const TENANT_SETTINGS = sql('tenant_settings', `SELECT ${TENANT_COLUMNS}, ${ENABLED_TOOLS_JSON} AS tools FROM tenants WHERE id = $1`);
 
 export const INSERT_CHANNEL = sql(
   'channel_insert',

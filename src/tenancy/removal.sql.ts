@@ -13,6 +13,7 @@ const batch = (name: string, table: string, ids: string): Statement =>
 
 /** A tenant's rows, children first (messages → conversations → contacts). */
 export const TENANT_PURGE_BATCHES: readonly Statement[] = [
+  batch('tenant_purge_tool_calls', 'tool_calls', 'SELECT id FROM tool_calls WHERE tenant_id = $1'),
   batch('tenant_purge_messages', 'messages', 'SELECT id FROM messages WHERE tenant_id = $1'),
   batch('tenant_purge_conversations', 'conversations', 'SELECT id FROM conversations WHERE tenant_id = $1'),
   batch('tenant_purge_contacts', 'contacts', 'SELECT id FROM contacts WHERE tenant_id = $1'),
@@ -20,7 +21,7 @@ export const TENANT_PURGE_BATCHES: readonly Statement[] = [
 
 /**
  * The rest of a tenant, a handful of rows, in one statement: sessions, keys,
- * usage, channels and the tenants row (only a tenant marked for deletion).
+ * usage, tools, channels and the tenants row (only a tenant marked for deletion).
  * Every process forgets its channels. `n` is 1 when the tenant is gone.
  */
 export const TENANT_PURGE_LAST = sql(
@@ -28,6 +29,7 @@ export const TENANT_PURGE_LAST = sql(
   `WITH s AS (DELETE FROM sessions WHERE tenant_id = $1),
    k AS (DELETE FROM api_keys WHERE tenant_id = $1),
    u AS (DELETE FROM usage WHERE tenant_id = $1),
+   x AS (DELETE FROM tools WHERE tenant_id = $1),
    c AS (DELETE FROM channels WHERE tenant_id = $1 RETURNING id),
    t AS (DELETE FROM tenants WHERE id = $1 AND deleting_at IS NOT NULL RETURNING id)
    SELECT (SELECT count(*)::int FROM t) AS n,
@@ -66,11 +68,18 @@ export const RETENTION_TENANTS = sql(
  * A batch of a tenant's messages older than its retention period (read from
  * the row, so a period lifted meanwhile removes nothing). Messages still
  * waiting for their turn or their send are left: the queue of record is never
- * cut short.
+ * cut short. The tenant's tool calls as old go with them (a batch at most;
+ * one still running stays).
  */
 export const RETENTION_BATCH = sql(
   'retention_batch',
-  `WITH d AS (
+  `WITH calls AS (
+     DELETE FROM tool_calls WHERE id IN (
+       SELECT id FROM tool_calls
+       WHERE tenant_id = $1 AND status <> 'running'
+         AND created_at < now() - make_interval(days => (SELECT retention_days FROM tenants WHERE id = $1))
+       LIMIT $2)),
+   d AS (
      DELETE FROM messages WHERE id IN (
        SELECT id FROM messages
        WHERE tenant_id = $1

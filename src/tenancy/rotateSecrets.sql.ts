@@ -25,6 +25,18 @@ export const ROTATE_TENANTS_WRITE = sql(
    WHERE t.id = r.id`,
 );
 
+export const ROTATE_TOOLS_BATCH = sql(
+  'rotate_tools_batch',
+  `SELECT id::text AS id, secret_enc FROM tools WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE`,
+);
+
+export const ROTATE_TOOLS_WRITE = sql(
+  'rotate_tools_write',
+  `UPDATE tools t SET secret_enc = r.secret_enc
+   FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, secret_enc text)
+   WHERE t.id = r.id`,
+);
+
 export const ROTATE_CANARY_WRITE = sql(
   'rotate_canary_write',
   `INSERT INTO secret_canary (id, value_enc) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET value_enc = EXCLUDED.value_enc`,

@@ -1,7 +1,8 @@
 import type { Db } from '../db/db.ts';
 import { decrypt, type SecretKeys } from '../shared/secrets.ts';
 import { withDefaults, type AgentConfig } from './agentConfig.ts';
-import { TENANT_BY_ID } from './provision.sql.ts';
+import { TENANT_SETTINGS } from './provision.sql.ts';
+import { toTenantTools, type TenantTool, type TenantToolRow } from './tools.ts';
 import { clampAgent, resolveLimits, type ModelPolicy } from './tenantLimits.ts';
 
 /** What a turn needs of its tenant, secrets decrypted. */
@@ -15,6 +16,8 @@ export interface TenantSettings {
   secret: string | null;
   /** Disabled by the operator: turns settle tenant_disabled without an agent call. */
   disabled: boolean;
+  /** The enabled tools (docs/tools.md), secrets decrypted and validators compiled. */
+  tools: TenantTool[];
 }
 
 const MAX_AGE_MS = 60_000;
@@ -86,7 +89,8 @@ export class TenantDirectory {
       config_version: number;
       disabled_at: Date | null;
       deleting_at: Date | null;
-    }>(TENANT_BY_ID, [tenantId]);
+      tools: TenantToolRow[];
+    }>(TENANT_SETTINGS, [tenantId]);
     if (!r) throw new Error(`tenant ${tenantId} not found`);
     const k = this.secretKey;
     const apiKey = r.agent_secrets.apiKey ? decrypt(k, r.agent_secrets.apiKey) : null;
@@ -99,6 +103,7 @@ export class TenantDirectory {
       apiKey,
       secret: r.agent_secrets.secret ? decrypt(k, r.agent_secrets.secret) : null,
       disabled: r.disabled_at !== null || r.deleting_at !== null,
+      tools: toTenantTools(r.tools, k),
     };
   }
 }

@@ -4,9 +4,11 @@ import {
   DEMO_HELP_REPLY,
   DEMO_HOURS_REPLY,
   DEMO_PRICE_REPLY,
+  DEMO_ORDER_TOOL,
   DemoAgent,
   firstSentence,
 } from '../../src/agent/demo.ts';
+import type { ToolSession } from '../../src/agent/types.ts';
 import { agentInput, user } from './agentInput.ts';
 
 const demo = new DemoAgent();
@@ -102,5 +104,38 @@ describe('firstSentence', () => {
     const s = firstSentence('a'.repeat(500) + '.');
     expect(s).toHaveLength(201);
     expect(s.endsWith('…')).toBe(true);
+  });
+});
+
+describe('demo agent with the order_status tool', () => {
+  /** A tool session that records the calls and answers `result`. */
+  const tools = (result: string) => {
+    const calls: { name: string; args: string }[] = [];
+    const session: ToolSession = {
+      definitions: [],
+      has: (name) => name === DEMO_ORDER_TOOL,
+      call: async (name, args) => {
+        calls.push({ name, args });
+        return result;
+      },
+    };
+    return { calls, session };
+  };
+  const askWith = (turn: string[], session: ToolSession | null) => demo.run(agentInput({ config: { provider: 'demo' }, turn: turn.map(user), tools: session }));
+
+  it('looks an order up with the tool and answers its status; the rest of the turn is answered as before', async () => {
+    const t = tools('{"orderId":"1234","status":"shipped","eta":"tomorrow"}');
+    const out = await askWith(['where is my order 1234?', 'what are your opening hours?'], t.session);
+    expect(t.calls).toEqual([{ name: DEMO_ORDER_TOOL, args: '{"orderId":"1234"}' }]);
+    expect(out).toEqual({ reply: `Order 1234: shipped, expected tomorrow.\n${DEMO_HOURS_REPLY}`, handoff: false });
+  });
+
+  it('says it could not look the order up when the tool failed', async () => {
+    const out = await askWith(['order #98765'], tools('{"error":"the tool answered HTTP 500"}').session);
+    expect(out.reply).toBe('I could not look up order 98765 right now; a person can check it for you.');
+  });
+
+  it('without the tool, an order question is echoed as any other text', async () => {
+    expect((await askWith(['where is my order 1234?'], null)).reply).toBe('You said: "where is my order 1234?"');
   });
 });

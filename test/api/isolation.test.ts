@@ -14,6 +14,8 @@ const VALID_BODY: Record<string, unknown> = {
   'POST /api/tenants/:tenantId/channels': { phoneNumberId: 'pn-hijack', displayPhoneNumber: '+1', accessToken: 't' },
   'POST /api/tenants': { name: 'x' },
   'POST /api/session': { key: 'wgk_nothing' },
+  'POST /api/tools': { name: 'hijack', parameters: { type: 'object' }, url: 'https://8.8.8.8/hijack', secret: 'x' },
+  'PATCH /api/tools/:id': { url: 'https://8.8.8.8/hijacked' },
 };
 
 /**
@@ -43,12 +45,14 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
   let b: Awaited<ReturnType<typeof tenantWithConversation>>;
   let aKeyId: string;
   let aContactId: string;
+  let aToolId: string;
   beforeAll(async () => {
     h = await startApiGateway();
     a = await tenantWithConversation(h.gw, { name: 'A', text: 'hello from A' });
     b = await tenantWithConversation(h.gw, { name: 'B', text: 'hello from B' });
     aKeyId = (await api(h.gw, 'GET', `/api/tenants/${a.tenant.id}/api-keys`)).body.items[0].id;
     aContactId = (await api(h.gw, 'GET', `/api/conversations/${a.conversationId}`, undefined, a.key)).body.contact.id;
+    aToolId = (await api(h.gw, 'POST', '/api/tools', { name: 'lookup', parameters: { type: 'object' }, url: 'https://8.8.8.8/a', secret: 'a' }, a.key)).body.id;
   });
   afterAll(async () => {
     await h?.close();
@@ -56,7 +60,7 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
 
   /** The request of `spec` aimed at tenant A's resources, or null when the route names no id. */
   function aimedAtA(spec: RouteSpec): { path: string; body?: unknown } | null {
-    let path = spec.url.replace(':id', a.conversationId).replace(':tenantId', a.tenant.id).replace(':keyId', aKeyId).replace(':contactId', aContactId);
+    let path = spec.url.replace(':id', spec.url.startsWith('/api/tools/') ? aToolId : a.conversationId).replace(':tenantId', a.tenant.id).replace(':keyId', aKeyId).replace(':contactId', aContactId);
     const query = spec.query ? Object.keys((spec.query as any).shape) : [];
     const qs: string[] = [];
     if (query.includes('conversationId')) qs.push(`conversationId=${a.conversationId}`);
@@ -101,8 +105,16 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
         'GET /api/tenants/:tenantId/channels',
         'DELETE /api/contacts/:contactId',
         'GET /api/audit',
+        'GET /api/tools',
+        'POST /api/tools',
+        'GET /api/tools/:id',
+        'PATCH /api/tools/:id',
+        'DELETE /api/tools/:id',
       ]),
     );
+    // A's tool is still there, unchanged, and B made none for A.
+    const tools = await api(h.gw, 'GET', '/api/tools', undefined, a.key);
+    expect(tools.body.items.map((t: any) => [t.id, t.url])).toEqual([[aToolId, 'https://8.8.8.8/a']]);
   });
 
   it("changed nothing of tenant A's", async () => {

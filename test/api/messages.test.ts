@@ -35,9 +35,10 @@ describe('GET /api/conversations/:id/messages', () => {
       disposition: 'answered',
       turnId: expect.any(String),
       error: null,
+      toolCalls: [],
       createdAt: expect.stringMatching(/Z$/),
     });
-    expect(reply).toMatchObject({ direction: 'outbound', author: 'agent', type: 'text', status: 'read', disposition: null, turnId: inbound.turnId, error: null });
+    expect(reply).toMatchObject({ direction: 'outbound', author: 'agent', type: 'text', status: 'read', disposition: null, turnId: inbound.turnId, error: null, toolCalls: [] });
     expect(reply.wamid).toMatch(/^wamid\./);
     expect(BigInt(reply.id)).toBeGreaterThan(BigInt(inbound.id));
   });

@@ -120,6 +120,14 @@ describe.runIf(runBrowserTests)('accessibility: axe on every dashboard and sandb
     expect(await seriousViolations(dash)).toEqual([]);
   });
 
+  it('the tools page, with its form open: no serious or critical violation', async () => {
+    await dash.goto(sandbox.url + '/#/tools');
+    await dash.waitForSelector('.tool-list', { timeout: WAIT });
+    await dash.click('button.add-tool');
+    await dash.waitForSelector('#t-parameters', { timeout: WAIT });
+    expect(await seriousViolations(dash)).toEqual([]);
+  });
+
   it("the admin's pages (every tenant's conversations, performance): no serious or critical violation", async () => {
     await dash.click('button:has-text("Sign out")');
     await dash.waitForSelector('#key', { timeout: WAIT });

@@ -94,6 +94,22 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     expect(await dash.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
   });
 
+  it('an order question: the demo agent calls the sandbox\'s order_status tool, and the dashboard shows the call under the answer', async () => {
+    await write('Where is my order 1234?');
+    await expect.poll(theirBubbles, { timeout: WAIT }).toContainEqual(expect.stringMatching(/^Order 1234: /));
+    const reply = dash.locator('.msg.out.agent', { hasText: 'Order 1234:' });
+    await reply.waitFor({ timeout: WAIT });
+    const calls = reply.locator('details.tool-calls');
+    expect(await calls.locator('summary').textContent()).toBe('1 tool call');
+    expect(await calls.getAttribute('open')).toBeNull();
+    await calls.locator('summary').click();
+    const call = calls.locator('li[data-tool-status="ok"]');
+    await call.waitFor({ timeout: WAIT });
+    expect(await call.locator('code').textContent()).toBe('order_status');
+    expect(await call.locator('pre').first().textContent()).toContain('"orderId": "1234"');
+    expect(await call.locator('pre').nth(1).textContent()).toContain('"status"');
+  });
+
   it('pause from the dashboard: the next message gets no bot answer, and its disposition says paused', async () => {
     await dash.click('button:has-text("Pause bot")');
     await expect.poll(() => dash.locator('.bot-state').textContent(), { timeout: WAIT }).toMatch(/^Bot paused/);
@@ -204,6 +220,28 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     expect(await dash.locator('.keys [role=status]').last().textContent()).toMatch(/revoked/);
     expect(await dash.locator('.new-key-value').count()).toBe(0);
     expect((await fetch(sandbox.url + '/api/usage', { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+    expect(trouble.consoleErrors).toEqual([]);
+  });
+
+  it('Tools lists the demo tool, adds one (a schema that is not JSON is refused in the page) and deletes it', async () => {
+    await dash.goto(sandbox.url + '/#/tools');
+    const rows = dash.locator('.tool-list tbody tr');
+    await expect.poll(() => rows.allTextContents(), { timeout: WAIT }).toEqual([expect.stringContaining('order_status')]);
+    await dash.click('button.add-tool');
+    await dash.fill('#t-name', 'opening_slots');
+    await dash.fill('#t-description', 'Free tables at a time');
+    await dash.fill('#t-url', 'https://8.8.8.8/slots');
+    await dash.fill('#t-parameters', '{"type": "object",');
+    await dash.click('button:has-text("Save tool")');
+    await expect.poll(() => dash.locator('.tools [role=alert]').textContent(), { timeout: WAIT }).toMatch(/not valid JSON/);
+    expect(await rows.count()).toBe(1);
+    await dash.fill('#t-parameters', '{"type": "object", "properties": {"time": {"type": "string"}}}');
+    await dash.click('button:has-text("Save tool")');
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(2);
+    const row = dash.locator('.tool-list tbody tr', { hasText: 'opening_slots' });
+    await row.locator('button:has-text("Delete")').click();
+    await row.locator('button.danger').click();
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBe(1);
     expect(trouble.consoleErrors).toEqual([]);
   });
 

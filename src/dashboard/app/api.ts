@@ -1,7 +1,8 @@
-import type { ConversationShape, MessageShape } from '../../api/schemas.ts';
+import type { ConversationShape, MessageShape, ToolShape } from '../../api/schemas.ts';
 
 export type Conversation = ConversationShape;
 export type Message = MessageShape;
+export type Tool = ToolShape;
 
 /** A tenant key as the API lists it: never the key itself. */
 export interface ApiKeyInfo {
@@ -52,6 +53,7 @@ export interface AgentSettings {
   autoPauseOnOperatorReply: boolean;
   resumeAfterMinutes: number | null;
   answerBudget: { answers: number; perSeconds: number };
+  maxToolRounds: number;
   hasApiKey: boolean;
   hasSecret: boolean;
 }
@@ -169,6 +171,10 @@ export const api = {
   performance: () => call<Record<string, any>>('GET', '/api/performance'),
   apiKeys: (tenantId: string) => call<{ items: ApiKeyInfo[] }>('GET', `/api/tenants/${encodeURIComponent(tenantId)}/api-keys`),
   createApiKey: (tenantId: string) => call<{ id: string; key: string }>('POST', `/api/tenants/${encodeURIComponent(tenantId)}/api-keys`),
+  tools: () => call<{ items: Tool[] }>('GET', '/api/tools'),
+  createTool: (body: Record<string, unknown>) => call<Tool>('POST', '/api/tools', body),
+  updateTool: (id: string, patch: Record<string, unknown>) => call<Tool>('PATCH', `/api/tools/${encodeURIComponent(id)}`, patch),
+  deleteTool: (id: string) => call<Tool>('DELETE', `/api/tools/${encodeURIComponent(id)}`),
   revokeApiKey: (id: string) => call<ApiKeyInfo>('DELETE', `/api/api-keys/${encodeURIComponent(id)}`),
   tenants: (query: Record<string, string>) => call<Page<TenantSummary>>('GET', '/api/tenants?' + new URLSearchParams(query)),
   updateTenant: (id: string, patch: { name?: string; monthlyMessageLimit?: number | null }) => call<{ id: string; name: string }>('PATCH', `/api/tenants/${encodeURIComponent(id)}`, patch),

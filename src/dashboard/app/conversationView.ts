@@ -129,9 +129,43 @@ function MessageItem(props: { m: Message }) {
       media ? h('div', { class: 'media' }, media) : null,
       m.text ? h('p', { class: 'text' }, m.text) : media ? null : h('p', { class: 'text muted' }, `[${m.type}]`),
     ),
+    m.toolCalls.length > 0 ? h(ToolCalls, { calls: m.toolCalls }) : null,
     inbound
       ? h('div', { class: `under disposition tone-${d!.tone}`, 'data-disposition': m.disposition ?? 'pending' }, d!.label)
       : h('div', { class: `under status status-${m.status}`, 'data-status': m.status }, statusText(m)),
+  );
+}
+
+const TOOL_STATUS: Record<Message['toolCalls'][number]['status'], string> = {
+  ok: 'ok',
+  error: 'failed',
+  invalid_arguments: 'invalid arguments (not called)',
+  timeout: 'timed out',
+  running: 'running',
+};
+
+/** The tool calls that led to an agent reply: why the bot said what it said. Collapsed by default. */
+function ToolCalls(props: { calls: Message['toolCalls'] }) {
+  const { calls } = props;
+  return h(
+    'details',
+    { class: 'tool-calls', 'data-tool-calls': calls.length },
+    h('summary', null, calls.length === 1 ? '1 tool call' : `${calls.length} tool calls`),
+    h(
+      'ol',
+      null,
+      calls.map((c) =>
+        h(
+          'li',
+          { key: c.id, 'data-tool-status': c.status },
+          h('div', { class: 'tool-head' }, h('code', null, c.name), ' ', h('span', { class: `tool-status tool-${c.status}` }, TOOL_STATUS[c.status]), c.durationMs !== null ? h('span', { class: 'muted' }, ` · ${c.durationMs} ms`) : null),
+          h('div', { class: 'muted' }, 'Arguments'),
+          h('pre', null, JSON.stringify(c.arguments, null, 2)),
+          c.excerpt !== null ? h('div', { class: 'muted' }, 'Result') : null,
+          c.excerpt !== null ? h('pre', null, c.excerpt) : null,
+        ),
+      ),
+    ),
   );
 }
 

@@ -10,10 +10,12 @@ import { SettingsView } from './settingsView.ts';
 import { SignIn } from './signIn.ts';
 import { TenantPanel } from './tenantPanel.ts';
 import { TenantsView } from './tenantsView.ts';
+import { ToolsView } from './toolsView.ts';
 
 type Route =
   | { name: 'conversations'; id: string | null }
   | { name: 'settings' }
+  | { name: 'tools' }
   | { name: 'performance' }
   | { name: 'tenants'; id: string | null }
   | { name: 'audit'; tenantId: string | null };
@@ -22,6 +24,7 @@ function parseRoute(hash: string): Route {
   const m = /^#\/c\/(\d{1,18})$/.exec(hash);
   if (m) return { name: 'conversations', id: m[1] };
   if (hash === '#/settings') return { name: 'settings' };
+  if (hash === '#/tools') return { name: 'tools' };
   if (hash === '#/performance') return { name: 'performance' };
   const t = /^#\/tenants(?:\/(\d{1,18}))?$/.exec(hash);
   if (t) return { name: 'tenants', id: t[1] ?? null };
@@ -94,6 +97,7 @@ function SignedIn(props: { session: Session; onSignOut: () => void }) {
 
   let body;
   if (route.name === 'settings' && isTenant) body = h(SettingsView, { onSaved: setSettings });
+  else if (route.name === 'tools' && isTenant) body = h(ToolsView, null);
   else if (route.name === 'performance' && !isTenant) body = h(PerformanceView, null);
   else if (route.name === 'tenants' && !isTenant && route.id)
     body = h(TenantPanel, { key: route.id, id: route.id, deleting, onDeleted: (t: TenantSummary) => setDeleting((prev) => new Map(prev).set(t.id, t)) });
@@ -125,6 +129,7 @@ function SignedIn(props: { session: Session; onSignOut: () => void }) {
         { 'aria-label': 'Main' },
         nav('#/', 'Conversations', route.name === 'conversations'),
         isTenant ? nav('#/settings', 'Settings', route.name === 'settings') : nav('#/tenants', 'Tenants', route.name === 'tenants'),
+        isTenant ? nav('#/tools', 'Tools', route.name === 'tools') : null,
         nav('#/audit', 'Audit log', route.name === 'audit'),
         isTenant ? null : nav('#/performance', 'Performance', route.name === 'performance'),
         h('button', { type: 'button', class: 'link', onClick: () => void signOut() }, 'Sign out'),

@@ -23,6 +23,7 @@ function toForm(t: TenantSettings): Form {
     maxDebounceMs: String(a.maxDebounceMs),
     budgetAnswers: String(a.answerBudget.answers),
     budgetSeconds: String(a.answerBudget.perSeconds),
+    maxToolRounds: String(a.maxToolRounds),
     handoffKeywords: a.handoffKeywords.join(', '),
     handoffMessage: a.handoffMessage ?? '',
     quotaNotice: a.quotaNotice ?? '',
@@ -52,6 +53,7 @@ function toPatch(f: Form): Record<string, unknown> {
     debounceMs: int(f.debounceMs),
     maxDebounceMs: int(f.maxDebounceMs),
     answerBudget: { answers: int(f.budgetAnswers), perSeconds: int(f.budgetSeconds) },
+    maxToolRounds: int(f.maxToolRounds),
     handoffKeywords: String(f.handoffKeywords)
       .split(',')
       .map((k) => k.trim())
@@ -182,6 +184,7 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
         ),
         num('historyLength', 'History length', `Messages of the conversation the agent sees, at most ${tenant.limits.maxHistoryLength}.`, { max: tenant.limits.maxHistoryLength }),
         num('timeoutMs', 'Timeout (ms)', 'An agent call longer than this is tried again (3 tries in all).', { min: 100, max: 300000 }),
+        form.provider === 'openai' ? num('maxToolRounds', 'Tool rounds', 'Rounds of calls to your tools (the Tools page) in one answer, 0 to 8. 0: no tools.', { max: 8 }) : null,
       ),
       group(
         'Bursts of messages',

@@ -259,7 +259,7 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
       'ol',
       // A list that announces what is added (role=log would take its list semantics away).
       { class: 'chat', ref: chatRef, 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Chat' },
-      messages.length === 0 ? h('li', { class: 'system' }, 'Say hello. Try "hello", "opening hours", "price" or "human".') : null,
+      messages.length === 0 ? h('li', { class: 'system' }, 'Say hello. Try "hello", "opening hours", "price", "where is my order 1234" or "human".') : null,
       messages.map((m) =>
         h(
           'li',
