@@ -1,6 +1,7 @@
 import { channelCreateInput } from '../tenancy/provision.ts';
 import { optionalString, optionalWholeNumber, parseFlags, requiredString, tenantIdFlag, validateInput } from './args.ts';
 import { provisioningConfig } from './config.ts';
+import { AuditLog, CLI_ACTOR } from '../tenancy/auditLog.ts';
 import { withDatabase } from './database.ts';
 import { printJson } from './output.ts';
 import { provisioning, provisioningCall } from './provisioning.ts';
@@ -64,11 +65,13 @@ export async function runChannelAdd(args: string[]): Promise<void> {
   );
   const config = provisioningConfig();
   const key = await resolveSecretKey(config, "the channel's access token");
-  const channel = await withDatabase(config, ({ db }) =>
-    provisioningCall(
+  const channel = await withDatabase(config, async ({ db }) => {
+    const c = await provisioningCall(
       () => provisioning(db, config, key).addChannel(tenantId, input),
       (e) => (e.code === 'not_found' ? `tenant ${tenantId} not found` : e.message),
-    ),
-  );
+    );
+    await new AuditLog(db).record(CLI_ACTOR, { tenantId: c.tenantId, action: 'channel.added', targetType: 'channel', targetId: c.id, detail: { phoneNumberId: c.phoneNumberId } });
+    return c;
+  });
   printJson(channel);
 }

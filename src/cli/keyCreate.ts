@@ -1,5 +1,6 @@
 import { parseFlags, tenantIdFlag } from './args.ts';
 import { provisioningConfig } from './config.ts';
+import { AuditLog, CLI_ACTOR } from '../tenancy/auditLog.ts';
 import { withDatabase } from './database.ts';
 import { note, printJson } from './output.ts';
 import { provisioning, provisioningCall } from './provisioning.ts';
@@ -24,12 +25,14 @@ export async function runKeyCreate(args: string[]): Promise<void> {
   }
   const tenantId = tenantIdFlag(flags, COMMAND);
   const config = provisioningConfig();
-  const key = await withDatabase(config, ({ db }) =>
-    provisioningCall(
+  const key = await withDatabase(config, async ({ db }) => {
+    const created = await provisioningCall(
       () => provisioning(db, config, Buffer.alloc(0)).createApiKey(tenantId),
       (e) => (e.code === 'not_found' ? `tenant ${tenantId} not found` : e.message),
-    ),
-  );
+    );
+    await new AuditLog(db).record(CLI_ACTOR, { tenantId, action: 'api_key.created', targetType: 'api_key', targetId: created.id });
+    return created;
+  });
   printJson(key);
   note('wagate: store this key now: it is not shown again');
 }

@@ -2,6 +2,7 @@ import { isRowId } from '../shared/ids.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
 import { parseFlags, requiredString } from './args.ts';
 import { provisioningConfig } from './config.ts';
+import { AuditLog, CLI_ACTOR } from '../tenancy/auditLog.ts';
 import { withDatabase } from './database.ts';
 import { UsageError } from './errors.ts';
 import { note, printJson } from './output.ts';
@@ -27,12 +28,14 @@ export async function runKeyRevoke(args: string[]): Promise<void> {
   }
   const id = requiredString(flags, 'id', COMMAND);
   if (!isRowId(id)) throw new UsageError(`--id must be a key id (digits), got ${JSON.stringify(id)}`, COMMAND);
-  const revoked = await withDatabase(provisioningConfig(), ({ db }) =>
-    provisioningCall(
+  const revoked = await withDatabase(provisioningConfig(), async ({ db }) => {
+    const r = await provisioningCall(
       () => new ApiKeys(db).revoke(id, null),
       (e) => (e.code === 'not_found' ? `key ${id} not found` : e.message),
-    ),
-  );
+    );
+    await new AuditLog(db).record(CLI_ACTOR, { tenantId: r.tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: r.id });
+    return r;
+  });
   printJson(revoked);
   note(`wagate: key ${id} revoked`);
 }

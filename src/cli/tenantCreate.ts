@@ -1,3 +1,4 @@
+import { AuditLog, CLI_ACTOR } from '../tenancy/auditLog.ts';
 import { tenantCreateInput } from '../tenancy/provision.ts';
 import { optionalString, optionalWholeNumber, parseFlags, requiredString, validateInput } from './args.ts';
 import { provisioningConfig } from './config.ts';
@@ -44,7 +45,11 @@ export async function runTenantCreate(args: string[]): Promise<void> {
   const config = provisioningConfig();
   const hasSecret = input.agent?.apiKey != null || input.agent?.secret != null;
   const key = hasSecret ? await resolveSecretKey(config, "the agent's apiKey and secret") : Buffer.alloc(0);
-  const tenant = await withDatabase(config, ({ db }) => provisioningCall(() => provisioning(db, config, key).createTenant(input)));
+  const tenant = await withDatabase(config, async ({ db }) => {
+    const t = await provisioningCall(() => provisioning(db, config, key).createTenant(input));
+    await new AuditLog(db).record(CLI_ACTOR, { tenantId: t.id, action: 'tenant.created', targetType: 'tenant', targetId: t.id });
+    return t;
+  });
   printJson(tenant);
 }
 

@@ -112,6 +112,22 @@ describe('wagate provisioning commands against DATABASE_URL', () => {
     expect(decrypt(SECRET_KEY, row.verify_token_enc)).toBe('cli-verify');
   });
 
+  it('tenant create, channel add, key create and key revoke are in the audit log as the command line, never with a secret', async () => {
+    const t = json(await run(['tenant', 'create', '--name', 'Audited']));
+    const c = json(await run(['channel', 'add', '--tenant', t.id, '--phone-number-id', 'pn-audited', '--display-phone-number', '+1', '--access-token', 'EAAG-audited']));
+    const k = json(await run(['key', 'create', '--tenant', t.id]));
+    json(await run(['key', 'revoke', '--id', k.id]));
+    const { rows } = await client.query('SELECT actor, via, action, target_type, target_id, detail FROM audit_log WHERE tenant_id = $1 ORDER BY id', [t.id]);
+    expect(rows).toEqual([
+      { actor: 'cli', via: 'cli', action: 'tenant.created', target_type: 'tenant', target_id: t.id, detail: {} },
+      { actor: 'cli', via: 'cli', action: 'channel.added', target_type: 'channel', target_id: c.id, detail: { phoneNumberId: 'pn-audited' } },
+      { actor: 'cli', via: 'cli', action: 'api_key.created', target_type: 'api_key', target_id: k.id, detail: {} },
+      { actor: 'cli', via: 'cli', action: 'api_key.revoked', target_type: 'api_key', target_id: k.id, detail: {} },
+    ]);
+    expect(JSON.stringify(rows)).not.toContain('EAAG-audited');
+    expect(JSON.stringify(rows)).not.toContain(k.key);
+  });
+
   it('channel add refuses bad flags with exit 2 and adds nothing', async () => {
     const tenantId = await newTenant('Bad flags');
     const base = ['channel', 'add', '--tenant', tenantId, '--display-phone-number', '+1', '--access-token', 't'];
