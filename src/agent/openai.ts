@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { EgressPolicy } from '../shared/egress.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
 import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
+import { interactiveFromToolCall, REPLY_WITH_BUTTONS_TOOL, REPLY_WITH_LIST_TOOL } from './interactive.ts';
+import { mediaFromToolCall, REPLY_WITH_MEDIA_TOOL } from './mediaReply.ts';
 
 /** The process-wide model (Config.openai): used by tenants that bring no model of their own. */
 export interface OpenAiDefaults {
@@ -54,7 +56,7 @@ export function chatCompletionsBody(model: string, input: Pick<AgentInput, 'conf
   for (const m of input.history) messages.push({ role: m.role, content: m.content });
   // Each customer message of the turn is its own user message, and nothing follows the last.
   for (const m of input.turn) messages.push({ role: 'user', content: m.content });
-  return JSON.stringify({ model, messages, tools: [HANDOFF_TOOL], stream: false });
+  return JSON.stringify({ model, messages, tools: [HANDOFF_TOOL, REPLY_WITH_BUTTONS_TOOL, REPLY_WITH_LIST_TOOL, REPLY_WITH_MEDIA_TOOL], stream: false });
 }
 
 /**
@@ -107,8 +109,17 @@ export class OpenAiAgent implements Agent {
       throw new AgentError('agent_invalid_answer', `chat completion of unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, true);
     }
     const message = parsed.data.choices[0].message;
-    const handoff = (message.tool_calls ?? []).some((c) => c.function.name === HANDOFF_TOOL_NAME);
-    return { reply: textOf(message.content), handoff };
+    const calls = message.tool_calls ?? [];
+    const handoff = calls.some((c) => c.function.name === HANDOFF_TOOL_NAME);
+    const out: AgentOutput = { reply: textOf(message.content), handoff };
+    // A reply tool's text is the reply; a call with arguments of the wrong shape is ignored.
+    for (const c of calls) {
+      const interactive = interactiveFromToolCall(c.function.name, c.function.arguments);
+      if (interactive) Object.assign(out, { reply: interactive.text || out.reply, choice: interactive.choice });
+      const media = mediaFromToolCall(c.function.name, c.function.arguments);
+      if (media) Object.assign(out, { reply: media.text || out.reply, media: media.media });
+    }
+    return out;
   }
 
   /** Closes the dispatchers this agent made itself. */

@@ -25,6 +25,7 @@ import { startCloudApiSimulator, type CloudApiSimulator } from '../sandbox/cloud
 import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/setup.ts';
 import { Bus } from '../shared/bus.ts';
 import { EgressPolicy } from '../shared/egress.ts';
+import { createEgressDispatcher } from '../shared/egressDispatcher.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
 import { AuditLog } from '../tenancy/auditLog.ts';
@@ -170,7 +171,10 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const max = config.maxInflight;
     const perTenant = Math.max(1, Math.ceil(max * (timings.perTenantShare ?? 0.5)));
     const limiter = new FairLimiter(max, perTenant, (count) => bus.emit('turn.inflight', { count }));
-    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs });
+    // Media an agent answers with by URL is the tenant's address: fetched under the egress policy.
+    const mediaDispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 10_000 });
+    stops.add('media fetcher', () => mediaDispatcher.close());
+    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, mediaDispatcher });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
     stops.add('runner', () => started.stop(config.shutdownGraceMs));

@@ -128,7 +128,7 @@ msg_ins AS (
   ORDER BY m.idx
   ON CONFLICT (channel_id, wamid) WHERE wamid IS NOT NULL DO NOTHING
   RETURNING id, tenant_id AS "tenantId", conversation_id AS "conversationId", direction, author, wamid, type, body, media,
-            context_wamid AS "contextWamid", status, disposition, conv_seq AS "convSeq", wa_timestamp AS "waTimestamp",
+            CASE WHEN type IN ('interactive', 'button') THEN payload END AS payload, context_wamid AS "contextWamid", status, disposition, conv_seq AS "convSeq", wa_timestamp AS "waTimestamp",
             created_at AS "createdAt"
 ),
 st_target AS (
@@ -168,7 +168,7 @@ SELECT
         SELECT coalesce(json_agg(extract(epoch FROM a) * 1000 ORDER BY a), '[]') FROM unnest(cv.answered_at) a) END,
       'history', CASE WHEN cv.held THEN (
         SELECT coalesce(json_agg(h ORDER BY h.id::bigint), '[]') FROM (
-          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq AS "convSeq", created_at AS "createdAt"
+          SELECT id::text AS id, direction, author, type, body, media, CASE WHEN type IN ('interactive', 'button') THEN payload END AS payload, disposition, conv_seq AS "convSeq", created_at AS "createdAt"
           FROM messages WHERE conversation_id = cv.id ORDER BY messages.id DESC LIMIT ch.history_length
         ) h) END
     )), '[]')
