@@ -26,6 +26,8 @@ import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/
 import { Bus } from '../shared/bus.ts';
 import { EgressPolicy } from '../shared/egress.ts';
 import { createEgressDispatcher } from '../shared/egressDispatcher.ts';
+import { RichSender } from '../conversation/richSend.ts';
+import { TemplateSync } from '../outbound/templateSync.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
 import { AuditLog } from '../tenancy/auditLog.ts';
@@ -161,9 +163,13 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
 
   // The message path: Cloud API, agents, the runner, and ingest feeding it.
   let runner: ConversationRunner | null = null;
+  const cloudApi = createCloudApi(simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl);
+  stops.add('cloud api', () => cloudApi.close());
+  // Media a tenant or its agent names by URL is the tenant's address: fetched under the egress policy.
+  const mediaDispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 10_000 });
+  stops.add('media fetcher', () => mediaDispatcher.close());
+  const templateSync = new TemplateSync(db, cloudApi, channels, log);
   if (overrides.answer !== false) {
-    const cloudApi = createCloudApi(simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl);
-    stops.add('cloud api', () => cloudApi.close());
     const agents = createAgentRegistry(config, { egress });
     stops.add('agents', () => agents.close());
     const pacer = new Pacer(timings.pacer);
@@ -171,9 +177,6 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const max = config.maxInflight;
     const perTenant = Math.max(1, Math.ceil(max * (timings.perTenantShare ?? 0.5)));
     const limiter = new FairLimiter(max, perTenant, (count) => bus.emit('turn.inflight', { count }));
-    // Media an agent answers with by URL is the tenant's address: fetched under the egress policy.
-    const mediaDispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 10_000 });
-    stops.add('media fetcher', () => mediaDispatcher.close());
     const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, mediaDispatcher });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
@@ -197,6 +200,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     onHandOffError: (err) => log.error({ err }, 'handing ingested messages to the runner failed; the sweep will find them'),
   });
   const takeover = new Takeover(db, bus, runner);
+  const rich = new RichSender(db, runner, channels, cloudApi, mediaDispatcher);
 
   // Sandbox: the demo tenant, its channel and key (once per data directory).
   let demo: DemoTenant | null = null;
@@ -209,7 +213,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
   const server = await buildServer({
     config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, audit, tenantLifecycle, channelAdmin, onRemoval,
-    ingest, takeover, hub, metrics, simulator,
+    ingest, takeover, rich, templateSync, hub, metrics, simulator,
   });
   http = server;
   let url = '';

@@ -28,7 +28,7 @@ WITH inp AS (
 st AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb) AS s(
     idx int, "phoneNumberId" text, wamid text, status text, ts double precision, "errorCode" int,
-    "errorTitle" text, "callbackMessageId" bigint)
+    "errorTitle" text, "callbackMessageId" bigint, "pricingCategory" text)
 ),
 ch AS (
   SELECT c.id AS channel_id, c.tenant_id, c.phone_number_id, t.monthly_message_limit, t.config_version,
@@ -132,7 +132,7 @@ msg_ins AS (
             created_at AS "createdAt"
 ),
 st_target AS (
-  SELECT DISTINCT ON (s.tid) s.tid AS id, s.status, s."errorCode", s."errorTitle", s.wamid
+  SELECT DISTINCT ON (s.tid) s.tid AS id, s.status, s."errorCode", s."errorTitle", s.wamid, s."pricingCategory"
   FROM (
     SELECT st.*, coalesce(
       (SELECT x.id FROM messages x WHERE x.id = st."callbackMessageId" AND x.channel_id = ch.channel_id AND x.direction = 'outbound'),
@@ -149,6 +149,7 @@ st_up AS (
     wamid = coalesce(x.wamid, t.wamid),
     error_code = CASE WHEN t.status = 'failed' THEN t."errorCode" ELSE x.error_code END,
     error_title = CASE WHEN t.status = 'failed' THEN t."errorTitle" ELSE x.error_title END,
+    pricing_category = coalesce(t."pricingCategory", x.pricing_category),
     updated_at = now()
   FROM st_target t
   WHERE x.id = t.id
