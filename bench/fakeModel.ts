@@ -9,12 +9,15 @@ import type { AddressInfo } from 'node:net';
  * - handoff: a `handoff_to_human` tool call (openai) or `"handoff": true` (http agent);
  * - status: this HTTP status, with `body` or an OpenAI-style error body;
  * - garbage: 200 with a body that is not JSON;
- * - hang: never answers; the request ends when the client aborts it or the server closes.
+ * - hang: never answers; the request ends when the client aborts it or the server closes;
+ * - tool: a call of the named tool with `args` (openai); the http agent answers the `http` object verbatim.
  */
 export type FakeModelAnswer =
   | { kind: 'echo'; latencyMs?: number }
   | { kind: 'reply'; reply: string | null; latencyMs?: number }
   | { kind: 'handoff'; reply?: string | null; reason?: string; latencyMs?: number }
+  /** A tool call (openai) with these arguments; the http agent answers `http` instead, or `{reply}`. */
+  | { kind: 'tool'; name: string; args: Record<string, unknown>; reply?: string | null; http?: Record<string, unknown>; latencyMs?: number }
   | { kind: 'status'; status: number; body?: string; latencyMs?: number }
   | { kind: 'garbage'; latencyMs?: number }
   | { kind: 'hang' };
@@ -226,10 +229,11 @@ function lastUserText(messages: unknown): string {
   return '';
 }
 
-type Answerable = Extract<FakeModelAnswer, { kind: 'echo' | 'reply' | 'handoff' }>;
+type Answerable = Extract<FakeModelAnswer, { kind: 'echo' | 'reply' | 'handoff' | 'tool' }>;
 
 function replyFor(answer: Answerable, lastUser: string): string | null {
   if (answer.kind === 'echo') return `echo: ${lastUser}`;
+  if (answer.kind === 'tool') return answer.reply ?? null;
   return answer.reply ?? null;
 }
 
@@ -239,6 +243,9 @@ function openAiAnswer(body: any, answer: Answerable, n: number): string {
   const prompt = Math.ceil(promptChars / 4);
   const completion = Math.ceil((reply ?? '').length / 4);
   const message: Record<string, unknown> = { role: 'assistant', content: reply };
+  if (answer.kind === 'tool') {
+    message.tool_calls = [{ id: `call_fake_${n}`, type: 'function', function: { name: answer.name, arguments: JSON.stringify(answer.args) } }];
+  }
   if (answer.kind === 'handoff') {
     message.tool_calls = [
       {
@@ -253,12 +260,13 @@ function openAiAnswer(body: any, answer: Answerable, n: number): string {
     object: 'chat.completion',
     created: 1_700_000_000 + n,
     model: typeof body.model === 'string' ? body.model : 'fake',
-    choices: [{ index: 0, message, finish_reason: answer.kind === 'handoff' ? 'tool_calls' : 'stop' }],
+    choices: [{ index: 0, message, finish_reason: answer.kind === 'handoff' || answer.kind === 'tool' ? 'tool_calls' : 'stop' }],
     usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
   });
 }
 
 function httpAgentAnswer(body: any, answer: Answerable): string {
+  if (answer.kind === 'tool' && answer.http) return JSON.stringify(answer.http);
   const reply = replyFor(answer, lastUserText(body.messages));
   return JSON.stringify(answer.kind === 'handoff' ? { reply, handoff: true } : { reply });
 }

@@ -50,6 +50,7 @@ export const messageShape = z.object({
     .nullable()
     .describe('media messages only'),
   status: z.string().describe('inbound: received; outbound: queued, sent, delivered, read, failed'),
+  pricingCategory: z.string().nullable().describe('outbound: the pricing category the status webhooks reported (service, utility, marketing, authentication …)'),
   disposition: z.enum(DISPOSITIONS).nullable().describe('inbound only: why it was or was not answered; null while its turn is pending'),
   turnId: z.string().nullable(),
   error: z.object({ code: z.number().nullable(), title: z.string().nullable() }).nullable(),

@@ -16,6 +16,7 @@ export interface MessageRow {
   error_code: number | null;
   error_title: string | null;
   errors: unknown;
+  pricing_category?: string | null;
   created_at: string | Date;
 }
 
@@ -68,6 +69,7 @@ export function messageView(r: MessageRow): MessageShape {
     disposition: r.disposition !== null && dispositions.has(r.disposition) ? (r.disposition as MessageShape['disposition']) : null,
     turnId: r.turn_id,
     error: errorOf(r),
+    pricingCategory: r.pricing_category ?? null,
     createdAt: iso(r.created_at),
   };
 }

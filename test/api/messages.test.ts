@@ -35,6 +35,7 @@ describe('GET /api/conversations/:id/messages', () => {
       disposition: 'answered',
       turnId: expect.any(String),
       error: null,
+      pricingCategory: null,
       createdAt: expect.stringMatching(/Z$/),
     });
     expect(reply).toMatchObject({ direction: 'outbound', author: 'agent', type: 'text', status: 'read', disposition: null, turnId: inbound.turnId, error: null });
