@@ -85,7 +85,11 @@ export class HttpAgent implements Agent {
     }
     const { reply, handoff, buttons, list, media, quote } = parsed.data;
     const choice = buttons ? { kind: 'buttons' as const, buttons } : list ? { kind: 'list' as const, list } : null;
-    return { reply, handoff: handoff ?? false, choice, media: media ?? null, quote: quote ?? false };
+    const out: AgentOutput = { reply, handoff: handoff ?? false };
+    if (choice) out.choice = choice;
+    if (media) out.media = media;
+    if (quote) out.quote = true;
+    return out;
   }
 
   /** Closes the dispatcher when this agent made its own. */
