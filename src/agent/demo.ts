@@ -72,9 +72,10 @@ export function demoAnswer(systemPrompt: string, messages: readonly string[]): A
   let greet = false;
   let menu = false;
   const parts: string[] = [];
-  for (const content of messages) {
-    // A tapped button: its id says which topic.
-    const choice = parseChoice(content);
+  for (const message of messages) {
+    // A tapped button: its id says which topic; another tap (a template's quick reply) is read as its title.
+    const choice = parseChoice(message);
+    const content = choice ? choice.title : message;
     if (choice?.id === 'human') return { reply: DEMO_HANDOFF_REPLY, handoff: true };
     if (choice?.id === 'hours' || choice?.id === 'prices') {
       parts.push(choice.id === 'hours' ? DEMO_HOURS_REPLY : DEMO_PRICE_REPLY);

@@ -22,7 +22,7 @@ import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { createCloudApi } from '../outbound/cloudApi.ts';
 import { Pacer } from '../outbound/pacer.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
-import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/setup.ts';
+import { DEMO_TEMPLATES, ensureDemoTenant, loadSandboxState, SANDBOX_PHONE_NUMBER_ID, SANDBOX_WABA_ID, type DemoTenant } from '../sandbox/setup.ts';
 import { Bus } from '../shared/bus.ts';
 import { EgressPolicy } from '../shared/egress.ts';
 import { createEgressDispatcher } from '../shared/egressDispatcher.ts';
@@ -207,6 +207,12 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   if (config.sandbox) {
     const state = await loadSandboxState(config.dataDir);
     demo = await ensureDemoTenant(db, provisioning, config.dataDir, state, defaultProvider);
+    // The demo account's templates, as the simulator serves them, synced once at start.
+    if (simulator) {
+      simulator.setTemplates(SANDBOX_WABA_ID, DEMO_TEMPLATES, [SANDBOX_PHONE_NUMBER_ID]);
+      const synced = await templateSync.syncChannel(demo.channelId);
+      if (synced.error) log.warn({ error: synced.error }, 'syncing the demo templates failed');
+    }
   }
 
   // The HTTP server: webhooks, operator API, dashboard, metrics, sandbox page.
