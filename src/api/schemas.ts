@@ -233,6 +233,10 @@ export const agentShape = z.object({
   answerBudget: z
     .object({ answers: z.number().int(), perSeconds: z.number().int() })
     .describe('at most `answers` agent replies to one conversation in any `perSeconds`; what comes meanwhile joins the next turn'),
+  windowClosedTemplate: z
+    .object({ name: z.string(), language: z.string(), parameters: z.union([z.array(z.string()), z.record(z.string(), z.string())]).optional() })
+    .nullable()
+    .describe('opt-in: the template sent when the agent has an answer but the 24-hour window closed; null: nothing is sent (window_closed)'),
   hasApiKey: z.boolean().describe('apiKey is write-only: only whether one is set'),
   hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
 });

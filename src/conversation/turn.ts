@@ -4,6 +4,8 @@ import type { Dispatcher } from 'undici';
 import { interactivePayload, interactiveProblem, interactiveTextForm, numberedText } from '../agent/interactive.ts';
 import type { MediaReply } from '../agent/mediaReply.ts';
 import { fetchMedia, uploadedMediaObject } from '../outbound/mediaSource.ts';
+import { checkTemplateInput, templateMessage } from '../outbound/templateMessage.ts';
+import { TEMPLATE_BY_NAME, type TemplateRow } from '../outbound/templates.sql.ts';
 import { callAgent } from '../agent/call.ts';
 import type { AgentRegistry } from '../agent/registry.ts';
 import { toAgentMessage } from '../agent/textForm.ts';
@@ -22,6 +24,11 @@ import { Batcher } from '../shared/batcher.ts';
 import { REPLY_COMMITS, type CommitInput, type CommitRow, type ReplyKind } from './turn.sql.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The customer's 24-hour window closed before this message of theirs could be answered. */
+function windowClosed(m: PendingMessage): boolean {
+  return m.sentAt !== null && Date.now() - m.sentAt > DAY_MS;
+}
 
 /** Longest caption of an image or document. */
 const MEDIA_CAPTION_MAX = 1024;
@@ -95,6 +102,10 @@ export class TurnRunner {
       }
       reply = classify(result, view.paused, tenant, batch, (msg, detail) => this.log.info({ conversationId: view.id, tenantId: view.tenantId, ...detail }, msg));
       if (reply.media) reply = await this.withMedia(view, reply, reply.media, signal);
+      // Past the window only a template may go out: the tenant's, in place of an answer; nothing in place of anything else.
+      if (windowClosed(batch[batch.length - 1]) && reply.kind !== 'paused') {
+        reply = reply.kind === 'answer' && reply.texts.length > 0 ? await this.windowTemplate(view, tenant, reply) : { kind: 'window_closed', texts: [], pause: false };
+      }
     }
     return this.commit(view, tenant, batch, turnId, reply, { startedAt, agentMs });
   }
@@ -106,8 +117,8 @@ export class TurnRunner {
     if (view.paused) return { kind: 'paused', texts: [], pause: false };
     // Disabled by the operator: no agent call; the commit settles tenant_disabled (it reads the tenant's row itself).
     if (tenant.disabled) return { kind: 'answer', texts: [], pause: false };
-    // The Cloud API would refuse a free-form reply (131047): no agent call.
-    if (last.sentAt !== null && Date.now() - last.sentAt > DAY_MS) return { kind: 'window_closed', texts: [], pause: false };
+    // The Cloud API would refuse a free-form reply (131047): no agent call, unless the tenant sends a template then.
+    if (windowClosed(last) && !cfg.windowClosedTemplate) return { kind: 'window_closed', texts: [], pause: false };
     // Over the monthly limit: no agent call; the commit settles over_quota.
     if (this.tenants.limitReached(view.tenantId, tenant.monthlyMessageLimit)) return { kind: 'answer', texts: [], pause: false };
     if (matchesHandoff(batch, cfg.handoffKeywords)) return { kind: 'handoff', texts: cfg.handoffMessage ? [cfg.handoffMessage] : [], pause: true };
@@ -158,6 +169,25 @@ export class TurnRunner {
     } catch (err) {
       this.log.warn({ err, conversationId: view.id, tenantId: view.tenantId }, 'the agent\'s media could not be sent; its text goes out with the URL');
       return { ...reply, texts: [[text, media.url].filter(Boolean).join('\n')], media: null, rich: context ? { type: 'text', payload: null, contextWamid: context } : null };
+    }
+  }
+
+  /**
+   * The tenant's template for closed windows, checked against the stored
+   * template, as the reply; window_closed when it is not there or not sendable.
+   */
+  private async windowTemplate(view: ConversationView, tenant: TenantSettings, reply: Reply): Promise<Reply> {
+    const want = tenant.agent.windowClosedTemplate!;
+    try {
+      const [t] = await this.db.query<TemplateRow>(TEMPLATE_BY_NAME, [view.channelId, want.name, want.language]);
+      if (!t) throw new Error(`no template ${want.name} (${want.language}) on the channel: sync the templates`);
+      const input = { parameters: want.parameters };
+      const shape = checkTemplateInput(t, input);
+      const { content, text } = templateMessage(t, shape, input);
+      return { kind: 'answer', texts: [text], pause: reply.pause, rich: { type: 'template', payload: content, contextWamid: null } };
+    } catch (err) {
+      this.log.warn({ err, conversationId: view.id, tenantId: view.tenantId, template: want.name }, 'the window closed and the tenant\'s template cannot be sent');
+      return { kind: 'window_closed', texts: [], pause: false };
     }
   }
 

@@ -35,6 +35,8 @@ ch AS (
          coalesce((t.agent->>'autoPauseOnOperatorReply')::boolean, true) AS auto_pause,
          (t.agent->>'resumeAfterMinutes')::int AS resume_minutes,
          coalesce((t.agent->>'historyLength')::int, 20) AS history_length,
+         -- A tenant with a template for closed windows lets the turn decide (docs/templates.md).
+         jsonb_typeof(t.agent->'windowClosedTemplate') = 'object' AS window_template,
          coalesce(u.count, 0) AS usage_count,
          t.disabled_at IS NOT NULL AS disabled
   FROM channels c
@@ -48,7 +50,7 @@ ch AS (
 -- Messages already stored (Meta redelivers for days) are left out before anything is
 -- touched: a redelivery changes no contact, conversation, lease or sequence.
 m AS (
-  SELECT inp.*, ch.channel_id, ch.tenant_id, ch.auto_pause, ch.resume_minutes, ch.disabled,
+  SELECT inp.*, ch.channel_id, ch.tenant_id, ch.auto_pause, ch.resume_minutes, ch.disabled, ch.window_template,
          (ch.monthly_message_limit IS NOT NULL AND ch.usage_count >= ch.monthly_message_limit) AS over_quota
   FROM inp JOIN ch ON ch.phone_number_id = inp."phoneNumberId"
   WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.channel_id = ch.channel_id AND x.wamid = inp.wamid)
@@ -118,7 +120,7 @@ msg_ins AS (
               WHEN NOT m.answerable THEN 'no_answer_needed'
               WHEN m.disabled THEN 'tenant_disabled'
               WHEN cv.paused THEN 'paused'
-              WHEN to_timestamp(m.ts) < now() - interval '24 hours' THEN 'window_closed'
+              WHEN to_timestamp(m.ts) < now() - interval '24 hours' AND m.window_template IS NOT TRUE THEN 'window_closed'
               WHEN m.over_quota THEN 'over_quota'
          END,
          cv.inbound_seq, to_timestamp(m.ts)

@@ -121,3 +121,9 @@ export const TEMPLATE_FOR_SEND = sql(
    FROM conversations v JOIN contacts k ON k.id = v.contact_id
    WHERE v.id = $1 AND ($2::bigint IS NULL OR v.tenant_id = $2::bigint)`,
 );
+
+/** A channel's template by name and language ($1 channel, $2 name, $3 language). */
+export const TEMPLATE_BY_NAME = sql(
+  'templates_by_name',
+  `SELECT ${COLUMNS} FROM templates t WHERE t.channel_id = $1 AND t.name = $2 AND t.language = $3`,
+);

@@ -39,6 +39,14 @@ export const agentConfigInput = z.strictObject({
       perSeconds: z.number().int().min(1).max(MAX_BUDGET_SECONDS),
     })
     .optional(),
+  windowClosedTemplate: z
+    .strictObject({
+      name: text(512).min(1),
+      language: text(32).min(1),
+      parameters: z.union([z.array(text(1024)).max(100), z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), text(1024))]).optional(),
+    })
+    .nullable()
+    .optional(),
 });
 export type AgentConfigInput = z.infer<typeof agentConfigInput>;
 
@@ -64,6 +72,19 @@ export interface AgentConfig {
   resumeAfterMinutes: number | null;
   /** At most `answers` agent replies to one conversation in any `perSeconds` (docs/behaviour.md, "The answer budget"). */
   answerBudget: AnswerBudget;
+  /**
+   * Opt-in: the template sent instead when the agent has an answer but the
+   * customer's 24-hour window has closed (docs/templates.md); null: no answer
+   * goes out, the disposition is window_closed.
+   */
+  windowClosedTemplate: WindowClosedTemplate | null;
+}
+
+/** A template and its fixed parameters. */
+export interface WindowClosedTemplate {
+  name: string;
+  language: string;
+  parameters?: string[] | Record<string, string>;
 }
 
 /** A per-conversation answer budget: a sliding window of `perSeconds` holding at most `answers` replies. */
@@ -103,6 +124,7 @@ export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: Agen
     autoPauseOnOperatorReply: stored.autoPauseOnOperatorReply ?? true,
     resumeAfterMinutes: stored.resumeAfterMinutes ?? null,
     answerBudget: stored.answerBudget ?? DEFAULT_ANSWER_BUDGET,
+    windowClosedTemplate: stored.windowClosedTemplate ?? null,
   };
 }
 

@@ -8,8 +8,8 @@ import { testTemplates } from './fixtures.ts';
 const WABA = '880001';
 
 /** A tenant whose channel belongs to WABA, its templates synced, and a conversation whose customer last wrote `hoursAgo` ago. */
-async function tenantWithTemplates(h: ApiHarness, hoursAgo = 0) {
-  const t = await provisionTenant(h.gw, { channel: { wabaId: WABA } });
+async function tenantWithTemplates(h: ApiHarness, hoursAgo = 0, agent: Record<string, unknown> = { provider: 'demo' }) {
+  const t = await provisionTenant(h.gw, { channel: { wabaId: WABA }, agent });
   h.cloud.setTemplates(WABA, testTemplates(), [t.phoneNumberId]);
   const sync = await api(h.gw, 'POST', '/api/templates/sync', {}, t.key);
   expect(sync.status).toBe(200);
@@ -151,5 +151,27 @@ describe('templates', () => {
       { type: 'header', parameters: [{ type: 'text', text: 'Ana', parameter_name: 'first_name' }] },
       { type: 'body', parameters: [{ type: 'text', text: 'Ana', parameter_name: 'first_name' }, { type: 'text', text: '3', parameter_name: 'items' }] },
     ]);
+  });
+
+  it('opt-in: when the window closed, the answer is replaced by the tenant\'s template; without a sendable one the disposition stays window_closed', async () => {
+    const agent = { provider: 'demo', windowClosedTemplate: { name: 'order_update', language: 'en_US', parameters: ['there', 'B-2'] } };
+    const sent = h.cloud.once('send', (e) => e.template === 'order_update' && e.body === 'Hi there, your order B-2 is ready.');
+    const t = await tenantWithTemplates(h, 30, agent);
+    const e = await sent;
+    expect(e.to).toBe(t.from);
+    const items = await eventually(async () => {
+      const r = (await api(h.gw, 'GET', `/api/conversations/${t.conversationId}/messages`, undefined, t.key)).body.items;
+      return r.length === 2 ? r : null;
+    });
+    expect(items.map((m: any) => [m.type, m.author, m.disposition])).toEqual([['text', 'customer', 'answered'], ['template', 'agent', null]]);
+    expect((await api(h.gw, 'GET', '/api/settings', undefined, t.key)).body.agent.windowClosedTemplate).toEqual(agent.windowClosedTemplate);
+
+    // A template the channel does not have: nothing goes out.
+    const u = await tenantWithTemplates(h, 30, { provider: 'demo', windowClosedTemplate: { name: 'gone', language: 'en_US' } });
+    const first = await eventually(async () => {
+      const m = (await api(h.gw, 'GET', `/api/conversations/${u.conversationId}/messages`, undefined, u.key)).body.items[0];
+      return m?.disposition ? m : null;
+    });
+    expect(first.disposition).toBe('window_closed');
   });
 });
