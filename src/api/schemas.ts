@@ -74,6 +74,10 @@ export const conversationShape = z.object({
   lastMessage: messageShape.nullable(),
   lastMessageAt: z.string(),
   unread: z.number().int().describe('customer messages since an operator last read the conversation'),
+  windowClosesAt: z
+    .string()
+    .nullable()
+    .describe("when the 24-hour customer service window closes (the customer's last message + 24 h); past it only templates go out; null: the customer never wrote"),
 });
 export type ConversationShape = z.infer<typeof conversationShape>;
 

@@ -35,6 +35,7 @@ export interface ConversationRow {
   profile_name: string | null;
   last_message: MessageRow | null;
   unread: number;
+  last_inbound_at?: string | Date | null;
 }
 
 const iso = (t: string | Date): string => (t instanceof Date ? t : new Date(t)).toISOString();
@@ -87,5 +88,7 @@ export function conversationView(r: ConversationRow): ConversationShape {
     lastMessage: r.last_message ? messageView(r.last_message) : null,
     lastMessageAt: iso(r.last_message_at),
     unread: r.unread,
+    // WhatsApp's customer service window: 24 hours from the customer's last message.
+    windowClosesAt: r.last_inbound_at ? new Date(new Date(r.last_inbound_at).getTime() + 24 * 3_600_000).toISOString() : null,
   };
 }
