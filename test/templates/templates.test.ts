@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, provisionTenant } from '../support/gateway.ts';
+import { sqlClient } from '../support/db.ts';
 import { eventually } from '../support/pipeline.ts';
 import { messagesValue, notification, postWebhook, wamid } from '../support/webhooks.ts';
 import { startApiGateway, type ApiHarness } from '../api/harness.ts';
@@ -173,5 +174,29 @@ describe('templates', () => {
       return m?.disposition ? m : null;
     });
     expect(first.disposition).toBe('window_closed');
+  });
+
+  it("a removed channel's and a deleted tenant's templates go with them", async () => {
+    const client = await sqlClient(h.gw.dbUrl);
+    try {
+      const count = async (col: string, id: string) => (await client.query(`SELECT count(*)::int AS n FROM templates WHERE ${col} = $1`, [id])).rows[0].n as number;
+      const a = await tenantWithTemplates(h);
+      const extra = await api(h.gw, 'POST', `/api/tenants/${a.tenant.id}/channels`, { phoneNumberId: 'pn-tpl-extra', displayPhoneNumber: '+1', accessToken: 't', wabaId: WABA });
+      h.cloud.setTemplates(WABA, testTemplates(), [a.phoneNumberId, 'pn-tpl-extra']);
+      await api(h.gw, 'POST', '/api/templates/sync', { channelId: extra.body.id }, a.key);
+      expect(await count('channel_id', extra.body.id)).toBe(4);
+      expect((await api(h.gw, 'DELETE', `/api/channels/${extra.body.id}`)).status).toBe(202);
+      await eventually(async () => (await h.gw.housekeeping.kick(), (await count('channel_id', extra.body.id)) === 0));
+      expect(await count('tenant_id', a.tenant.id)).toBe(4);
+
+      expect((await api(h.gw, 'DELETE', `/api/tenants/${a.tenant.id}`)).status).toBe(202);
+      await eventually(async () => {
+        await h.gw.housekeeping.kick();
+        return (await client.query('SELECT count(*)::int AS n FROM tenants WHERE id = $1', [a.tenant.id])).rows[0].n === 0;
+      });
+      expect(await count('tenant_id', a.tenant.id)).toBe(0);
+    } finally {
+      await client.end();
+    }
   });
 });
