@@ -135,7 +135,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       bus: deps.bus,
       budget: new ByteBudget(config.http.webhookInflightBytes, (bytes) => deps.bus.emit('webhook.body_bytes', { bytes })),
       accepting: () => lifecycle.accepting,
-      onTemplateEvents: deps.templateSync ? (events) => deps.templateSync!.onEvents(events) : undefined,
+      onTemplateEvents: deps.templateSync ? (events, channelId) => deps.templateSync!.onEvents(events, channelId) : undefined,
     }),
   );
   // Every route set but the webhook's (which reads raw bytes and checks them itself):

@@ -81,11 +81,13 @@ export class TemplateSync {
 
   /**
    * Template webhooks: the new status, quality or category is stored at once,
-   * then the account's channels are synced again in the background.
+   * then the account's channels are synced again in the background. On a
+   * channel's own webhook URL (`onlyTenantOfChannel`), a tenant's app can
+   * touch only that tenant's channels, whatever account id it names.
    */
-  async onEvents(events: TemplateEvent[]): Promise<void> {
+  async onEvents(events: TemplateEvent[], onlyTenantOfChannel: string | null = null): Promise<void> {
     if (events.length === 0) return;
-    const rows = await this.db.query<{ channelId: string; updated: number }>(TEMPLATE_EVENTS, [JSON.stringify(events)]);
+    const rows = await this.db.query<{ channelId: string; updated: number }>(TEMPLATE_EVENTS, [JSON.stringify(events), onlyTenantOfChannel]);
     for (const r of rows) this.syncInBackground(r.channelId);
   }
 

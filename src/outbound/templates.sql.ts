@@ -66,7 +66,9 @@ export const TEMPLATES_REPLACE = sql(
  * Applies template webhooks ($1 jsonb array of TemplateEvent): the status,
  * quality or category they carry, to the templates of every live channel of
  * that WhatsApp Business Account (by Meta's id, else by name and language).
- * Returns those channels, whose templates are then synced again.
+ * Returns those channels, whose templates are then synced again. $2: the
+ * channel whose own webhook URL brought them (its tenant's app signed them),
+ * which limits them to that tenant's channels; null for the gateway's app.
  */
 export const TEMPLATE_EVENTS = sql(
   'templates_apply_events',
@@ -78,11 +80,13 @@ export const TEMPLATE_EVENTS = sql(
        status = coalesce(ev.status, t.status), quality = coalesce(ev.quality, t.quality), category = coalesce(ev.category, t.category)
      FROM ev, channels c
      WHERE c.id = t.channel_id AND c.waba_id = ev."wabaId" AND c.removed_at IS NULL
+       AND ($2::bigint IS NULL OR c.tenant_id = (SELECT tenant_id FROM channels WHERE id = $2::bigint))
        AND (t.meta_id = ev."templateId" OR (t.name = ev.name AND t.language = ev.language))
      RETURNING t.id
    )
    SELECT c.id::text AS "channelId", (SELECT count(*) FROM up)::int AS updated
-   FROM channels c WHERE c.waba_id IN (SELECT "wabaId" FROM ev) AND c.removed_at IS NULL`,
+   FROM channels c WHERE c.waba_id IN (SELECT "wabaId" FROM ev) AND c.removed_at IS NULL
+     AND ($2::bigint IS NULL OR c.tenant_id = (SELECT tenant_id FROM channels WHERE id = $2::bigint))`,
 );
 
 /** The channels a sync covers: $1 tenant (null: all, for the admin), $2 one channel (null: all). */

@@ -24,7 +24,7 @@ export interface WebhookDeps {
   /** False once shutdown began: webhooks answer 503 so Meta delivers them again. */
   accepting: () => boolean;
   /** Template status, quality and category webhooks (docs/templates.md); left out, they are acknowledged only. */
-  onTemplateEvents?: (events: TemplateEvent[]) => Promise<void>;
+  onTemplateEvents?: (events: TemplateEvent[], onlyTenantOfChannel: string | null) => Promise<void>;
 }
 
 /**
@@ -147,7 +147,7 @@ async function receive(deps: WebhookDeps, req: FastifyRequest, reply: FastifyRep
   if (n.messages.length > 0 || n.statuses.length > 0) await deps.ingest.submit(n, s.channelId);
   if (n.templates?.length && deps.onTemplateEvents) {
     // Acknowledged either way: the next sync reads every template again.
-    await deps.onTemplateEvents(n.templates).catch((err) => req.log.warn({ err }, 'storing template webhooks failed'));
+    await deps.onTemplateEvents(n.templates, s.channelId ?? null).catch((err) => req.log.warn({ err }, 'storing template webhooks failed'));
   }
   reply.code(200).send({ ok: true });
   return 200;

@@ -199,4 +199,26 @@ describe('templates', () => {
       await client.end();
     }
   });
+
+  it("quality and category webhooks update the stored template; a tenant's own app cannot touch another tenant's templates", async () => {
+    const t = await tenantWithTemplates(h);
+    const change = (field: string, value: Record<string, unknown>) => ({ object: 'whatsapp_business_account', entry: [{ id: WABA, time: 1, changes: [{ field, value }] }] });
+    const stored = async () => (await api(h.gw, 'GET', '/api/templates?name=order_update', undefined, t.key)).body.items[0];
+    // The account has other templates at Meta by now: the webhook stores the change at once, the sync that follows keeps Meta's list.
+    h.cloud.setTemplates(WABA, testTemplates().map((x) => (x.name === 'order_update' ? { ...x, category: 'MARKETING' } : x)), [t.phoneNumberId]);
+    expect((await postWebhook(h.gw.url, change('message_template_quality_update', { previous_quality_score: 'GREEN', new_quality_score: 'YELLOW', message_template_id: 1001, message_template_name: 'order_update', message_template_language: 'en_US' }))).status).toBe(200);
+    await eventually(async () => (await stored()).quality === 'YELLOW');
+    expect((await postWebhook(h.gw.url, change('template_category_update', { message_template_id: 1001, message_template_name: 'order_update', message_template_language: 'en_US', previous_category: 'UTILITY', new_category: 'MARKETING' }))).status).toBe(200);
+    await eventually(async () => (await stored()).category === 'MARKETING');
+    expect((await postWebhook(h.gw.url, change('message_template_status_update', { event: 'APPROVED' }))).status).toBe(200);
+    expect((await postWebhook(h.gw.url, change('message_template_status_update', { event: 42 }))).status).toBe(400);
+
+    // Another tenant with its own Meta app names this tenant's account: nothing of this tenant changes.
+    const other = await provisionTenant(h.gw, { channel: { appSecret: 'other-app-secret', verifyToken: 'other-verify' } });
+    const forged = change('message_template_status_update', { event: 'DISABLED', message_template_id: 1001, message_template_name: 'order_update', message_template_language: 'en_US' });
+    const r = await postWebhook(h.gw.url, forged, { secret: 'other-app-secret', path: `/webhooks/whatsapp/${other.channel.id}` });
+    // The webhook is answered once its changes are stored: nothing to wait for.
+    expect(r.status).toBe(200);
+    expect((await stored()).status).toBe('APPROVED');
+  });
 });
