@@ -164,7 +164,8 @@ export class TurnRunner {
       const file = await fetchMedia(this.opts.mediaDispatcher, media.url, media.type, { filename: media.filename, signal });
       const caption = text.length > 0 && [...text].length <= MEDIA_CAPTION_MAX ? text : null;
       const payload = await uploadedMediaObject(this.cloudApi, channel, media.type, file, caption);
-      const texts = caption === null && text ? [caption ?? '', text] : [caption ?? ''];
+      // A text too long for a caption follows the file as text parts of its own.
+      const texts = caption === null && text ? ['', text] : [caption ?? ''];
       return { ...reply, texts, media: null, rich: { type: media.type, payload, contextWamid: context } };
     } catch (err) {
       this.log.warn({ err, conversationId: view.id, tenantId: view.tenantId }, 'the agent\'s media could not be sent; its text goes out with the URL');

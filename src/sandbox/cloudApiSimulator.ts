@@ -200,8 +200,10 @@ interface StatusTarget {
 
 /**
  * A fake WhatsApp Cloud API on loopback for the sandbox, the tests and the
- * benchmark: it takes text sends and mark-read requests the way Meta does,
- * answers with wamids or Meta-shaped errors, can be scripted to fail, and
+ * benchmark: it takes text, template, interactive, media and reaction sends,
+ * media uploads and mark-read requests the way Meta does (simulatorMessages.ts
+ * checks what Meta checks), answers with wamids or Meta-shaped errors, can be
+ * scripted to fail, serves a business account's templates page by page, and
  * posts each accepted send's statuses back as signed `messages` webhooks.
  * It does little per request, since the benchmark sends thousands a second
  * through it.
@@ -327,7 +329,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
         if (!isObject(body)) throw new SimError(400, 100, 'The request body must be a JSON object', 'Invalid parameter');
         if (body.messaging_product !== 'whatsapp') throw new SimError(400, 100, 'Invalid parameter', 'The parameter messaging_product is required and must be "whatsapp".');
         const failure = scripted && 'asyncFailure' in scripted ? scripted.asyncFailure : null;
-        reply(res, rec, 200, kind === 'read' ? markRead(phoneNumberId, body) : sendText(phoneNumberId, body, failure));
+        reply(res, rec, 200, kind === 'read' ? markRead(phoneNumberId, body) : sendMessage(phoneNumberId, body, failure));
       } catch (e) {
         if (!(e instanceof SimError)) throw e;
         stats.errors++;
@@ -404,7 +406,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     throw new SimError(400, 100, 'Invalid parameter', `The simulator takes text, interactive, image, document, reaction and template messages, not ${JSON.stringify(type)}.`);
   }
 
-  function sendText(phoneNumberId: string, body: Record<string, unknown>, failure: AsyncFailure | null): string {
+  function sendMessage(phoneNumberId: string, body: Record<string, unknown>, failure: AsyncFailure | null): string {
     const to = typeof body.to === 'string' && body.to.length > 0 ? body.to : null;
     const recipient = typeof body.recipient === 'string' && body.recipient.length > 0 ? body.recipient : null;
     if ((to === null) === (recipient === null)) throw new SimError(400, 100, 'Invalid parameter', 'Exactly one of the parameters to and recipient is required.');

@@ -6,6 +6,7 @@ import { api, provisionTenant } from '../support/gateway.ts';
 import { eventually } from '../support/pipeline.ts';
 import { messagesValue, notification, postWebhook, wamid } from '../support/webhooks.ts';
 import { startApiGateway, type ApiHarness } from '../api/harness.ts';
+import { testTemplates } from '../templates/fixtures.ts';
 
 // A tiny PNG's worth of bytes: the simulator stores what it is given, the test compares them.
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('picture-bytes')]);
@@ -142,5 +143,25 @@ describe('rich messages: media, reactions, quoted replies', () => {
       const items = (await api(h.gw, 'GET', `/api/conversations/${c.conversationId}/messages`, undefined, c.key)).body.items;
       return items.filter((m: any) => m.direction === 'inbound').every((m: any) => m.disposition === 'answered');
     });
+  });
+
+  it("a template's document header is fetched under the egress policy and uploaded; a refused URL queues nothing", async () => {
+    const c = await conversation();
+    await api(h.gw, 'PATCH', `/api/channels/${c.channel.id}`, { wabaId: '660001' });
+    h.cloud.setTemplates('660001', testTemplates(), [c.phoneNumberId]);
+    expect((await api(h.gw, 'POST', '/api/templates/sync', {}, c.key)).body.channels[0]).toMatchObject({ synced: 4, error: null });
+    const refused = await api(h.gw, 'POST', `/api/conversations/${c.conversationId}/template`, { name: 'invoice_ready', language: 'en_US', parameters: ['F-7'], header: { type: 'document', url: `${outside.url}/menu.pdf` } }, c.key);
+    expect([refused.status, refused.body.error.code]).toEqual([400, 'egress_refused']);
+
+    const sent = h.cloud.once('send', (e) => e.to === c.customer && e.template === 'invoice_ready');
+    const r = await api(h.gw, 'POST', `/api/conversations/${c.conversationId}/template`, { name: 'invoice_ready', language: 'en_US', parameters: ['F-7'], header: { type: 'document', url: `${files.url}/menu.pdf`, filename: 'F-7.pdf' } }, c.key);
+    expect(r.status).toBe(201);
+    expect((await sent).body).toBe('Your invoice F-7 is attached.');
+    const wire = h.cloud.requests().find((q) => (q.body as any)?.template?.name === 'invoice_ready')!.body as any;
+    const header = wire.template.components[0];
+    expect(header).toMatchObject({ type: 'header', parameters: [{ type: 'document', document: { filename: 'F-7.pdf' } }] });
+    expect(h.cloud.upload(header.parameters[0].document.id)?.bytes).toEqual(PDF);
+    const items = (await api(h.gw, 'GET', `/api/conversations/${c.conversationId}/messages`, undefined, c.key)).body.items;
+    expect(items.filter((m: any) => m.type === 'template')).toHaveLength(1);
   });
 });
