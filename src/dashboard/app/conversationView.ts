@@ -12,6 +12,9 @@ const PAUSE_OPTIONS: { value: string; label: string }[] = [
   { value: '1440', label: 'for 1 day' },
 ];
 
+/** A tag for the message types that are not plain text or media (docs/templates.md). */
+const KIND_LABELS: Record<string, string> = { template: 'template', interactive: 'choices', button: 'tapped', reaction: 'reaction' };
+
 /** One conversation: its messages with statuses and dispositions, pause/resume and the reply box. */
 export function ConversationView(props: { id: string; live: Live; autoPauseOnReply: boolean | null }) {
   const { id, live } = props;
@@ -133,7 +136,13 @@ function MessageItem(props: { m: Message }) {
     h(
       'div',
       { class: 'bubble' },
-      h('div', { class: 'meta' }, h('span', { class: 'author' }, authorLabel(m)), h('time', { dateTime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt))),
+      h(
+        'div',
+        { class: 'meta' },
+        h('span', { class: 'author' }, authorLabel(m)),
+        KIND_LABELS[m.type] ? h('span', { class: 'kind' }, inbound && m.type === 'interactive' ? 'tapped' : KIND_LABELS[m.type]) : null,
+        h('time', { dateTime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt)),
+      ),
       media ? h('div', { class: 'media' }, media) : null,
       m.text ? h('p', { class: 'text' }, m.text) : media ? null : h('p', { class: 'text muted' }, `[${m.type}]`),
     ),
