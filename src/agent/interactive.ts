@@ -165,6 +165,9 @@ export function choiceOf(type: string, payload: unknown): { id: string; title: s
   return null;
 }
 
+/** The reply tools' `quote` argument. */
+export const QUOTE_PROPERTY = { type: 'boolean', description: "true: the answer quotes the customer's last message." } as const;
+
 /** The tool that answers with reply buttons (OpenAI-compatible function calling). */
 export const REPLY_WITH_BUTTONS_TOOL = {
   type: 'function',
@@ -176,6 +179,7 @@ export const REPLY_WITH_BUTTONS_TOOL = {
       type: 'object',
       properties: {
         text: { type: 'string', description: 'The message, at most 1024 characters.' },
+        quote: QUOTE_PROPERTY,
         buttons: {
           type: 'array',
           maxItems: 3,
@@ -202,6 +206,7 @@ export const REPLY_WITH_LIST_TOOL = {
       type: 'object',
       properties: {
         text: { type: 'string', description: 'The message, at most 1024 characters.' },
+        quote: QUOTE_PROPERTY,
         button: { type: 'string', description: 'The label of the button that opens the list, at most 20 characters.' },
         sections: {
           type: 'array',
@@ -232,15 +237,15 @@ export const REPLY_WITH_LIST_TOOL = {
   },
 } as const;
 
-const buttonsArgs = z.object({ text: z.string(), buttons: buttonsSchema });
-const listArgs = listSchema.extend({ text: z.string() });
+const buttonsArgs = z.object({ text: z.string(), buttons: buttonsSchema, quote: z.boolean().optional() });
+const listArgs = listSchema.extend({ text: z.string(), quote: z.boolean().optional() });
 
 /**
  * Reads a reply_with_buttons or reply_with_list call's arguments: the reply
  * text and the choice, or null when the call is not one of them or its
  * arguments are not of the tool's shape.
  */
-export function interactiveFromToolCall(name: string, args: string | null | undefined): { text: string; choice: InteractiveChoice } | null {
+export function interactiveFromToolCall(name: string, args: string | null | undefined): { text: string; choice: InteractiveChoice; quote: boolean } | null {
   if (name !== REPLY_WITH_BUTTONS_TOOL.function.name && name !== REPLY_WITH_LIST_TOOL.function.name) return null;
   let json: unknown;
   try {
@@ -250,8 +255,8 @@ export function interactiveFromToolCall(name: string, args: string | null | unde
   }
   if (name === REPLY_WITH_BUTTONS_TOOL.function.name) {
     const p = buttonsArgs.safeParse(json);
-    return p.success ? { text: p.data.text, choice: { kind: 'buttons', buttons: p.data.buttons } } : null;
+    return p.success ? { text: p.data.text, choice: { kind: 'buttons', buttons: p.data.buttons }, quote: p.data.quote === true } : null;
   }
   const p = listArgs.safeParse(json);
-  return p.success ? { text: p.data.text, choice: { kind: 'list', list: { button: p.data.button, sections: p.data.sections } } } : null;
+  return p.success ? { text: p.data.text, choice: { kind: 'list', list: { button: p.data.button, sections: p.data.sections } }, quote: p.data.quote === true } : null;
 }

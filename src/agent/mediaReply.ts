@@ -28,16 +28,17 @@ export const REPLY_WITH_MEDIA_TOOL = {
         type: { type: 'string', enum: ['image', 'document'] },
         url: { type: 'string', description: 'Where the file is (https).' },
         filename: { type: 'string', description: 'For a document: the file name the customer sees.' },
+        quote: { type: 'boolean', description: "true: the answer quotes the customer's last message." },
       },
       required: ['type', 'url'],
     },
   },
 } as const;
 
-const mediaArgs = mediaReplySchema.extend({ text: z.string().max(4096).optional() });
+const mediaArgs = mediaReplySchema.extend({ text: z.string().max(4096).optional(), quote: z.boolean().optional() });
 
 /** Reads a reply_with_media call's arguments, or null when they are not of its shape. */
-export function mediaFromToolCall(name: string, args: string | null | undefined): { text: string; media: MediaReply } | null {
+export function mediaFromToolCall(name: string, args: string | null | undefined): { text: string; media: MediaReply; quote: boolean } | null {
   if (name !== REPLY_WITH_MEDIA_TOOL.function.name) return null;
   let json: unknown;
   try {
@@ -47,6 +48,6 @@ export function mediaFromToolCall(name: string, args: string | null | undefined)
   }
   const p = mediaArgs.safeParse(json);
   if (!p.success) return null;
-  const { text, ...media } = p.data;
-  return { text: text ?? '', media };
+  const { text, quote, ...media } = p.data;
+  return { text: text ?? '', media, quote: quote === true };
 }

@@ -115,9 +115,9 @@ export class OpenAiAgent implements Agent {
     // A reply tool's text is the reply; a call with arguments of the wrong shape is ignored.
     for (const c of calls) {
       const interactive = interactiveFromToolCall(c.function.name, c.function.arguments);
-      if (interactive) Object.assign(out, { reply: interactive.text || out.reply, choice: interactive.choice });
+      if (interactive) Object.assign(out, { reply: interactive.text || out.reply, choice: interactive.choice }, interactive.quote ? { quote: true } : {});
       const media = mediaFromToolCall(c.function.name, c.function.arguments);
-      if (media) Object.assign(out, { reply: media.text || out.reply, media: media.media });
+      if (media) Object.assign(out, { reply: media.text || out.reply, media: media.media }, media.quote ? { quote: true } : {});
     }
     return out;
   }

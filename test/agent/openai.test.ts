@@ -115,12 +115,12 @@ describe('openai provider', () => {
     model.script(
       { kind: 'tool', name: 'reply_with_buttons', args: { text: 'What do you need?', buttons } },
       { kind: 'tool', name: 'reply_with_list', args: { text: 'Pick one', button: 'Bikes', sections } },
-      { kind: 'tool', name: 'reply_with_media', args: { text: 'Our menu', type: 'document', url: 'https://example.com/menu.pdf', filename: 'menu.pdf' } },
+      { kind: 'tool', name: 'reply_with_media', args: { text: 'Our menu', type: 'document', url: 'https://example.com/menu.pdf', filename: 'menu.pdf', quote: true } },
       { kind: 'tool', name: 'reply_with_buttons', args: { text: 'no buttons here' }, reply: 'plain answer' },
     );
     expect(await agent.run(agentInput())).toEqual({ reply: 'What do you need?', handoff: false, choice: { kind: 'buttons', buttons } });
     expect(await agent.run(agentInput())).toEqual({ reply: 'Pick one', handoff: false, choice: { kind: 'list', list: { button: 'Bikes', sections } } });
-    expect(await agent.run(agentInput())).toEqual({ reply: 'Our menu', handoff: false, media: { type: 'document', url: 'https://example.com/menu.pdf', filename: 'menu.pdf' } });
+    expect(await agent.run(agentInput())).toEqual({ reply: 'Our menu', handoff: false, media: { type: 'document', url: 'https://example.com/menu.pdf', filename: 'menu.pdf' }, quote: true });
     expect(await agent.run(agentInput())).toEqual({ reply: 'plain answer', handoff: false });
   });
 
