@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
  * - tool_echo: the reply `tool: <content of the last tool message>` (openai), to see a tool's result used;
  * - status: this HTTP status, with `body` or an OpenAI-style error body;
  * - garbage: 200 with a body that is not JSON;
- * - hang: never answers; the request ends when the client aborts it or the server closes.
+ * - hang: never answers; the request ends when the client aborts it or the server closes;
+ * - tool: a call of the named tool with `args` (openai); the http agent answers the `http` object verbatim.
  */
 export type FakeModelAnswer =
   | { kind: 'echo'; latencyMs?: number }
@@ -19,6 +20,8 @@ export type FakeModelAnswer =
   | { kind: 'handoff'; reply?: string | null; reason?: string; latencyMs?: number }
   | { kind: 'tool_calls'; calls: { name: string; arguments: unknown }[]; latencyMs?: number }
   | { kind: 'tool_echo'; latencyMs?: number }
+  /** A tool call (openai) with these arguments; the http agent answers `http` instead, or `{reply}`. */
+  | { kind: 'tool'; name: string; args: Record<string, unknown>; reply?: string | null; http?: Record<string, unknown>; latencyMs?: number }
   | { kind: 'status'; status: number; body?: string; latencyMs?: number }
   | { kind: 'garbage'; latencyMs?: number }
   | { kind: 'hang' };
@@ -241,12 +244,13 @@ function lastUserText(messages: unknown): string {
   return '';
 }
 
-type Answerable = Extract<FakeModelAnswer, { kind: 'echo' | 'reply' | 'handoff' | 'tool_calls' | 'tool_echo' }>;
+type Answerable = Extract<FakeModelAnswer, { kind: 'echo' | 'reply' | 'handoff' | 'tool_calls' | 'tool_echo' | 'tool' }>;
 
 function replyFor(answer: Answerable, lastUser: string, messages?: unknown): string | null {
   if (answer.kind === 'echo') return `echo: ${lastUser}`;
   if (answer.kind === 'tool_calls') return null;
   if (answer.kind === 'tool_echo') return `tool: ${lastToolText(messages)}`;
+  if (answer.kind === 'tool') return answer.reply ?? null;
   return answer.reply ?? null;
 }
 
@@ -268,6 +272,8 @@ function openAiAnswer(body: any, answer: Answerable, n: number): string {
       type: 'function',
       function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) },
     }));
+  } else if (answer.kind === 'tool') {
+    message.tool_calls = [{ id: `call_fake_${n}`, type: 'function', function: { name: answer.name, arguments: JSON.stringify(answer.args) } }];
   } else if (answer.kind === 'handoff') {
     message.tool_calls = [
       {
@@ -282,12 +288,13 @@ function openAiAnswer(body: any, answer: Answerable, n: number): string {
     object: 'chat.completion',
     created: 1_700_000_000 + n,
     model: typeof body.model === 'string' ? body.model : 'fake',
-    choices: [{ index: 0, message, finish_reason: answer.kind === 'handoff' || answer.kind === 'tool_calls' ? 'tool_calls' : 'stop' }],
+    choices: [{ index: 0, message, finish_reason: answer.kind === 'handoff' || answer.kind === 'tool_calls' || answer.kind === 'tool' ? 'tool_calls' : 'stop' }],
     usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
   });
 }
 
 function httpAgentAnswer(body: any, answer: Answerable): string {
+  if (answer.kind === 'tool' && answer.http) return JSON.stringify(answer.http);
   const reply = replyFor(answer, lastUserText(body.messages));
   return JSON.stringify(answer.kind === 'handoff' ? { reply, handoff: true } : { reply });
 }

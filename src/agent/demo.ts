@@ -1,4 +1,5 @@
-import { parseTextForm, type ParsedTextForm } from './textForm.ts';
+import type { ReplyButton } from './interactive.ts';
+import { parseChoice, parseTextForm, type ParsedTextForm } from './textForm.ts';
 import type { Agent, AgentInput, AgentOutput } from './types.ts';
 
 /** Longest first sentence of the system prompt quoted in a greeting; longer ones are cut with "…". */
@@ -35,6 +36,13 @@ export const DEMO_PRICE_REPLY = 'Prices depend on what you need: tell me which p
 export const DEMO_HELP_REPLY =
   'I am the demo agent. Try "hello", "opening hours", "price", "where is my order 1234", send a photo, or ask for a person. Connect a real model in the agent settings for real answers.';
 
+/** The buttons the demo offers with a greeting or its help: its canned topics. */
+export const DEMO_BUTTONS: readonly ReplyButton[] = Object.freeze([
+  { id: 'hours', title: 'Opening hours' },
+  { id: 'prices', title: 'Prices' },
+  { id: 'human', title: 'Talk to a person' },
+]);
+
 /**
  * The first sentence of a system prompt: up to and including the first `.`,
  * `!` or `?` that ends a sentence, else the first line. Quoted verbatim in
@@ -52,7 +60,8 @@ export function firstSentence(prompt: string): string {
  * randomness), for the sandbox and first steps. It greets (quoting the first
  * sentence of the system prompt), answers a few keywords (opening hours,
  * price, help), hands off when asked for a human, thanks for media and
- * otherwise echoes. A turn of several messages gets one reply answering
+ * otherwise echoes. A greeting or help comes with buttons for those topics
+ * (DEMO_BUTTONS), and a tapped button answers its topic. A turn of several messages gets one reply answering
  * each of them in order; the greeting comes once, first.
  */
 export class DemoAgent implements Agent {
@@ -87,8 +96,17 @@ export function orderReply(orderId: string, result: string): string {
 export function demoAnswer(systemPrompt: string, messages: readonly string[]): AgentOutput {
   if (messages.length === 0) return { reply: null, handoff: false };
   let greet = false;
+  let menu = false;
   const parts: string[] = [];
-  for (const content of messages) {
+  for (const message of messages) {
+    // A tapped button: its id says which topic; another tap (a template's quick reply) is read as its title.
+    const choice = parseChoice(message);
+    const content = choice ? choice.title : message;
+    if (choice?.id === 'human') return { reply: DEMO_HANDOFF_REPLY, handoff: true };
+    if (choice?.id === 'hours' || choice?.id === 'prices') {
+      parts.push(choice.id === 'hours' ? DEMO_HOURS_REPLY : DEMO_PRICE_REPLY);
+      continue;
+    }
     const form = parseTextForm(content);
     if (form.kind === null && HUMAN.test(content)) return { reply: DEMO_HANDOFF_REPLY, handoff: true };
     if (form.kind !== null) {
@@ -102,11 +120,14 @@ export function demoAnswer(systemPrompt: string, messages: readonly string[]): A
     if (HOURS.test(text)) answers.push(DEMO_HOURS_REPLY);
     if (PRICE.test(text)) answers.push(DEMO_PRICE_REPLY);
     if (HELP.test(text)) answers.push(DEMO_HELP_REPLY);
+    menu ||= HELP.test(text);
     if (answers.length) parts.push(...answers);
     else if (!isGreeting || !isBareGreeting(text)) parts.push(`You said: "${text}"`);
   }
   if (greet) parts.unshift(greeting(systemPrompt));
-  return { reply: parts.join('\n'), handoff: false };
+  const reply = parts.join('\n');
+  // A greeting or the help offers the topics as buttons (the reply goes out as text with them numbered if it is too long for a button message).
+  return greet || menu ? { reply, handoff: false, choice: { kind: 'buttons', buttons: DEMO_BUTTONS.map((b) => ({ ...b })) } } : { reply, handoff: false };
 }
 
 /** "hi", "hello there", "hola Ava!": a greeting with at most one word after it says nothing more to answer. */

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { EgressPolicy } from '../shared/egress.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
 import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
+import { buttonsSchema, listSchema } from './interactive.ts';
+import { mediaReplySchema } from './mediaReply.ts';
 
 /** Header carrying `sha256=<hex HMAC>`. */
 export const SIGNATURE_HEADER = 'X-Wagate-Signature';
@@ -13,6 +15,10 @@ export const TIMESTAMP_HEADER = 'X-Wagate-Timestamp';
 const answer = z.looseObject({
   reply: z.string().nullable(),
   handoff: z.boolean().optional(),
+  buttons: buttonsSchema.optional(),
+  list: listSchema.optional(),
+  media: mediaReplySchema.optional(),
+  quote: z.boolean().optional(),
 });
 
 /**
@@ -43,7 +49,8 @@ export function httpAgentBody(input: Pick<AgentInput, 'tenantId' | 'conversation
  * The `http` provider: POSTs the conversation as JSON to the tenant's
  * `config.url`, signed with its `secret` (see signAgentRequest; without a
  * secret the request goes unsigned, with the timestamp only), and expects
- * `{"reply": string|null, "handoff"?: boolean}`. Any other answer is a
+ * `{"reply": string|null, "handoff"?: boolean}`, optionally with `buttons`
+ * or `list` (interactive.ts), `media` ({type, url, filename}) and `quote`. Any other answer is a
  * retryable `agent_invalid_answer`; HTTP and network errors are classified
  * as for `openai`.
  */
@@ -76,7 +83,13 @@ export class HttpAgent implements Agent {
       const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
       throw new AgentError('agent_invalid_answer', `http agent answered an invalid answer${where}: ${issue?.message ?? 'invalid'}`, true);
     }
-    return { reply: parsed.data.reply, handoff: parsed.data.handoff ?? false };
+    const { reply, handoff, buttons, list, media, quote } = parsed.data;
+    const choice = buttons ? { kind: 'buttons' as const, buttons } : list ? { kind: 'list' as const, list } : null;
+    const out: AgentOutput = { reply, handoff: handoff ?? false };
+    if (choice) out.choice = choice;
+    if (media) out.media = media;
+    if (quote) out.quote = true;
+    return out;
   }
 
   /** Closes the dispatcher when this agent made its own. */

@@ -4,6 +4,8 @@ import { EgressPolicy } from '../shared/egress.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
 import { runToolCalls, type ToolRoundMessage } from './tools/toolRounds.ts';
 import { AgentError, type Agent, type AgentInput, type AgentOutput, type ToolDefinition } from './types.ts';
+import { interactiveFromToolCall, REPLY_WITH_BUTTONS_TOOL, REPLY_WITH_LIST_TOOL } from './interactive.ts';
+import { mediaFromToolCall, REPLY_WITH_MEDIA_TOOL } from './mediaReply.ts';
 
 /** The process-wide model (Config.openai): used by tenants that bring no model of their own. */
 export interface OpenAiDefaults {
@@ -65,7 +67,7 @@ export function chatCompletionsBody(
   // Each customer message of the turn is its own user message, and nothing follows the last.
   for (const m of input.turn) messages.push({ role: 'user', content: m.content });
   if (extra.rounds) messages.push(...extra.rounds);
-  return JSON.stringify({ model, messages, tools: [HANDOFF_TOOL, ...(extra.tools ?? [])], stream: false });
+  return JSON.stringify({ model, messages, tools: [HANDOFF_TOOL, REPLY_WITH_BUTTONS_TOOL, REPLY_WITH_LIST_TOOL, REPLY_WITH_MEDIA_TOOL, ...(extra.tools ?? [])], stream: false });
 }
 
 /**
@@ -128,7 +130,7 @@ export class OpenAiAgent implements Agent {
       const calls = message.tool_calls ?? [];
       const handoff = calls.some((c) => c.function.name === HANDOFF_TOOL_NAME);
       if (!tools || offered.length === 0 || handoff || calls.length === 0 || !calls.every((c) => tools.has(c.function.name))) {
-        return { reply: textOf(message.content), handoff };
+        return replyOf(message.content, calls, handoff);
       }
       rounds.push(...(await runToolCalls(tools, message.content ?? null, calls, input.signal)));
       // A turn stopped while its tools ran (restart, pause) asks the model nothing more.
@@ -153,4 +155,20 @@ function textOf(c: z.infer<typeof content>): string | null {
   if (c == null) return null;
   const text = (typeof c === 'string' ? c : c.map((p) => p.text ?? '').join('')).trim();
   return text || null;
+}
+
+/**
+ * The answer of the model's last message: its text, or a reply tool's
+ * (buttons, a list, a file); a reply tool called with arguments of the wrong
+ * shape is ignored.
+ */
+function replyOf(content: Parameters<typeof textOf>[0], calls: { function: { name: string; arguments?: string | null } }[], handoff: boolean): AgentOutput {
+  const out: AgentOutput = { reply: textOf(content), handoff };
+  for (const c of calls) {
+    const interactive = interactiveFromToolCall(c.function.name, c.function.arguments);
+    if (interactive) Object.assign(out, { reply: interactive.text || out.reply, choice: interactive.choice }, interactive.quote ? { quote: true } : {});
+    const media = mediaFromToolCall(c.function.name, c.function.arguments);
+    if (media) Object.assign(out, { reply: media.text || out.reply, media: media.media }, media.quote ? { quote: true } : {});
+  }
+  return out;
 }

@@ -1,4 +1,6 @@
 import type { AgentConfig } from '../tenancy/agentConfig.ts';
+import type { InteractiveChoice } from './interactive.ts';
+import type { MediaReply } from './mediaReply.ts';
 
 /** One message as the agent sees it: customer → user; agent and operator → assistant. */
 export interface AgentMessage {
@@ -52,6 +54,12 @@ export interface AgentOutput {
   reply: string | null;
   /** The agent asks for a human: the conversation is paused. */
   handoff: boolean;
+  /** Reply buttons or a list offered with the reply (docs/templates.md). */
+  choice?: InteractiveChoice | null;
+  /** An image or document sent with the reply as its caption. */
+  media?: MediaReply | null;
+  /** The reply quotes the customer's last message of the turn (`context.message_id`). */
+  quote?: boolean;
 }
 
 /** A provider: openai, http or demo. */

@@ -7,7 +7,7 @@ import { MESSAGE_COLUMNS } from './messages.sql.ts';
  */
 const CONVERSATION_COLUMNS = `c.id::text AS id, c.tenant_id::text AS tenant_id, c.channel_id::text AS channel_id,
   c.paused, c.paused_until, c.paused_by, c.last_message_at,
-  k.id::text AS contact_id, k.wa_id, k.user_id, k.profile_name,
+  k.id::text AS contact_id, k.wa_id, k.user_id, k.profile_name, k.last_inbound_at,
   (SELECT row_to_json(lm) FROM (SELECT ${MESSAGE_COLUMNS} FROM messages m
      WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1) lm) AS last_message,
   (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound'

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/db.ts';
-import type { Takeover } from '../conversation/takeover.ts';
+import type { z } from 'zod';
+import type { RichSender } from '../conversation/richSend.ts';
+import type { ManualSendResult, Takeover } from '../conversation/takeover.ts';
 import type { AuditLog } from '../tenancy/auditLog.ts';
 import { actorOf } from './actor.ts';
 import { notFound } from '../shared/errors.ts';
@@ -39,10 +41,13 @@ export const sendMessageRoute = route({
   url: '/api/conversations/:id/messages',
   operationId: 'sendMessage',
   tag: 'messages',
-  summary: 'Send a text by hand',
+  summary: 'Send a text, buttons, a list, an image or document, or a reaction by hand',
   description:
-    "Queued and sent in order with the conversation's other messages (split past 4,096 characters). Pauses the bot when the tenant keeps " +
-    "autoPauseOnOperatorReply. More than 24 hours after the customer's last message WhatsApp allows only templates: 409 outside_customer_service_window.",
+    "Queued and sent in order with the conversation's other messages (text is split past 4,096 characters). Pauses the bot when the tenant keeps " +
+    'autoPauseOnOperatorReply. `buttons` or `list` make an interactive message of `text`; `media` sends an image or document (by `url`, fetched ' +
+    'under the tenant egress policy, or base64 `data`) uploaded through the Cloud API, with `text` as its caption; `reaction` reacts to a message; ' +
+    "`replyTo` quotes a message. WhatsApp's limits are checked first (400). More than 24 hours after the customer's last message WhatsApp allows " +
+    'only templates: 409 outside_customer_service_window (POST /api/conversations/{id}/template).',
   auth: 'tenant',
   resource: 'conversation',
   params: conversationParams,
@@ -53,12 +58,16 @@ export const sendMessageRoute = route({
     401: { description: 'no key, or an unknown one', schema: errorBody },
     404: { description: "no such conversation (or another tenant's)", schema: errorBody },
     409: { description: 'outside_customer_service_window', schema: errorBody },
+    502: { description: 'media_upload_failed: the Cloud API refused the upload', schema: errorBody },
     503: { description: 'this process does not send messages', schema: errorBody },
   },
 });
 
 /** The message routes (docs/api.md): the conversation view and the operator's reply. */
-export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, hub, audit }: { db: Db; takeover: Takeover; auth: Authenticator; hub: EventHub; audit: AuditLog }): Promise<void> {
+export async function messageRoutes(
+  app: FastifyInstance,
+  { db, takeover, rich, auth, hub, audit }: { db: Db; takeover: Takeover; rich: RichSender; auth: Authenticator; hub: EventHub; audit: AuditLog },
+): Promise<void> {
   const principal = (req: Parameters<Authenticator['principal']>[0]) => auth.principal(req);
 
   handle(app, listMessagesRoute, principal, async (p, { params, query }) => {
@@ -78,7 +87,7 @@ export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, 
 
   handle(app, sendMessageRoute, principal, async (p, { params, body, req, reply }) => {
     const tenantId = scopeTenant(p, undefined);
-    const sent = await takeover.sendManual(params.id, tenantId, body.text);
+    const sent = await sendBody(takeover, rich, params.id, tenantId, body);
     const [row] = await db.query<{ items: (MessageRow & { tenant_id: string })[] }>(MESSAGES_BY_IDS, [params.id, sent.messages.map((m) => m.id)]);
     // Queued messages raise no bus event until they are sent: tell the live views now.
     for (const m of row.items) {
@@ -88,9 +97,25 @@ export async function messageRoutes(app: FastifyInstance, { db, takeover, auth, 
     const owner = row.items[0]?.tenant_id ?? tenantId;
     await audit.record(actorOf(p), { tenantId: owner, action: 'message.sent_by_operator', targetType: 'conversation', targetId: params.id, detail: { messageIds: row.items.map((m) => m.id) } });
     req.log.info(
-      { conversationId: params.id, tenantId: row.items[0]?.tenant_id, messageIds: row.items.map((m) => m.id), chars: body.text.length, paused: sent.paused, by: caller(p) },
+      { conversationId: params.id, tenantId: row.items[0]?.tenant_id, messageIds: row.items.map((m) => m.id), chars: body.text?.length ?? 0, paused: sent.paused, by: caller(p) },
       'operator message queued',
     );
     return reply.code(201).send({ messages: row.items.map(messageView), paused: sent.paused, pausedUntil: sent.pausedUntil });
   });
+}
+
+/** Plain text goes the text path; anything else is a rich message. */
+function sendBody(takeover: Takeover, rich: RichSender, conversationId: string, tenantId: string | null, body: z.infer<typeof manualSendBody>): Promise<ManualSendResult> {
+  const replyTo = body.replyTo ?? null;
+  if (body.reaction) return rich.send(conversationId, tenantId, { kind: 'reaction', emoji: body.reaction.emoji, messageId: body.reaction.messageId });
+  if (body.media) {
+    const m = body.media;
+    const source = m.url !== undefined ? { url: m.url, filename: m.filename } : { data: m.data ?? '', mimeType: m.mimeType ?? '', filename: m.filename };
+    return rich.send(conversationId, tenantId, { kind: 'media', type: m.type, source, caption: body.text ?? null, replyTo });
+  }
+  const text = body.text ?? '';
+  if (body.buttons) return rich.send(conversationId, tenantId, { kind: 'interactive', text, choice: { kind: 'buttons', buttons: body.buttons }, replyTo });
+  if (body.list) return rich.send(conversationId, tenantId, { kind: 'interactive', text, choice: { kind: 'list', list: body.list }, replyTo });
+  if (replyTo) return rich.send(conversationId, tenantId, { kind: 'text', text, replyTo });
+  return takeover.sendManual(conversationId, tenantId, text);
 }

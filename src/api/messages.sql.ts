@@ -14,7 +14,7 @@ const TOOL_CALLS_OF_REPLY = `CASE WHEN m.direction = 'outbound' AND m.author = '
 /** The columns of one message as the API maps it (views.ts), for json_agg and row_to_json. */
 export const MESSAGE_COLUMNS = `m.id::text AS id, m.conversation_id::text AS conversation_id, m.direction, m.author, m.wamid,
   m.type, m.body, m.media, m.status, m.disposition, m.turn_id::text AS turn_id, m.error_code, m.error_title,
-  m.errors, m.created_at, ${TOOL_CALLS_OF_REPLY} AS tool_calls`;
+  m.errors, m.pricing_category, m.created_at, ${TOOL_CALLS_OF_REPLY} AS tool_calls`;
 
 /**
  * A conversation's messages after message $3 (null: from the first), oldest

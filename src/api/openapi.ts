@@ -4,6 +4,7 @@ import { getConversationRoute, listConversationsRoute, markReadRoute, pauseRoute
 import { apiKeyRouteSpecs } from './apiKeys.routes.ts';
 import { auditRoute } from './audit.routes.ts';
 import { channelRouteSpecs } from './channels.routes.ts';
+import { templateRouteSpecs } from './templates.routes.ts';
 import { eraseContactRoute } from './contacts.routes.ts';
 import { docsAssetRoute, docsPageRoute } from './docs.routes.ts';
 import { eventsRoute } from './events.routes.ts';
@@ -54,6 +55,7 @@ export const allRoutes: RouteSpec[] = [
   ...tenantLifecycleRouteSpecs,
   ...channelRouteSpecs,
   ...toolRouteSpecs,
+  ...templateRouteSpecs,
   eraseContactRoute,
   auditRoute,
   ...externalRoutes,

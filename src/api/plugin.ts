@@ -1,6 +1,8 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
+import type { RichSender } from '../conversation/richSend.ts';
 import type { Takeover } from '../conversation/takeover.ts';
+import type { TemplateSync } from '../outbound/templateSync.ts';
 import type { Db } from '../db/db.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
 import type { ApiKeys } from '../tenancy/apiKeys.ts';
@@ -17,6 +19,7 @@ import type { EventHub } from './eventHub.ts';
 import { eventRoutes } from './events.routes.ts';
 import { FailureLimiter } from './failureLimiter.ts';
 import { messageRoutes } from './messages.routes.ts';
+import { templateRoutes } from './templates.routes.ts';
 import { docsRoutes } from './docs.routes.ts';
 import { openApiRoutes } from './openapi.ts';
 import { performanceRoutes } from './performance.routes.ts';
@@ -36,6 +39,10 @@ export interface OperatorApiDeps {
   db: Db;
   provisioning: Provisioning;
   takeover: Takeover;
+  /** The operator's messages other than plain text, and templates. */
+  rich: RichSender;
+  /** Template sync; null in a process without a Cloud API client. */
+  templateSync: TemplateSync | null;
   hub: EventHub;
   auth: Authenticator;
   apiKeys: ApiKeys;
@@ -70,7 +77,8 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   // Provisioning is here, in the scope that reads the session cookie and checks its origin, so that the admin's dashboard can rename a tenant.
   await tenantRoutes(app, { provisioning, auth, audit });
   await conversationRoutes(app, { db, takeover, auth, audit });
-  await messageRoutes(app, { db, takeover, auth, hub, audit });
+  await messageRoutes(app, { db, takeover, rich: deps.rich, auth, hub, audit });
+  await templateRoutes(app, { db, rich: deps.rich, sync: deps.templateSync, auth, hub, audit });
   await eventRoutes(app, { db, auth, hub, streams });
   await usageRoutes(app, { db, auth });
   await settingsRoutes(app, { provisioning, auth, audit });

@@ -61,6 +61,7 @@ export const messageShape = z.object({
     .nullable()
     .describe('media messages only'),
   status: z.string().describe('inbound: received; outbound: queued, sent, delivered, read, failed'),
+  pricingCategory: z.string().nullable().describe('outbound: the pricing category the status webhooks reported (service, utility, marketing, authentication …)'),
   disposition: z.enum(DISPOSITIONS).nullable().describe('inbound only: why it was or was not answered; null while its turn is pending'),
   turnId: z.string().nullable(),
   error: z.object({ code: z.number().nullable(), title: z.string().nullable() }).nullable(),
@@ -85,6 +86,10 @@ export const conversationShape = z.object({
   lastMessage: messageShape.nullable(),
   lastMessageAt: z.string(),
   unread: z.number().int().describe('customer messages since an operator last read the conversation'),
+  windowClosesAt: z
+    .string()
+    .nullable()
+    .describe("when the 24-hour customer service window closes (the customer's last message + 24 h); past it only templates go out; null: the customer never wrote"),
 });
 export type ConversationShape = z.infer<typeof conversationShape>;
 
@@ -151,12 +156,67 @@ export const pauseBody = z.strictObject({
   minutes: z.number().int().min(1).max(525_600).nullable().optional().describe("resume timer for this pause; default: the tenant's resumeAfterMinutes"),
 });
 
-export const manualSendBody = z.strictObject({
-  text: z
-    .string()
-    .max(16_384)
-    .refine((s) => s.trim().length > 0, 'must not be empty'),
+const listRow = z.strictObject({
+  id: z.string().min(1).max(200),
+  title: z.string().min(1).max(24),
+  description: z.string().max(72).optional(),
 });
+
+export const manualSendBody = z
+  .strictObject({
+    text: z
+      .string()
+      .max(16_384)
+      .refine((s) => s.trim().length > 0, 'must not be empty')
+      .optional()
+      .describe('the text; with buttons or list the body (at most 1,024 characters); with media the caption (at most 1,024)'),
+    buttons: z
+      .array(z.strictObject({ id: z.string().min(1).max(256), title: z.string().min(1).max(20) }))
+      .min(1)
+      .max(3)
+      .optional()
+      .describe('up to 3 reply buttons: the tapped one comes back as an interactive message with its id'),
+    list: z
+      .strictObject({
+        button: z.string().min(1).max(20).describe('the label of the button that opens the list'),
+        sections: z.array(z.strictObject({ title: z.string().min(1).max(24).optional(), rows: z.array(listRow).min(1).max(10) })).min(1).max(10),
+      })
+      .optional()
+      .describe('a list of at most 10 rows in all'),
+    media: z
+      .strictObject({
+        type: z.enum(['image', 'document']),
+        url: z.string().max(2048).optional().describe('fetched by wagate under the tenant egress policy, then uploaded to WhatsApp'),
+        data: z.string().max(1_000_000).optional().describe('the file, base64 (the request body is at most 1 MiB: larger files by url)'),
+        mimeType: z.string().max(100).optional().describe('with data: image/jpeg or image/png for images'),
+        filename: z.string().min(1).max(240).optional(),
+      })
+      .optional()
+      .describe('an image or a document, by url or as base64 data'),
+    reaction: z
+      .strictObject({ messageId: idString.describe('a message of this conversation'), emoji: z.string().min(1).max(16) })
+      .optional()
+      .describe('react to a message with an emoji'),
+    replyTo: idString.optional().describe('quote this message of the conversation (context.message_id)'),
+  })
+  .superRefine((b, ctx) => {
+    const fail = (message: string, path: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
+    if (b.reaction) {
+      for (const k of ['text', 'buttons', 'list', 'media', 'replyTo'] as const) if (b[k] !== undefined) fail('not allowed with reaction', k);
+      return;
+    }
+    if (b.buttons && b.list) return fail('give buttons or list, not both', 'list');
+    if (b.media) {
+      if (b.buttons || b.list) return fail('not allowed with media', b.buttons ? 'buttons' : 'list');
+      if ((b.media.url === undefined) === (b.media.data === undefined)) return fail('give url or data', 'media');
+      if (b.media.data !== undefined && !b.media.mimeType) return fail('mimeType is required with data', 'media');
+      if (b.media.data !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(b.media.data)) return fail('data must be base64', 'media');
+      if (b.text !== undefined && [...b.text].length > 1024) return fail('a caption has at most 1024 characters', 'text');
+      return;
+    }
+    if (b.text === undefined) return fail('required', 'text');
+    if ((b.buttons || b.list) && [...b.text].length > 1024) fail('with buttons or a list, at most 1024 characters', 'text');
+  });
 
 export const signInBody = z.strictObject({ key: z.string().min(1).max(200) });
 
@@ -190,6 +250,10 @@ export const agentShape = z.object({
     .object({ answers: z.number().int(), perSeconds: z.number().int() })
     .describe('at most `answers` agent replies to one conversation in any `perSeconds`; what comes meanwhile joins the next turn'),
   maxToolRounds: z.number().int().describe('rounds of tenant tool calls the openai agent may make in one turn (0 to 8; docs/tools.md)'),
+  windowClosedTemplate: z
+    .object({ name: z.string(), language: z.string(), parameters: z.union([z.array(z.string()), z.record(z.string(), z.string())]).optional() })
+    .nullable()
+    .describe('opt-in: the template sent when the agent has an answer but the 24-hour window closed; null: nothing is sent (window_closed)'),
   hasApiKey: z.boolean().describe('apiKey is write-only: only whether one is set'),
   hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
 });
@@ -229,7 +293,7 @@ export const auditShape = z.object({
   actor: z.enum(['admin', 'tenant_key', 'cli']).describe('the admin key, a tenant key (actorKeyId), or the command line'),
   actorKeyId: z.string().nullable(),
   via: z.enum(['api', 'dashboard', 'cli']),
-  action: z.string().describe('conversation.paused, conversation.resumed, message.sent_by_operator, settings.changed, api_key.created, api_key.revoked, tenant.created, tenant.updated, tenant.disabled, tenant.enabled, tenant.deleted, channel.added, channel.token_rotated, channel.updated, channel.removed, contact.erased, tool.created, tool.changed, tool.deleted'),
+  action: z.string().describe('conversation.paused, conversation.resumed, message.sent_by_operator, template.sent, settings.changed, api_key.created, api_key.revoked, tenant.created, tenant.updated, tenant.disabled, tenant.enabled, tenant.deleted, channel.added, channel.token_rotated, channel.updated, channel.removed, contact.erased, tool.created, tool.changed, tool.deleted'),
   target: z.object({ type: z.string(), id: z.string() }).nullable(),
   detail: z.record(z.string(), z.unknown()).describe('a small detail; never a secret, a message text or who a customer is'),
   createdAt: z.string(),
@@ -241,6 +305,7 @@ export const channelShape = z.object({
   phoneNumberId: z.string(),
   displayPhoneNumber: z.string(),
   messagesPerSecond: z.number().int(),
+  wabaId: z.string().nullable().describe('the WhatsApp Business Account its templates are synced from'),
 });
 
 export const apiKeyShape = z.object({ id: z.string(), key: z.string().describe('shown this once; only its hash is stored') });

@@ -16,6 +16,7 @@ export interface MessageRow {
   error_code: number | null;
   error_title: string | null;
   errors: unknown;
+  pricing_category?: string | null;
   created_at: string | Date;
   /** An agent reply's tool calls (messages.sql.ts), else null. */
   tool_calls?: ToolCallRow[] | null;
@@ -47,6 +48,7 @@ export interface ConversationRow {
   profile_name: string | null;
   last_message: MessageRow | null;
   unread: number;
+  last_inbound_at?: string | Date | null;
 }
 
 const iso = (t: string | Date): string => (t instanceof Date ? t : new Date(t)).toISOString();
@@ -90,6 +92,7 @@ export function messageView(r: MessageRow): MessageShape {
       excerpt: t.excerpt,
       createdAt: iso(t.created_at),
     })),
+    pricingCategory: r.pricing_category ?? null,
     createdAt: iso(r.created_at),
   };
 }
@@ -107,5 +110,7 @@ export function conversationView(r: ConversationRow): ConversationShape {
     lastMessage: r.last_message ? messageView(r.last_message) : null,
     lastMessageAt: iso(r.last_message_at),
     unread: r.unread,
+    // WhatsApp's customer service window: 24 hours from the customer's last message.
+    windowClosesAt: r.last_inbound_at ? new Date(new Date(r.last_inbound_at).getTime() + 24 * 3_600_000).toISOString() : null,
   };
 }

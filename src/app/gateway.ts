@@ -22,13 +22,16 @@ import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { createCloudApi } from '../outbound/cloudApi.ts';
 import { Pacer } from '../outbound/pacer.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
-import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/setup.ts';
+import { DEMO_TEMPLATES, ensureDemoTenant, loadSandboxState, SANDBOX_PHONE_NUMBER_ID, SANDBOX_WABA_ID, type DemoTenant } from '../sandbox/setup.ts';
 import { Bus } from '../shared/bus.ts';
 import { EgressPolicy, parseEgressAllow } from '../shared/egress.ts';
 import { ToolAdmin } from '../tenancy/tools.ts';
 import { ToolCaller } from '../agent/tools/toolCaller.ts';
 import { createAgentDispatcher } from '../agent/postJson.ts';
 import { demoToolSecret, demoToolUrl, ensureDemoTool } from '../sandbox/demoTool.ts';
+import { createEgressDispatcher } from '../shared/egressDispatcher.ts';
+import { RichSender } from '../conversation/richSend.ts';
+import { TemplateSync } from '../outbound/templateSync.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
 import { AuditLog } from '../tenancy/auditLog.ts';
@@ -183,9 +186,13 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
 
   // The message path: Cloud API, agents, the runner, and ingest feeding it.
   let runner: ConversationRunner | null = null;
+  const cloudApi = createCloudApi(simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl);
+  stops.add('cloud api', () => cloudApi.close());
+  // Media a tenant or its agent names by URL is the tenant's address: fetched under the egress policy.
+  const mediaDispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 10_000 });
+  stops.add('media fetcher', () => mediaDispatcher.close());
+  const templateSync = new TemplateSync(db, cloudApi, channels, log);
   if (overrides.answer !== false) {
-    const cloudApi = createCloudApi(simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl);
-    stops.add('cloud api', () => cloudApi.close());
     const agents = createAgentRegistry(config, { egress });
     stops.add('agents', () => agents.close());
     const pacer = new Pacer(timings.pacer);
@@ -198,7 +205,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const demoToolDispatcher = demoTool ? createAgentDispatcher({ egress: demoTool.policy }) : null;
     stops.add('tool calls', () => Promise.all([toolDispatcher.close(), demoToolDispatcher?.close()]).then(() => undefined));
     const toolCaller = new ToolCaller(db, (tenantId) => (demoToolDispatcher && tenantId === demoTool?.tenantId ? demoToolDispatcher : toolDispatcher), bus);
-    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, tools: toolCaller });
+    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, tools: toolCaller, mediaDispatcher });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
     stops.add('runner', () => started.stop(config.shutdownGraceMs));
@@ -221,12 +228,20 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     onHandOffError: (err) => log.error({ err }, 'handing ingested messages to the runner failed; the sweep will find them'),
   });
   const takeover = new Takeover(db, bus, runner);
+  const rich = new RichSender(db, runner, channels, cloudApi, mediaDispatcher);
+
+  // The demo account's templates, as the simulator serves them, synced once at start.
+  if (demo && simulator) {
+    simulator.setTemplates(SANDBOX_WABA_ID, DEMO_TEMPLATES, [SANDBOX_PHONE_NUMBER_ID]);
+    const synced = await templateSync.syncChannel(demo.channelId);
+    if (synced.error) log.warn({ error: synced.error }, 'syncing the demo templates failed');
+  }
 
   // The HTTP server: webhooks, operator API, dashboard, metrics, sandbox page.
   const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
   const server = await buildServer({
     config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, audit, tenantLifecycle, channelAdmin, onRemoval,
-    ingest, takeover, hub, metrics, simulator,
+    ingest, takeover, rich, templateSync, hub, metrics, simulator,
     tools: toolAdmin, demoToolSecret: demoTool?.secret ?? null,
   });
   http = server;

@@ -8,7 +8,9 @@ import { operatorApiRoutes } from '../api/plugin.ts';
 import type { Sessions } from '../api/sessions.ts';
 import { API_HEADERS, addSecurityHeaders, isApiPath } from '../api/securityHeaders.ts';
 import type { Config } from '../config/config.ts';
+import type { RichSender } from '../conversation/richSend.ts';
 import type { Takeover } from '../conversation/takeover.ts';
+import type { TemplateSync } from '../outbound/templateSync.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
 import { isOutOfResources, isUnavailable, type Db } from '../db/db.ts';
 import type { IngestQueue } from '../ingest/queue.ts';
@@ -58,6 +60,8 @@ export interface ServerDeps {
   onRemoval: () => void;
   ingest: IngestQueue;
   takeover: Takeover;
+  rich: RichSender;
+  templateSync: TemplateSync | null;
   hub: EventHub;
   metrics: Metrics;
   /** The Cloud API simulator whose phone page /sandbox serves; null outside the sandbox. */
@@ -136,6 +140,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       bus: deps.bus,
       budget: new ByteBudget(config.http.webhookInflightBytes, (bytes) => deps.bus.emit('webhook.body_bytes', { bytes })),
       accepting: () => lifecycle.accepting,
+      onTemplateEvents: deps.templateSync ? (events, channelId) => deps.templateSync!.onEvents(events, channelId) : undefined,
     }),
   );
   // Every route set but the webhook's (which reads raw bytes and checks them itself):
@@ -143,7 +148,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (checked) => {
     refuseMalformedText(checked);
     await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
-    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, tools: deps.tools, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, rich: deps.rich, templateSync: deps.templateSync, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, tools: deps.tools, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
     await checked.register(async (scope) => dashboardRoutes(scope));
     const simulator = deps.simulator;
     if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));

@@ -11,7 +11,7 @@ const COMMAND = 'wagate channel add';
 
 export const CHANNEL_ADD_HELP = `Usage: wagate channel add --tenant ID --phone-number-id P --display-phone-number D
                           --access-token T [--app-secret S] [--verify-token V]
-                          [--messages-per-second N]
+                          [--messages-per-second N] [--waba-id W]
 
 Adds a WhatsApp number (a channel) to a tenant and prints it as JSON (never
 its token or secrets, which are stored encrypted with WAGATE_SECRET_KEY; in a
@@ -25,6 +25,8 @@ sandbox's data directory the sandbox's own key is used when it is unset).
                               go to /webhooks/whatsapp/<channel id>)
   --verify-token V            that app's webhook verify token
   --messages-per-second N     the number's send rate at Meta (default 80, up to 1000)
+  --waba-id W                 the WhatsApp Business Account id: the channel's
+                              message templates are synced from it
   --help                      this text`;
 
 /** `wagate channel add`. */
@@ -37,6 +39,7 @@ export async function runChannelAdd(args: string[]): Promise<void> {
     'app-secret': { type: 'string' },
     'verify-token': { type: 'string' },
     'messages-per-second': { type: 'string' },
+    'waba-id': { type: 'string' },
   });
   if (flags.help) {
     process.stdout.write(CHANNEL_ADD_HELP + '\n');
@@ -52,6 +55,7 @@ export async function runChannelAdd(args: string[]): Promise<void> {
       appSecret: optionalString(flags, 'app-secret'),
       verifyToken: optionalString(flags, 'verify-token'),
       messagesPerSecond: optionalWholeNumber(flags, 'messages-per-second', COMMAND),
+      wabaId: optionalString(flags, 'waba-id'),
     },
     {
       phoneNumberId: '--phone-number-id',
@@ -60,6 +64,7 @@ export async function runChannelAdd(args: string[]): Promise<void> {
       appSecret: '--app-secret',
       verifyToken: '--verify-token',
       messagesPerSecond: '--messages-per-second',
+      wabaId: '--waba-id',
     },
     COMMAND,
   );

@@ -9,6 +9,7 @@ import { KEY_CREATE_HELP, runKeyCreate } from './keyCreate.ts';
 import { KEY_LIST_HELP, runKeyList } from './keyList.ts';
 import { KEY_REVOKE_HELP, runKeyRevoke } from './keyRevoke.ts';
 import { MIGRATE_HELP, runMigrate } from './migrateCommand.ts';
+import { runTemplatesSync, TEMPLATES_SYNC_HELP } from './templatesSync.ts';
 import { describeStartupFailure, type StartupSettings } from './startupErrors.ts';
 import { runSecretKeyRotate, SECRET_KEY_ROTATE_HELP } from './secretKeyRotate.ts';
 import {
@@ -50,6 +51,7 @@ const COMMANDS: Record<string, Command> = {
   'channel list': { summary: "list a tenant's channels (never a token)", usage: firstLine(CHANNEL_LIST_HELP), run: runChannelList },
   'channel rotate-token': { summary: "replace a channel's access token", usage: firstLine(CHANNEL_ROTATE_TOKEN_HELP), run: runChannelRotateToken },
   'channel remove': { summary: 'remove a channel and its conversations', usage: firstLine(CHANNEL_REMOVE_HELP), run: runChannelRemove },
+  'templates sync': { summary: "sync channels' message templates from WhatsApp", usage: firstLine(TEMPLATES_SYNC_HELP), run: runTemplatesSync },
   'key create': { summary: 'create a tenant API key (shown once)', usage: firstLine(KEY_CREATE_HELP), run: runKeyCreate },
   'key list': { summary: "list a tenant's API keys (never the keys)", usage: firstLine(KEY_LIST_HELP), run: runKeyList },
   'key revoke': { summary: 'revoke an API key everywhere within a second', usage: firstLine(KEY_REVOKE_HELP), run: runKeyRevoke },

@@ -114,7 +114,10 @@ export class Delivery {
         const res = await sendWithRetry(
           async () => {
             await this.pacer.take(channel.phoneNumberId, channel.messagesPerSecond, { recipient });
-            return this.cloudApi.sendText(channel, to, item.body, { callbackData: callbackDataFor(item.id) });
+            const opts = { callbackData: callbackDataFor(item.id), contextWamid: item.contextWamid ?? null };
+            return item.payload && item.type && item.type !== 'text'
+              ? this.cloudApi.sendRich(channel, to, { type: item.type, content: item.payload }, opts)
+              : this.cloudApi.sendText(channel, to, item.body, opts);
           },
           {
             ...SEND_RETRY,

@@ -17,7 +17,7 @@ export interface ClaimRow {
   configVersion: number;
   contact: { waId: string | null; userId: string | null; name: string | null };
   pending: ClaimedMessage[];
-  queued: { id: string; body: string; turnId: string | null }[];
+  queued: { id: string; body: string; turnId: string | null; type: string; payload: Record<string, unknown> | null; contextWamid: string | null }[];
   history: HistoryMessage[];
   /** The times of the latest answers (epoch ms, oldest first), for the answer budget. */
   answeredAt: number[];
@@ -48,16 +48,16 @@ SELECT c.id, c.tenant_id AS "tenantId", c.channel_id AS "channelId", c.paused, c
        (SELECT coalesce(json_agg(extract(epoch FROM a) * 1000 ORDER BY a), '[]') FROM unnest(c.answered_at) a) AS "answeredAt",
        json_build_object('waId', k.wa_id, 'userId', k.user_id, 'name', k.profile_name) AS contact,
        (SELECT coalesce(json_agg(p ORDER BY p.id::bigint), '[]') FROM (
-          SELECT id::text AS id, direction, author, wamid, type, body, media, disposition, conv_seq AS "convSeq",
+          SELECT id::text AS id, direction, author, wamid, type, body, media, CASE WHEN type IN ('interactive', 'button') THEN payload END AS payload, disposition, conv_seq AS "convSeq",
                  wa_timestamp AS "waTimestamp", created_at AS "createdAt"
           FROM messages WHERE conversation_id = c.id AND direction = 'inbound' AND disposition IS NULL
         ) p) AS pending,
        (SELECT coalesce(json_agg(q ORDER BY q.id::bigint), '[]') FROM (
-          SELECT id::text AS id, body, turn_id AS "turnId" FROM messages
+          SELECT id::text AS id, body, turn_id AS "turnId", type, payload, context_wamid AS "contextWamid" FROM messages
           WHERE conversation_id = c.id AND direction = 'outbound' AND status = 'queued'
         ) q) AS queued,
        (SELECT coalesce(json_agg(h ORDER BY h.id::bigint), '[]') FROM (
-          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq AS "convSeq", created_at AS "createdAt"
+          SELECT id::text AS id, direction, author, type, body, media, CASE WHEN type IN ('interactive', 'button') THEN payload END AS payload, disposition, conv_seq AS "convSeq", created_at AS "createdAt"
           FROM messages
           WHERE conversation_id = c.id AND NOT (direction = 'inbound' AND disposition IS NULL)
           ORDER BY messages.id DESC LIMIT coalesce((t.agent->>'historyLength')::int, 20)

@@ -7,8 +7,21 @@ export interface EnqueueInput {
   tenantId: string | null;
   author: 'operator' | 'agent';
   texts: string[];
+  /**
+   * For messages other than text, by position in `texts` (whose entry is
+   * then the message's text form): the Cloud API type and object, and the
+   * wamid it replies to. Missing entries are plain text.
+   */
+  rich?: (OutboundRich | null)[];
   autoPause: boolean;
   requireWindow: boolean;
+}
+
+/** A queued message's Cloud API type and object, and the message it replies to. */
+export interface OutboundRich {
+  type: string;
+  payload: Record<string, unknown> | null;
+  contextWamid: string | null;
 }
 
 /** What enqueueing messages outside a turn returns (operator replies, notices): ENQUEUE_OUTBOUND's row. */
@@ -17,7 +30,7 @@ export interface EnqueueResult {
   found: boolean;
   /** The customer wrote within 24 hours, or the window was not required. */
   windowOpen: boolean;
-  messages: { id: string; body: string; author: string; createdAt: string }[];
+  messages: { id: string; body: string; author: string; createdAt: string; type: string; payload: Record<string, unknown> | null; contextWamid: string | null }[];
   /** The conversation after the statement; null when nothing was queued. */
   conv: {
     id: string;
@@ -42,7 +55,8 @@ export interface EnqueueResult {
  *
  * $1 conversation, $2 tenant (null: any, for the admin), $3 author,
  * $4 texts, $5 lease owner, $6 lease seconds, $7 pause if the tenant
- * auto-pauses on operator replies, $8 require the 24-hour window.
+ * auto-pauses on operator replies, $8 require the 24-hour window, $9 a jsonb
+ * array of OutboundRich (or null) by position in $4 (null: all text).
  */
 export const ENQUEUE_OUTBOUND = sql(
   'outbox_enqueue',
@@ -59,11 +73,16 @@ ok AS (
   SELECT * FROM cur WHERE NOT $8 OR cur.last_inbound_at > now() - interval '24 hours'
 ),
 ins AS (
-  INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, type, body, status)
-  SELECT ok.tenant_id, ok.channel_id, ok.id, 'outbound', $3, 'text', p.body, 'queued'
-  FROM ok, unnest($4::text[]) WITH ORDINALITY AS p(body, n)
+  INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, type, body, payload, context_wamid, status)
+  SELECT ok.tenant_id, ok.channel_id, ok.id, 'outbound', $3, coalesce(r.e->>'type', 'text'), p.body,
+         nullif(r.e->'payload', 'null'::jsonb), r.e->>'contextWamid', 'queued'
+  FROM ok CROSS JOIN unnest($4::text[]) WITH ORDINALITY AS p(body, n)
+  LEFT JOIN LATERAL (
+    SELECT x.e FROM jsonb_array_elements(coalesce($9::jsonb, '[]'::jsonb)) WITH ORDINALITY AS x(e, k)
+    WHERE x.k = p.n AND jsonb_typeof(x.e) = 'object'
+  ) r ON true
   ORDER BY p.n
-  RETURNING id::text AS id, body, author, created_at AS "createdAt"
+  RETURNING id::text AS id, body, author, created_at AS "createdAt", type, payload, context_wamid AS "contextWamid"
 ),
 conv AS (
   UPDATE conversations c SET

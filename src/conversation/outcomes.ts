@@ -14,6 +14,8 @@ export interface PendingMessage {
   type: string;
   body: string | null;
   media: Record<string, unknown> | null;
+  /** The tapped button or list row (interactive and button types). */
+  payload?: Record<string, unknown> | null;
   convSeq: number;
   /** When the customer sent it (Meta's timestamp). */
   sentAt: number | null;
@@ -26,7 +28,14 @@ export interface PendingMessage {
 /** A message committed as `queued`, to be sent in order. */
 export interface OutgoingMessage {
   id: string;
+  /** The text; for other types, its text form (what the conversation view and the agent's history show). */
   body: string;
+  /** text, or the Cloud API type of `payload`: template, interactive, image, document, reaction. */
+  type?: string;
+  /** The Cloud API object of that type (null for text). */
+  payload?: Record<string, unknown> | null;
+  /** The wamid this message replies to (`context.message_id`). */
+  contextWamid?: string | null;
   turnId: string | null;
   /** The time of the turn that produced it (for the turn.done event), or null. */
   turn: TurnTiming | null;

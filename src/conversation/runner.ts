@@ -229,7 +229,8 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
    */
   async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
     const { conversationId, tenantId, author, texts, autoPause, requireWindow } = input;
-    const [row] = await this.db.query<EnqueueResult>(ENQUEUE_OUTBOUND, [conversationId, tenantId, author, texts, this.lease.owner, this.lease.seconds, autoPause, requireWindow]);
+    const rich = input.rich && input.rich.some((r) => r !== null) ? JSON.stringify(input.rich) : null;
+    const [row] = await this.db.query<EnqueueResult>(ENQUEUE_OUTBOUND, [conversationId, tenantId, author, texts, this.lease.owner, this.lease.seconds, autoPause, requireWindow, rich]);
     const conv = row.conv;
     if (!conv) return row;
     if (conv.newlyPaused) {
@@ -239,7 +240,7 @@ export class ConversationRunner implements IngestConsumer, LeaseHolder {
       let state = this.states.get(conv.id);
       if (state && !state.lease.lost) {
         state.lease.heardTake(conv.inboundSeq);
-        for (const m of row.messages) state.outbox.push({ id: m.id, body: m.body, turnId: null, turn: null });
+        for (const m of row.messages) state.outbox.push({ id: m.id, body: m.body, type: m.type, payload: m.payload, contextWamid: m.contextWamid, turnId: null, turn: null });
         state.lease.advancedBy(conv.inboundSeq, false);
         this.drive(state);
       } else if (state?.lease.lost) {

@@ -135,7 +135,7 @@ export class ConversationState implements ConversationView {
     if (this.history.length === 0) this.history = row.history;
     const added = this.addPending(row.pending.map(toPending));
     for (const q of row.queued) {
-      if (!this.outbox.some((o) => o.id === q.id)) this.outbox.push({ id: q.id, body: q.body, turnId: q.turnId, turn: null });
+      if (!this.outbox.some((o) => o.id === q.id)) this.outbox.push({ id: q.id, body: q.body, type: q.type, payload: q.payload, contextWamid: q.contextWamid, turnId: q.turnId, turn: null });
     }
     this.outbox.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
     // The lists come from the statement's snapshot (snapSeq); the lease update
@@ -194,13 +194,14 @@ export class ConversationState implements ConversationView {
 }
 
 /** A stored message as the runner keeps it while it waits for its turn. */
-export function toPending(m: Pick<StoredMessage, 'id' | 'type' | 'body' | 'media' | 'convSeq'> & { wamid?: string | null; waTimestamp?: string | null; requestId?: string }): PendingMessage {
+export function toPending(m: Pick<StoredMessage, 'id' | 'type' | 'body' | 'media' | 'payload' | 'convSeq'> & { wamid?: string | null; waTimestamp?: string | null; requestId?: string }): PendingMessage {
   return {
     id: m.id,
     wamid: m.wamid ?? null,
     type: m.type,
     body: m.body,
     media: m.media,
+    payload: m.payload ?? null,
     convSeq: m.convSeq,
     sentAt: m.waTimestamp ? Date.parse(m.waTimestamp) : null,
     arrivedAt: performance.now(),

@@ -16,6 +16,12 @@ export interface CommitInput {
   answered: string;
   turn: string;
   parts: string[];
+  /**
+   * The first part's Cloud API type and object (an interactive, media or
+   * template message, whose part is then its text form) and the wamid it
+   * replies to; null: plain text.
+   */
+  rich: { type: string; payload: Record<string, unknown> | null; contextWamid: string | null } | null;
   kind: ReplyKind;
   pause: boolean;
   /** The answer budget in force: a reply is recorded in answered_at, which keeps `keep` entries within `span` seconds. */
@@ -31,7 +37,7 @@ export interface CommitRow {
   inboundSeq: number | null;
   usageCount: number | null;
   convState: { paused: boolean; pausedUntil: string | null; released: boolean; answeredAt: number[] } | null;
-  replies: { id: string; body: string; createdAt: string }[];
+  replies: { id: string; body: string; createdAt: string; type: string; payload: Record<string, unknown> | null; contextWamid: string | null }[];
   settled: { id: string; disposition: string }[];
 }
 
@@ -66,7 +72,7 @@ export const REPLY_COMMITS = sql(
   `
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
-    ord int, conv bigint, seq bigint, ids bigint[], answered bigint, turn uuid, parts text[], kind text, pause boolean,
+    ord int, conv bigint, seq bigint, ids bigint[], answered bigint, turn uuid, parts text[], rich jsonb, kind text, pause boolean,
     keep int, span int)
 ),
 cur AS (
@@ -128,14 +134,17 @@ settle AS (
   RETURNING m.id, m.conversation_id, m.disposition
 ),
 reply AS (
-  INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, type, body, status, turn_id)
-  SELECT d.tenant_id, d.channel_id, d.conv, 'outbound', 'agent', 'text', p.body, 'queued', d.turn
+  INSERT INTO messages (tenant_id, channel_id, conversation_id, direction, author, type, body, payload, context_wamid, status, turn_id)
+  SELECT d.tenant_id, d.channel_id, d.conv, 'outbound', 'agent',
+         CASE WHEN p.n = 1 THEN coalesce(d.rich->>'type', 'text') ELSE 'text' END, p.body,
+         CASE WHEN p.n = 1 THEN nullif(d.rich->'payload', 'null'::jsonb) END,
+         CASE WHEN p.n = 1 THEN d.rich->>'contextWamid' END, 'queued', d.turn
   FROM decide d, unnest(d.parts) WITH ORDINALITY AS p(body, n)
   WHERE d.allowed AND d.kind IN ('answer', 'fallback', 'handoff')
     -- A turn whose messages another commit already settled answers nothing.
     AND d.conv IN (SELECT conversation_id FROM settle)
   ORDER BY d.ord, p.n
-  RETURNING id, conversation_id, body, created_at
+  RETURNING id, conversation_id, body, created_at, type, payload, context_wamid
 ),
 conv AS (
   UPDATE conversations c SET
@@ -165,7 +174,8 @@ SELECT i.conv::text AS conv,
        (SELECT row_to_json(x) FROM (SELECT conv.paused, conv.paused_until AS "pausedUntil", conv.released,
           (SELECT coalesce(json_agg(extract(epoch FROM a) * 1000 ORDER BY a), '[]') FROM unnest(conv.answered_at) a) AS "answeredAt"
           FROM conv WHERE conv.id = i.conv) x) AS "convState",
-       (SELECT coalesce(json_agg(json_build_object('id', r.id::text, 'body', r.body, 'createdAt', r.created_at) ORDER BY r.id), '[]')
+       (SELECT coalesce(json_agg(json_build_object('id', r.id::text, 'body', r.body, 'createdAt', r.created_at,
+                                           'type', r.type, 'payload', r.payload, 'contextWamid', r.context_wamid) ORDER BY r.id), '[]')
           FROM reply r WHERE r.conversation_id = i.conv) AS replies,
        (SELECT coalesce(json_agg(json_build_object('id', s.id::text, 'disposition', s.disposition)), '[]')
           FROM settle s WHERE s.conversation_id = i.conv) AS settled

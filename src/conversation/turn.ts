@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import { interactivePayload, interactiveProblem, interactiveTextForm, numberedText } from '../agent/interactive.ts';
+import type { MediaReply } from '../agent/mediaReply.ts';
+import { fetchMedia, uploadedMediaObject } from '../outbound/mediaSource.ts';
+import { checkTemplateInput, templateMessage } from '../outbound/templateMessage.ts';
+import { TEMPLATE_BY_NAME, type TemplateRow } from '../outbound/templates.sql.ts';
 import { callAgent } from '../agent/call.ts';
 import type { AgentRegistry } from '../agent/registry.ts';
 import { toAgentMessage } from '../agent/textForm.ts';
@@ -20,6 +26,14 @@ import { REPLY_COMMITS, type CommitInput, type CommitRow, type ReplyKind } from 
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** The customer's 24-hour window closed before this message of theirs could be answered. */
+function windowClosed(m: PendingMessage): boolean {
+  return m.sentAt !== null && Date.now() - m.sentAt > DAY_MS;
+}
+
+/** Longest caption of an image or document. */
+const MEDIA_CAPTION_MAX = 1024;
+
 /** Reply-commit statements running at once; turns finishing meanwhile share the next one. */
 const COMMIT_STATEMENTS_IN_FLIGHT = 3;
 
@@ -28,6 +42,10 @@ interface Reply {
   kind: ReplyKind;
   texts: string[];
   pause: boolean;
+  /** The first part as another type than text (interactive, media), or quoting a message. */
+  rich?: CommitInput['rich'];
+  /** An image or document to fetch and upload before the commit. */
+  media?: MediaReply | null;
 }
 
 /** What one agent call came to, and how long it took. */
@@ -39,6 +57,11 @@ export interface TurnOptions {
   agentBackoffMs?: number;
   /** Tenant tools (docs/tools.md): offered to the openai and demo agents; absent, none. */
   tools?: ToolCaller;
+  /**
+   * Fetches the media an agent answers with by URL; must apply the tenant
+   * egress policy. Without it such a reply goes out as text with the URL.
+   */
+  mediaDispatcher?: Dispatcher;
 }
 
 /**
@@ -80,7 +103,12 @@ export class TurnRunner {
         if (view.lease.lost) return { kind: 'lost' };
         if (view.restartRequested && !view.paused) return { kind: 'restart' };
       }
-      reply = classify(result, view.paused, tenant);
+      reply = classify(result, view.paused, tenant, batch, (msg, detail) => this.log.info({ conversationId: view.id, tenantId: view.tenantId, ...detail }, msg));
+      if (reply.media) reply = await this.withMedia(view, reply, reply.media, signal);
+      // Past the window only a template may go out: the tenant's, in place of an answer; nothing in place of anything else.
+      if (windowClosed(batch[batch.length - 1]) && reply.kind !== 'paused') {
+        reply = reply.kind === 'answer' && reply.texts.length > 0 ? await this.windowTemplate(view, tenant, reply) : { kind: 'window_closed', texts: [], pause: false };
+      }
     }
     return this.commit(view, tenant, batch, turnId, reply, { startedAt, agentMs });
   }
@@ -92,8 +120,8 @@ export class TurnRunner {
     if (view.paused) return { kind: 'paused', texts: [], pause: false };
     // Disabled by the operator: no agent call; the commit settles tenant_disabled (it reads the tenant's row itself).
     if (tenant.disabled) return { kind: 'answer', texts: [], pause: false };
-    // The Cloud API would refuse a free-form reply (131047): no agent call.
-    if (last.sentAt !== null && Date.now() - last.sentAt > DAY_MS) return { kind: 'window_closed', texts: [], pause: false };
+    // The Cloud API would refuse a free-form reply (131047): no agent call, unless the tenant sends a template then.
+    if (windowClosed(last) && !cfg.windowClosedTemplate) return { kind: 'window_closed', texts: [], pause: false };
     // Over the monthly limit: no agent call; the commit settles over_quota.
     if (this.tenants.limitReached(view.tenantId, tenant.monthlyMessageLimit)) return { kind: 'answer', texts: [], pause: false };
     if (matchesHandoff(batch, cfg.handoffKeywords)) return { kind: 'handoff', texts: cfg.handoffMessage ? [cfg.handoffMessage] : [], pause: true };
@@ -139,16 +167,60 @@ export class TurnRunner {
     return caller.session({ tenantId: view.tenantId, conversationId: view.id, openedBy: batch[0].id, turnId, contact: view.contact }, tenant.tools);
   }
 
+  /**
+   * Fetches an agent's media by URL (under the egress policy) and uploads it,
+   * making it the reply's first part with the text as its caption. A file
+   * that cannot be fetched or uploaded is never a lost reply: the text goes
+   * out with the URL.
+   */
+  private async withMedia(view: ConversationView, reply: Reply, media: MediaReply, signal: AbortSignal): Promise<Reply> {
+    const text = reply.texts.join('\n');
+    const context = reply.rich?.contextWamid ?? null;
+    try {
+      const channel = await this.channels.get(view.channelId);
+      if (!channel || !this.opts.mediaDispatcher) throw new Error(channel ? 'no media fetcher' : 'channel not found');
+      const file = await fetchMedia(this.opts.mediaDispatcher, media.url, media.type, { filename: media.filename, signal });
+      const caption = text.length > 0 && [...text].length <= MEDIA_CAPTION_MAX ? text : null;
+      const payload = await uploadedMediaObject(this.cloudApi, channel, media.type, file, caption);
+      // A text too long for a caption follows the file as text parts of its own.
+      const texts = caption === null && text ? ['', text] : [caption ?? ''];
+      return { ...reply, texts, media: null, rich: { type: media.type, payload, contextWamid: context } };
+    } catch (err) {
+      this.log.warn({ err, conversationId: view.id, tenantId: view.tenantId }, 'the agent\'s media could not be sent; its text goes out with the URL');
+      return { ...reply, texts: [[text, media.url].filter(Boolean).join('\n')], media: null, rich: context ? { type: 'text', payload: null, contextWamid: context } : null };
+    }
+  }
+
+  /**
+   * The tenant's template for closed windows, checked against the stored
+   * template, as the reply; window_closed when it is not there or not sendable.
+   */
+  private async windowTemplate(view: ConversationView, tenant: TenantSettings, reply: Reply): Promise<Reply> {
+    const want = tenant.agent.windowClosedTemplate!;
+    try {
+      const [t] = await this.db.query<TemplateRow>(TEMPLATE_BY_NAME, [view.channelId, want.name, want.language]);
+      if (!t) throw new Error(`no template ${want.name} (${want.language}) on the channel: sync the templates`);
+      const input = { parameters: want.parameters };
+      const shape = checkTemplateInput(t, input);
+      const { content, text } = templateMessage(t, shape, input);
+      return { kind: 'answer', texts: [text], pause: reply.pause, rich: { type: 'template', payload: content, contextWamid: null } };
+    } catch (err) {
+      this.log.warn({ err, conversationId: view.id, tenantId: view.tenantId, template: want.name }, 'the window closed and the tenant\'s template cannot be sent');
+      return { kind: 'window_closed', texts: [], pause: false };
+    }
+  }
+
   /** Commits the reply (statement 2) and reports what it settled. */
   private async commit(view: ConversationView, tenant: TenantSettings, batch: PendingMessage[], turnId: string, reply: Reply, timing: { startedAt: number; agentMs: number }): Promise<TurnOutcome> {
     const last = batch[batch.length - 1];
     const tenantId = view.tenantId;
-    const parts = reply.texts.flatMap((t) => splitText(t));
+    // A rich first part is its text form, kept whole (its limits were checked); the rest is split as text.
+    const parts = reply.rich && reply.rich.type !== 'text' ? [reply.texts[0], ...reply.texts.slice(1).flatMap((t) => splitText(t))] : reply.texts.flatMap((t) => splitText(t));
     // Release the lease only when nothing else waits in memory; -1 always keeps it.
     const ids = new Set(batch.map((m) => m.id));
     const seq = view.outbox.length === 0 && view.pending.every((m) => ids.has(m.id)) ? view.lease.knownSeq : -1;
     const { answers: keep, perSeconds: span } = tenant.agent.answerBudget;
-    const row = await this.commits.submit({ conv: view.id, seq, ids: batch.map((m) => m.id), answered: last.id, turn: turnId, parts, kind: reply.kind, pause: reply.pause, keep, span });
+    const row = await this.commits.submit({ conv: view.id, seq, ids: batch.map((m) => m.id), answered: last.id, turn: turnId, parts, rich: reply.rich ?? null, kind: reply.kind, pause: reply.pause, keep, span });
     if (row.usageCount !== null) this.tenants.noteUsage(tenantId, row.usageCount);
     // Another process took the conversation (our lease expired): it will answer.
     if (!row.held) return { kind: 'lost' };
@@ -157,7 +229,7 @@ export class TurnRunner {
     for (const d of settled.values()) counts.set(d, (counts.get(d) ?? 0) + 1);
     for (const [disposition, count] of counts) this.bus.emit('message.disposition', { tenantId, conversationId: view.id, disposition, count });
     const history = batch.map((m) => historyOf(m, settled.get(m.id) ?? null));
-    for (const r of row.replies) history.push({ id: r.id, direction: 'outbound', author: 'agent', type: 'text', body: r.body, media: null, disposition: null, convSeq: 0, createdAt: r.createdAt });
+    for (const r of row.replies) history.push({ id: r.id, direction: 'outbound', author: 'agent', type: r.type, body: r.body, media: null, payload: r.payload, disposition: null, convSeq: 0, createdAt: r.createdAt });
     const pausedByTurn = row.convState !== null && row.convState.paused && !row.wasPaused;
     if (pausedByTurn) this.bus.emit('conversation.paused', { tenantId, conversationId: view.id, paused: true, pausedUntil: row.convState?.pausedUntil ?? null, by: 'agent' });
     const disposition = settled.get(last.id) ?? 'answered';
@@ -181,7 +253,7 @@ export class TurnRunner {
       kind: 'committed',
       covered: batch.map((m) => m.id),
       history,
-      replies: row.replies.map((r) => ({ id: r.id, body: r.body, turnId, turn })),
+      replies: row.replies.map((r) => ({ id: r.id, body: r.body, type: r.type, payload: r.payload, contextWamid: r.contextWamid, turnId, turn })),
       paused: pausedByTurn || row.wasPaused === true,
       inboundSeq: row.inboundSeq,
       releasedAt: row.convState?.released ? row.inboundSeq : null,
@@ -217,14 +289,31 @@ function requestIdsOf(batch: readonly PendingMessage[]): string[] {
   return [...ids];
 }
 
-/** The reply to commit after an agent call: a pause (even one that stopped the call) wins. */
-function classify(result: AgentResult, paused: boolean, tenant: TenantSettings): Reply {
+/**
+ * The reply to commit after an agent call: a pause (even one that stopped the
+ * call) wins. Buttons or a list that break Meta's limits go out as text with
+ * the options numbered (`note` logs why).
+ */
+function classify(result: AgentResult, paused: boolean, tenant: TenantSettings, batch: readonly PendingMessage[], note: (msg: string, detail: object) => void): Reply {
   const cfg = tenant.agent;
   if (paused || result.kind === 'aborted') return { kind: 'paused', texts: [], pause: false };
   if (result.kind === 'failed') return { kind: 'fallback', texts: cfg.fallbackMessage ? [cfg.fallbackMessage] : [], pause: cfg.handoffOnAgentFailure };
   const { out } = result;
   const reply = out.reply?.trim() ?? '';
-  if (reply) return { kind: 'answer', texts: [reply], pause: out.handoff };
+  const quoted = out.quote ? (batch[batch.length - 1]?.wamid ?? null) : null;
+  if (out.media && !out.handoff) {
+    return { kind: 'answer', texts: reply ? [reply] : [], pause: false, media: out.media, rich: quoted ? { type: 'text', payload: null, contextWamid: quoted } : null };
+  }
+  if (reply && out.choice) {
+    const problem = interactiveProblem(reply, out.choice);
+    if (problem === null) {
+      const payload = interactivePayload(reply, out.choice);
+      return { kind: 'answer', texts: [interactiveTextForm(payload)], pause: out.handoff, rich: { type: 'interactive', payload, contextWamid: quoted } };
+    }
+    note('interactive reply breaks a WhatsApp limit; sent as numbered text', { problem });
+    return { kind: 'answer', texts: [numberedText(reply, out.choice)], pause: out.handoff, rich: quoted ? { type: 'text', payload: null, contextWamid: quoted } : null };
+  }
+  if (reply) return { kind: 'answer', texts: [reply], pause: out.handoff, rich: quoted ? { type: 'text', payload: null, contextWamid: quoted } : null };
   if (out.handoff) return { kind: 'handoff', texts: cfg.handoffMessage ? [cfg.handoffMessage] : [], pause: true };
   return { kind: 'none', texts: [], pause: false };
 }
@@ -250,7 +339,7 @@ function toAgentMessages(rows: readonly (HistoryMessage | PendingMessage)[]): Ag
   const out: AgentMessage[] = [];
   for (const r of rows) {
     const m = toAgentMessage(
-      'direction' in r ? r : { direction: 'inbound', author: 'customer', type: r.type, body: r.body, media: r.media },
+      'direction' in r ? r : { direction: 'inbound', author: 'customer', type: r.type, body: r.body, media: r.media, payload: r.payload },
     );
     if (m) out.push(m);
   }
@@ -258,5 +347,5 @@ function toAgentMessages(rows: readonly (HistoryMessage | PendingMessage)[]): Ag
 }
 
 function historyOf(m: PendingMessage, disposition: string | null): HistoryMessage {
-  return { id: m.id, direction: 'inbound', author: 'customer', type: m.type, body: m.body, media: m.media, disposition, convSeq: m.convSeq, createdAt: new Date().toISOString() };
+  return { id: m.id, direction: 'inbound', author: 'customer', type: m.type, body: m.body, media: m.media, payload: m.payload, disposition, convSeq: m.convSeq, createdAt: new Date().toISOString() };
 }

@@ -28,13 +28,15 @@ WITH inp AS (
 st AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb) AS s(
     idx int, "phoneNumberId" text, wamid text, status text, ts double precision, "errorCode" int,
-    "errorTitle" text, "callbackMessageId" bigint)
+    "errorTitle" text, "callbackMessageId" bigint, "pricingCategory" text)
 ),
 ch AS (
   SELECT c.id AS channel_id, c.tenant_id, c.phone_number_id, t.monthly_message_limit, t.config_version,
          coalesce((t.agent->>'autoPauseOnOperatorReply')::boolean, true) AS auto_pause,
          (t.agent->>'resumeAfterMinutes')::int AS resume_minutes,
          coalesce((t.agent->>'historyLength')::int, 20) AS history_length,
+         -- A tenant with a template for closed windows lets the turn decide (docs/templates.md).
+         jsonb_typeof(t.agent->'windowClosedTemplate') = 'object' AS window_template,
          coalesce(u.count, 0) AS usage_count,
          t.disabled_at IS NOT NULL AS disabled
   FROM channels c
@@ -48,7 +50,7 @@ ch AS (
 -- Messages already stored (Meta redelivers for days) are left out before anything is
 -- touched: a redelivery changes no contact, conversation, lease or sequence.
 m AS (
-  SELECT inp.*, ch.channel_id, ch.tenant_id, ch.auto_pause, ch.resume_minutes, ch.disabled,
+  SELECT inp.*, ch.channel_id, ch.tenant_id, ch.auto_pause, ch.resume_minutes, ch.disabled, ch.window_template,
          (ch.monthly_message_limit IS NOT NULL AND ch.usage_count >= ch.monthly_message_limit) AS over_quota
   FROM inp JOIN ch ON ch.phone_number_id = inp."phoneNumberId"
   WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.channel_id = ch.channel_id AND x.wamid = inp.wamid)
@@ -118,7 +120,7 @@ msg_ins AS (
               WHEN NOT m.answerable THEN 'no_answer_needed'
               WHEN m.disabled THEN 'tenant_disabled'
               WHEN cv.paused THEN 'paused'
-              WHEN to_timestamp(m.ts) < now() - interval '24 hours' THEN 'window_closed'
+              WHEN to_timestamp(m.ts) < now() - interval '24 hours' AND m.window_template IS NOT TRUE THEN 'window_closed'
               WHEN m.over_quota THEN 'over_quota'
          END,
          cv.inbound_seq, to_timestamp(m.ts)
@@ -128,11 +130,11 @@ msg_ins AS (
   ORDER BY m.idx
   ON CONFLICT (channel_id, wamid) WHERE wamid IS NOT NULL DO NOTHING
   RETURNING id, tenant_id AS "tenantId", conversation_id AS "conversationId", direction, author, wamid, type, body, media,
-            context_wamid AS "contextWamid", status, disposition, conv_seq AS "convSeq", wa_timestamp AS "waTimestamp",
+            CASE WHEN type IN ('interactive', 'button') THEN payload END AS payload, context_wamid AS "contextWamid", status, disposition, conv_seq AS "convSeq", wa_timestamp AS "waTimestamp",
             created_at AS "createdAt"
 ),
 st_target AS (
-  SELECT DISTINCT ON (s.tid) s.tid AS id, s.status, s."errorCode", s."errorTitle", s.wamid
+  SELECT DISTINCT ON (s.tid) s.tid AS id, s.status, s."errorCode", s."errorTitle", s.wamid, s."pricingCategory"
   FROM (
     SELECT st.*, coalesce(
       (SELECT x.id FROM messages x WHERE x.id = st."callbackMessageId" AND x.channel_id = ch.channel_id AND x.direction = 'outbound'),
@@ -149,6 +151,7 @@ st_up AS (
     wamid = coalesce(x.wamid, t.wamid),
     error_code = CASE WHEN t.status = 'failed' THEN t."errorCode" ELSE x.error_code END,
     error_title = CASE WHEN t.status = 'failed' THEN t."errorTitle" ELSE x.error_title END,
+    pricing_category = coalesce(t."pricingCategory", x.pricing_category),
     updated_at = now()
   FROM st_target t
   WHERE x.id = t.id
@@ -168,7 +171,7 @@ SELECT
         SELECT coalesce(json_agg(extract(epoch FROM a) * 1000 ORDER BY a), '[]') FROM unnest(cv.answered_at) a) END,
       'history', CASE WHEN cv.held THEN (
         SELECT coalesce(json_agg(h ORDER BY h.id::bigint), '[]') FROM (
-          SELECT id::text AS id, direction, author, type, body, media, disposition, conv_seq AS "convSeq", created_at AS "createdAt"
+          SELECT id::text AS id, direction, author, type, body, media, CASE WHEN type IN ('interactive', 'button') THEN payload END AS payload, disposition, conv_seq AS "convSeq", created_at AS "createdAt"
           FROM messages WHERE conversation_id = cv.id ORDER BY messages.id DESC LIMIT ch.history_length
         ) h) END
     )), '[]')

@@ -13,6 +13,8 @@ export interface StoredMessage {
   type: string;
   body: string | null;
   media: Record<string, unknown> | null;
+  /** The tapped button or list row (interactive and button types only; null otherwise). */
+  payload?: Record<string, unknown> | null;
   contextWamid: string | null;
   status: string;
   disposition: string | null;
@@ -31,6 +33,8 @@ export interface HistoryMessage {
   type: string;
   body: string | null;
   media: Record<string, unknown> | null;
+  /** The tapped button or list row, or the offered ones (interactive and button types only). */
+  payload?: Record<string, unknown> | null;
   disposition: string | null;
   convSeq: number;
   createdAt: string;

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
-import { CloudApiError, type CloudApi, type Recipient, type SendChannel } from './types.ts';
+import { CloudApiError, type CloudApi, type Recipient, type RichContent, type SendChannel, type SendOptions } from './types.ts';
 import { NETWORK_ERROR_CODE, isTemporary } from './errors.ts';
 
 /** Longest text body the Cloud API takes, in characters. */
@@ -53,13 +54,24 @@ export function createCloudApi(baseUrl: string, opts: CloudApiOptions = {}): Clo
 
   async function post(channel: SendChannel, payload: string, signal: AbortSignal | undefined): Promise<{ status: number; json: unknown; text: string }> {
     if (!channel.phoneNumberId) throw new CloudApiError(INVALID_PARAMETER, 'channel has no phone_number_id', null, false);
+    return call('POST', `/${encodeURIComponent(channel.phoneNumberId)}/messages`, channel.accessToken, { 'content-type': 'application/json' }, payload, signal);
+  }
+
+  async function call(
+    method: 'GET' | 'POST',
+    path: string,
+    accessToken: string,
+    headers: Record<string, string>,
+    payload: string | Buffer | null,
+    signal: AbortSignal | undefined,
+  ): Promise<{ status: number; json: unknown; text: string }> {
     let res;
     try {
       res = await pool.request({
-        method: 'POST',
-        path: `${basePath}/${encodeURIComponent(channel.phoneNumberId)}/messages`,
-        headers: { authorization: `Bearer ${channel.accessToken}`, 'content-type': 'application/json' },
-        body: payload,
+        method,
+        path: `${basePath}${path}`,
+        headers: { authorization: `Bearer ${accessToken}`, ...headers },
+        body: payload ?? undefined,
         signal,
       });
     } catch (err) {
@@ -86,27 +98,68 @@ export function createCloudApi(baseUrl: string, opts: CloudApiOptions = {}): Clo
     return { status: res.statusCode, json, text };
   }
 
+  async function send(channel: SendChannel, to: Recipient, message: RichContent, { callbackData, contextWamid, signal }: SendOptions): Promise<{ wamid: string }> {
+    checkCallbackData(callbackData);
+    const payload = JSON.stringify({
+      messaging_product: 'whatsapp',
+      recipient_type: 'individual',
+      ...recipientField(to),
+      ...(contextWamid ? { context: { message_id: contextWamid } } : {}),
+      type: message.type,
+      [message.type]: message.content,
+      biz_opaque_callback_data: callbackData === '' ? undefined : callbackData,
+    });
+    const { status, json, text } = await post(channel, payload, signal);
+    const wamid = (json as { messages?: { id?: unknown }[] } | undefined)?.messages?.[0]?.id;
+    if (typeof wamid !== 'string' || wamid.length === 0) {
+      // Meta took the request but did not say what it made of it: resending could
+      // duplicate the message, so this is not retried; the status webhooks, which
+      // echo the callback data, settle what happened.
+      throw new CloudApiError(status, `unexpected response body: ${snippet(text)}`, status, false);
+    }
+    return { wamid };
+  }
+
   return {
-    async sendText(channel, to, body, { callbackData, signal }) {
+    async sendText(channel, to, body, opts) {
       checkText(body);
-      checkCallbackData(callbackData);
-      const payload = JSON.stringify({
-        messaging_product: 'whatsapp',
-        recipient_type: 'individual',
-        ...recipientField(to),
-        type: 'text',
-        text: { preview_url: false, body },
-        biz_opaque_callback_data: callbackData === '' ? undefined : callbackData,
-      });
-      const { status, json, text } = await post(channel, payload, signal);
-      const wamid = (json as { messages?: { id?: unknown }[] } | undefined)?.messages?.[0]?.id;
-      if (typeof wamid !== 'string' || wamid.length === 0) {
-        // Meta took the request but did not say what it made of it: resending could
-        // duplicate the message, so this is not retried; the status webhooks, which
-        // echo the callback data, settle what happened.
-        throw new CloudApiError(status, `unexpected response body: ${snippet(text)}`, status, false);
+      return send(channel, to, { type: 'text', content: { preview_url: false, body } }, opts);
+    },
+
+    async sendRich(channel, to, message, opts) {
+      if (typeof message.type !== 'string' || message.type === '' || typeof message.content !== 'object' || message.content === null) {
+        throw new CloudApiError(INVALID_PARAMETER, 'message type and content are required', null, false);
       }
-      return { wamid };
+      return send(channel, to, message, opts);
+    },
+
+    async uploadMedia(channel, file, signal) {
+      if (!channel.phoneNumberId) throw new CloudApiError(INVALID_PARAMETER, 'channel has no phone_number_id', null, false);
+      const boundary = `wagate${randomBytes(12).toString('hex')}`;
+      const body = multipart(boundary, file);
+      const { status, json, text } = await call(
+        'POST',
+        `/${encodeURIComponent(channel.phoneNumberId)}/media`,
+        channel.accessToken,
+        { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body,
+        signal,
+      );
+      const id = (json as { id?: unknown } | undefined)?.id;
+      if (typeof id !== 'string' || id.length === 0) throw new CloudApiError(status, `unexpected response body: ${snippet(text)}`, status, false);
+      return { id };
+    },
+
+    async listTemplates(wabaId, accessToken, after) {
+      if (!wabaId) throw new CloudApiError(INVALID_PARAMETER, 'the channel has no WhatsApp Business Account id', null, false);
+      const q = new URLSearchParams({ limit: '100', fields: 'id,name,language,status,category,components,parameter_format,quality_score' });
+      if (after) q.set('after', after);
+      const { status, json, text } = await call('GET', `/${encodeURIComponent(wabaId)}/message_templates?${q}`, accessToken, {}, null, undefined);
+      const page = json as { data?: unknown; paging?: { cursors?: { after?: unknown }; next?: unknown } } | undefined;
+      if (!page || !Array.isArray(page.data)) throw new CloudApiError(status, `unexpected response body: ${snippet(text)}`, status, false);
+      // Meta gives a cursor on every page; only a page with `next` has another after it.
+      const next = typeof page.paging?.next === 'string' && typeof page.paging.cursors?.after === 'string' ? page.paging.cursors.after : null;
+      return { data: page.data, after: next };
     },
 
     async markRead(channel, messageWamid, typing) {
@@ -191,6 +244,18 @@ function errorFrom(status: number, json: unknown, text: string): CloudApiError {
     title = text.length > 0 ? `HTTP ${status}: ${snippet(text)}` : `HTTP ${status}`;
   }
   return new CloudApiError(code, title.slice(0, TITLE_MAX), status, isTemporary(code, status));
+}
+
+/** The media upload's multipart body: messaging_product, type and the file. */
+function multipart(boundary: string, file: { bytes: Uint8Array; mimeType: string; filename: string }): Buffer {
+  if (!/^[\w.+-]+\/[\w.+-]+$/.test(file.mimeType)) throw new CloudApiError(INVALID_PARAMETER, `not a MIME type: ${file.mimeType.slice(0, 100)}`, null, false);
+  const safeName = file.filename.replace(/["\r\n\\]/g, '_');
+  const field = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  const head =
+    field('messaging_product', 'whatsapp') +
+    field('type', file.mimeType) +
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${safeName}"\r\nContent-Type: ${file.mimeType}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head), Buffer.from(file.bytes), Buffer.from(`\r\n--${boundary}--\r\n`)]);
 }
 
 function networkError(err: unknown): CloudApiError {

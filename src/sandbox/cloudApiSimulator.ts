@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { sign } from '../webhook/signature.ts';
+import { checkInteractive, checkMedia, checkReaction, checkTemplate, parseUpload, SimError, type CheckedMessage, type SimTemplate } from './simulatorMessages.ts';
+
+export type { SimTemplate } from './simulatorMessages.ts';
 
 /** Milliseconds after an accepted send at which each status is posted back; null: that status is not posted. */
 export interface StatusDelays {
@@ -60,6 +63,8 @@ export interface SimulatorOptions {
   maxRecorded?: number;
   /** The `display_phone_number` in posted statuses (default 15550000000). */
   displayPhoneNumber?: string;
+  /** Templates a page of GET /{waba-id}/message_templates (default 25, as Meta). */
+  templatePageSize?: number;
   /**
    * How long a status the webhook refused (connection refused, 5xx) is tried
    * again, with backoff up to 2 s, before it is reported as a statusError
@@ -85,8 +90,25 @@ export interface RecordedRequest {
 
 /** What the simulator reports as it works. */
 export interface SimulatorEvents {
-  /** A text send was accepted. */
-  send: { phoneNumberId: string; to: string | null; recipient: string | null; body: string; wamid: string; callbackData: string | null };
+  /**
+   * A send was accepted. `body` is the text, or the text form of another
+   * type (a caption, an emoji, a template's filled-in body); `message` says
+   * what else the phone shows (buttons, list rows, media).
+   */
+  send: {
+    phoneNumberId: string;
+    to: string | null;
+    recipient: string | null;
+    body: string;
+    wamid: string;
+    callbackData: string | null;
+    type: string;
+    message: CheckedMessage;
+    /** The wamid the message quotes (`context.message_id`). */
+    contextWamid: string | null;
+    /** The template's name, for template sends. */
+    template: string | null;
+  };
   /** A message was marked read. */
   read: { phoneNumberId: string; messageId: string; typing: boolean };
   /** A status notification was posted to the webhook and answered 2xx. */
@@ -132,6 +154,21 @@ export interface CloudApiSimulator {
   requests(): RecordedRequest[];
   /** Forgets remembered requests, queued answers and counters. */
   reset(): void;
+  /**
+   * Sets a WhatsApp Business Account's templates, as GET
+   * /{waba-id}/message_templates lists them (`pageSize` a page) and as
+   * template sends are checked; `phoneNumberIds` are the account's numbers.
+   */
+  setTemplates(wabaId: string, templates: SimTemplate[], phoneNumberIds?: string[]): void;
+  /** The account's templates now. */
+  templates(wabaId: string): SimTemplate[];
+  /**
+   * Changes a template's status and posts the `message_template_status_update`
+   * webhook, as Meta does when it approves, rejects, pauses or disables one.
+   */
+  setTemplateStatus(wabaId: string, name: string, language: string, status: string, reason?: string): Promise<void>;
+  /** A file uploaded through POST /{phone-number-id}/media, by its id. */
+  upload(id: string): { bytes: Buffer; mimeType: string; filename: string } | undefined;
   stats(): SimulatorStats;
   on<K extends keyof SimulatorEvents>(name: K, fn: (e: SimulatorEvents[K]) => void): () => void;
   /** The next event of that name matching `predicate`; rejects after timeoutMs (default 10 s). */
@@ -139,8 +176,10 @@ export interface CloudApiSimulator {
   close(): Promise<void>;
 }
 
-const ROUTE = /^\/(?:v\d+(?:\.\d+)?\/)?([^/?]+)\/messages\/?(?:\?.*)?$/;
+const ROUTE = /^\/(?:v\d+(?:\.\d+)?\/)?([^/?]+)\/(messages|media|message_templates)\/?(?:\?(.*))?$/;
 const MAX_BODY = 1 << 20;
+/** Media uploads: Meta takes documents up to 100 MB; the simulator keeps them in memory, so less. */
+const MAX_UPLOAD = 32 << 20;
 const MAX_TEXT = 4096;
 const STATUS_RETRY_FOR_MS = 70_000;
 const STATUS_RETRY_MAX_WAIT_MS = 2_000;
@@ -154,22 +193,17 @@ interface StatusTarget {
   recipient: string | null;
   callbackData: string | null;
   failure: AsyncFailure | null;
+  /** A template's category (its pricing category); null: service. */
+  category: string | null;
 }
 
-class SimError {
-  constructor(
-    readonly httpStatus: number,
-    readonly code: number,
-    readonly title: string,
-    readonly details?: string,
-    readonly subcode?: number,
-  ) {}
-}
 
 /**
  * A fake WhatsApp Cloud API on loopback for the sandbox, the tests and the
- * benchmark: it takes text sends and mark-read requests the way Meta does,
- * answers with wamids or Meta-shaped errors, can be scripted to fail, and
+ * benchmark: it takes text, template, interactive, media and reaction sends,
+ * media uploads and mark-read requests the way Meta does (simulatorMessages.ts
+ * checks what Meta checks), answers with wamids or Meta-shaped errors, can be
+ * scripted to fail, serves a business account's templates page by page, and
  * posts each accepted send's statuses back as signed `messages` webhooks.
  * It does little per request, since the benchmark sends thousands a second
  * through it.
@@ -183,6 +217,10 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
   const delays = opts.statusDelaysMs === undefined ? { sent: 0, delivered: 20, read: 100 } : opts.statusDelaysMs;
   if (delays) for (const k of ['sent', 'delivered', 'read'] as const) if (delays[k] !== null) nonNegative(`statusDelaysMs.${k}`, delays[k]!);
   const displayPhoneNumber = opts.displayPhoneNumber ?? '15550000000';
+  const templatePageSize = opts.templatePageSize ?? 25;
+  const templateStore = new Map<string, SimTemplate[]>();
+  const numberWaba = new Map<string, string>();
+  const uploads = new Map<string, { bytes: Buffer; mimeType: string; filename: string }>();
 
   const statusRetryForMs = opts.statusRetryForMs ?? STATUS_RETRY_FOR_MS;
   let webhook: { pool: Pool; path: string; secret: string } | null = null;
@@ -229,33 +267,38 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     stats.requests++;
     if (++stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
     res.once('close', () => stats.inFlight--);
-    let raw = '';
+    const chunks: Buffer[] = [];
     let size = 0;
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      if (size > MAX_BODY) return; // already answered 413; the rest is read and dropped
+    const max = /\/media\/?(?:\?|$)/.test(req.url ?? '') ? MAX_UPLOAD : MAX_BODY;
+    req.on('data', (chunk: Buffer) => {
+      if (size > max) return; // already answered 413; the rest is read and dropped
       size += chunk.length;
-      if (size > MAX_BODY) {
-        raw = '';
+      if (size > max) {
+        chunks.length = 0;
         stats.errors++;
         reply(res, null, 413, errorBody(new SimError(413, 100, 'request body too large'), tag, seq++));
         return;
       }
-      raw += chunk;
+      chunks.push(chunk);
     });
     req.on('end', () => {
-      if (size <= MAX_BODY) handle(req, res, raw);
+      if (size <= max) handle(req, res, Buffer.concat(chunks));
     });
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
+  function handle(req: IncomingMessage, res: ServerResponse, bytes: Buffer): void {
     const m = ROUTE.exec(req.url ?? '');
     const phoneNumberId = m ? decodeURIComponent(m[1]) : null;
-    let body: unknown = raw;
-    try {
-      body = raw.length > 0 ? JSON.parse(raw) : undefined;
-    } catch {
-      body = raw;
+    const endpoint = m?.[2] ?? null;
+    const upload = endpoint === 'media' ? parseUpload(req.headers['content-type'], bytes) : null;
+    const raw = upload ? '' : bytes.toString('utf8');
+    let body: unknown = upload ? { upload: { mimeType: upload.mimeType, filename: upload.filename, size: upload.bytes.length } } : raw;
+    if (!upload) {
+      try {
+        body = raw.length > 0 ? JSON.parse(raw) : undefined;
+      } catch {
+        body = raw;
+      }
     }
     const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', phoneNumberId, headers: req.headers, body, at: Date.now(), status: null };
     record(rec);
@@ -277,12 +320,16 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
         return reply(res, rec, err.httpStatus, errorBody(err, tag, seq++));
       }
       try {
-        if (req.method !== 'POST' || phoneNumberId === null) throw new SimError(404, 100, `Unsupported ${req.method} request to ${req.url}`);
+        if (req.method === 'GET' && endpoint === 'message_templates' && phoneNumberId !== null) {
+          return reply(res, rec, 200, listTemplates(phoneNumberId, new URLSearchParams(m?.[3] ?? '')));
+        }
+        if (req.method !== 'POST' || phoneNumberId === null || endpoint === 'message_templates') throw new SimError(404, 100, `Unsupported ${req.method} request to ${req.url}`);
         checkToken(phoneNumberId, req.headers.authorization);
+        if (endpoint === 'media') return reply(res, rec, 200, storeUpload(upload));
         if (!isObject(body)) throw new SimError(400, 100, 'The request body must be a JSON object', 'Invalid parameter');
         if (body.messaging_product !== 'whatsapp') throw new SimError(400, 100, 'Invalid parameter', 'The parameter messaging_product is required and must be "whatsapp".');
         const failure = scripted && 'asyncFailure' in scripted ? scripted.asyncFailure : null;
-        reply(res, rec, 200, kind === 'read' ? markRead(phoneNumberId, body) : sendText(phoneNumberId, body, failure));
+        reply(res, rec, 200, kind === 'read' ? markRead(phoneNumberId, body) : sendMessage(phoneNumberId, body, failure));
       } catch (e) {
         if (!(e instanceof SimError)) throw e;
         stats.errors++;
@@ -314,26 +361,72 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     }
   }
 
-  function sendText(phoneNumberId: string, body: Record<string, unknown>, failure: AsyncFailure | null): string {
+  function listTemplates(wabaId: string, q: URLSearchParams): string {
+    const all = templateStore.get(wabaId);
+    if (!all) throw new SimError(400, 100, `Unsupported get request. Object with ID '${wabaId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, undefined, 33);
+    const limit = Math.min(Math.max(Number(q.get('limit')) || templatePageSize, 1), templatePageSize);
+    const after = q.get('after');
+    const start = after ? Number(Buffer.from(after, 'base64url').toString('utf8')) : 0;
+    if (!Number.isInteger(start) || start < 0) throw new SimError(400, 100, 'Invalid parameter', 'after is not a valid cursor');
+    const data = all.slice(start, start + limit);
+    const cursor = (n: number) => Buffer.from(String(n)).toString('base64url');
+    const paging: Record<string, unknown> = { cursors: { before: cursor(start), after: cursor(start + data.length) } };
+    if (start + data.length < all.length) paging.next = `http://${host}:${port}/v25.0/${wabaId}/message_templates?limit=${limit}&after=${cursor(start + data.length)}`;
+    return JSON.stringify({ data, paging });
+  }
+
+  function storeUpload(upload: ReturnType<typeof parseUpload>): string {
+    if (!upload) throw new SimError(400, 100, 'Invalid parameter', 'The request must be multipart/form-data with a file part.');
+    if (upload.product !== 'whatsapp') throw new SimError(400, 100, 'Invalid parameter', 'The parameter messaging_product is required and must be "whatsapp".');
+    if (upload.bytes.length === 0) throw new SimError(400, 131053, 'Media upload error', 'The file is empty.');
+    const id = `${9_000_000_000_000 + seq++}`;
+    uploads.set(id, { bytes: upload.bytes, mimeType: upload.mimeType, filename: upload.filename });
+    return JSON.stringify({ id });
+  }
+
+  function templatesFor(phoneNumberId: string): SimTemplate[] {
+    const waba = numberWaba.get(phoneNumberId);
+    if (waba) return templateStore.get(waba) ?? [];
+    return [...templateStore.values()].flat();
+  }
+
+  /** The message object of a send, checked as Meta checks it. */
+  function checkMessage(phoneNumberId: string, type: string, body: Record<string, unknown>): CheckedMessage {
+    const obj = body[type];
+    if (type === 'text') {
+      if (!isObject(obj) || typeof obj.body !== 'string' || obj.body.trim().length === 0) throw new SimError(400, 100, 'Invalid parameter', "The parameter text['body'] is required.");
+      if (obj.preview_url !== undefined && typeof obj.preview_url !== 'boolean') throw new SimError(400, 100, 'Invalid parameter', "text['preview_url'] must be a boolean.");
+      if (obj.body.length > MAX_TEXT && [...obj.body].length > MAX_TEXT) throw new SimError(400, 100, 'Invalid parameter', `Param text['body'] must be at most ${MAX_TEXT} characters long.`);
+      return { text: obj.body, options: null, listButton: null, media: null };
+    }
+    if (type === 'interactive') return checkInteractive(obj);
+    if (type === 'image' || type === 'document') return checkMedia(type, obj, (id) => uploads.has(id));
+    if (type === 'reaction') return checkReaction(obj);
+    if (type === 'template') return checkTemplate(obj, templatesFor(phoneNumberId));
+    throw new SimError(400, 100, 'Invalid parameter', `The simulator takes text, interactive, image, document, reaction and template messages, not ${JSON.stringify(type)}.`);
+  }
+
+  function sendMessage(phoneNumberId: string, body: Record<string, unknown>, failure: AsyncFailure | null): string {
     const to = typeof body.to === 'string' && body.to.length > 0 ? body.to : null;
     const recipient = typeof body.recipient === 'string' && body.recipient.length > 0 ? body.recipient : null;
     if ((to === null) === (recipient === null)) throw new SimError(400, 100, 'Invalid parameter', 'Exactly one of the parameters to and recipient is required.');
     if (body.recipient_type !== undefined && body.recipient_type !== 'individual') throw new SimError(400, 100, 'Invalid parameter', 'recipient_type must be "individual".');
-    const type = body.type ?? 'text';
-    if (type !== 'text') throw new SimError(400, 100, 'Invalid parameter', `The simulator takes text messages only, not ${JSON.stringify(type)}.`);
-    const text = body.text;
-    if (!isObject(text) || typeof text.body !== 'string' || text.body.trim().length === 0) throw new SimError(400, 100, 'Invalid parameter', "The parameter text['body'] is required.");
-    if (text.preview_url !== undefined && typeof text.preview_url !== 'boolean') throw new SimError(400, 100, 'Invalid parameter', "text['preview_url'] must be a boolean.");
-    if (text.body.length > MAX_TEXT && [...text.body].length > MAX_TEXT) throw new SimError(400, 100, 'Invalid parameter', `Param text['body'] must be at most ${MAX_TEXT} characters long.`);
+    const type = typeof body.type === 'string' ? body.type : 'text';
+    const message = checkMessage(phoneNumberId, type, body);
+    const context = body.context;
+    if (context !== undefined && (!isObject(context) || typeof context.message_id !== 'string')) throw new SimError(400, 100, 'Invalid parameter', "context['message_id'] must be a string.");
+    const contextWamid = isObject(context) ? (context.message_id as string) : null;
     const cb = body.biz_opaque_callback_data;
     if (cb !== undefined && (typeof cb !== 'string' || Buffer.byteLength(cb) > 512)) throw new SimError(400, 100, 'Invalid parameter', 'biz_opaque_callback_data must be a string of at most 512 bytes.');
 
     const wamid = `wamid.SIM${tag}${(seq++).toString(36).toUpperCase()}`;
     stats.sends++;
     const callbackData = typeof cb === 'string' ? cb : null;
-    events.emit('send', { phoneNumberId, to, recipient, body: text.body, wamid, callbackData } satisfies SimulatorEvents['send']);
+    const template = type === 'template' ? String((body.template as { name?: unknown }).name) : null;
+    events.emit('send', { phoneNumberId, to, recipient, body: message.text, wamid, callbackData, type, message, contextWamid, template } satisfies SimulatorEvents['send']);
     if (webhook && delays) {
-      const target = { phoneNumberId, wamid, to, recipient, callbackData, failure };
+      const category = template ? (templatesFor(phoneNumberId).find((t) => t.name === template)?.category.toLowerCase() ?? null) : null;
+      const target = { phoneNumberId, wamid, to, recipient, callbackData, failure, category };
       if (failure) later(delays.sent ?? 0, () => postStatus(target, 'failed', 0));
       else {
         for (const status of ['sent', 'delivered', 'read'] as const) {
@@ -363,7 +456,11 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     if (to !== null) item.recipient_id = to;
     else item.recipient_user_id = recipient;
     if (callbackData !== null) item.biz_opaque_callback_data = callbackData;
-    if (status === 'sent' || status === 'delivered') item.pricing = { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' };
+    if (status === 'sent' || status === 'delivered') {
+      item.pricing = target.category
+        ? { billable: true, pricing_model: 'PMP', category: target.category, type: 'regular' }
+        : { billable: false, pricing_model: 'PMP', category: 'service', type: 'free_customer_service' };
+    }
     if (status === 'failed' && failure) {
       item.errors = [
         {
@@ -420,6 +517,21 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       .catch((err: unknown) => failed(err instanceof Error ? err : new Error(String(err))));
   }
 
+  /** Posts a template webhook (one attempt: a sync reads every template again anyway). */
+  async function postTemplateChange(wabaId: string, field: string, value: Record<string, unknown>): Promise<void> {
+    if (!webhook) throw new Error('the simulator has no webhookUrl to post template webhooks to');
+    const payload = { object: 'whatsapp_business_account', entry: [{ id: wabaId, time: Math.floor(Date.now() / 1000), changes: [{ value, field }] }] };
+    const bytes = metaJson(payload);
+    const res = await webhook.pool.request({
+      method: 'POST',
+      path: webhook.path,
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(bytes, webhook.secret) },
+      body: bytes,
+    });
+    await res.body.dump();
+    if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`webhook answered ${res.statusCode}`);
+  }
+
   const server = createServer({ keepAliveTimeout: 30_000 }, onRequest);
   server.headersTimeout = 35_000;
   server.on('connection', () => stats.connections++);
@@ -468,6 +580,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       return head === 0 ? recorded.slice() : recorded.slice(head).concat(recorded.slice(0, head));
     },
     reset() {
+      uploads.clear();
       recorded = [];
       head = 0;
       queue.length = 0;
@@ -475,6 +588,29 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     },
     stats() {
       return { ...stats };
+    },
+    setTemplates(wabaId, list, phoneNumberIds = []) {
+      templateStore.set(wabaId, list.map((t) => structuredClone(t)));
+      for (const n of phoneNumberIds) numberWaba.set(n, wabaId);
+    },
+    templates(wabaId) {
+      return structuredClone(templateStore.get(wabaId) ?? []);
+    },
+    async setTemplateStatus(wabaId, name, language, status, reason = 'NONE') {
+      const t = templateStore.get(wabaId)?.find((x) => x.name === name && x.language === language);
+      if (!t) throw new Error(`no template ${name} (${language}) in ${wabaId}`);
+      t.status = status;
+      await postTemplateChange(wabaId, 'message_template_status_update', {
+        event: status,
+        message_template_id: Number(t.id),
+        message_template_name: name,
+        message_template_language: language,
+        message_template_category: t.category,
+        reason,
+      });
+    },
+    upload(id) {
+      return uploads.get(id);
     },
     on(name, fn) {
       events.on(name, fn);

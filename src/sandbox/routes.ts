@@ -41,7 +41,8 @@ export const SANDBOX_CUSTOMERS = sql(
 /** One customer's chat as their phone shows it: what they sent, and what the business's number sent them. */
 export const SANDBOX_CHAT = sql(
   'sandbox_chat',
-  `SELECT m.id::text AS id, m.wamid, m.direction, m.type, m.body, m.media, m.status, m.created_at
+  `SELECT m.id::text AS id, m.wamid, m.direction, m.type, m.body, m.media, m.status, m.created_at,
+          CASE WHEN m.direction = 'outbound' AND m.type = 'interactive' THEN m.payload END AS payload
    FROM messages m
    JOIN conversations v ON v.id = m.conversation_id
    JOIN contacts k ON k.id = v.contact_id
@@ -55,12 +56,23 @@ const waIdParam = z.strictObject({ waId: z.string().regex(/^\d{5,20}$/, 'a phone
 const sendBody = z
   .strictObject({
     name: z.string().trim().min(1).max(100).optional(),
-    type: z.enum(['text', 'image', 'document']).default('text'),
+    type: z.enum(['text', 'image', 'document', 'choice']).default('text'),
     text: z.string().max(4096).optional(),
     caption: z.string().max(1024).optional(),
     filename: z.string().trim().min(1).max(240).optional(),
+    /** A tap on a reply button, a list row or a template's quick-reply button of the message `context`. */
+    choice: z
+      .strictObject({
+        kind: z.enum(['button_reply', 'list_reply', 'button']),
+        id: z.string().min(1).max(256),
+        title: z.string().min(1).max(256),
+        description: z.string().max(72).optional(),
+        context: z.string().min(1).max(200),
+      })
+      .optional(),
   })
-  .refine((b) => b.type !== 'text' || (b.text ?? '').trim().length > 0, { message: 'text: must not be empty', path: ['text'] });
+  .refine((b) => b.type !== 'text' || (b.text ?? '').trim().length > 0, { message: 'text: must not be empty', path: ['text'] })
+  .refine((b) => (b.type === 'choice') === (b.choice !== undefined), { message: 'choice: required with type choice, and only then', path: ['choice'] });
 
 // The business marks messages read when a turn starts: remembered so a reloaded phone page shows blue ticks.
 const READ_MEMORY = 10_000;
@@ -109,7 +121,7 @@ export async function sandboxRoutes(app: FastifyInstance, deps: SandboxDeps): Pr
   app.get('/sandbox/api/chats/:waId', async (req, reply) => {
     const { waId } = parse(waIdParam, req.params, true);
     const ch = await channel();
-    const rows = await db.query<{ id: string; wamid: string | null; direction: string; type: string; body: string | null; media: Record<string, unknown> | null; status: string; created_at: Date }>(
+    const rows = await db.query<{ id: string; wamid: string | null; direction: string; type: string; body: string | null; media: Record<string, unknown> | null; status: string; created_at: Date; payload: Record<string, unknown> | null }>(
       SANDBOX_CHAT,
       [ch.id, waId],
     );
@@ -119,7 +131,9 @@ export async function sandboxRoutes(app: FastifyInstance, deps: SandboxDeps): Pr
         wamid: m.wamid,
         fromMe: m.direction === 'inbound',
         type: m.type,
-        text: m.body,
+        // An interactive message shows its body and its buttons or rows, which the customer can tap.
+        text: m.payload ? interactiveBody(m.payload) : m.body,
+        ...(m.payload ? optionsOf(m.payload) : { options: null, listButton: null }),
         filename: typeof m.media?.filename === 'string' ? m.media.filename : null,
         status: m.direction === 'inbound' ? (m.wamid && readWamids.has(m.wamid) ? 'read' : 'delivered') : m.status,
         createdAt: m.created_at.toISOString(),
@@ -152,7 +166,9 @@ export async function sandboxRoutes(app: FastifyInstance, deps: SandboxDeps): Pr
 function forward(simulator: CloudApiSimulator, send: (event: string, data: unknown) => void): (() => void)[] {
   return [
     simulator.on('send', (e) => {
-      if (e.phoneNumberId === SANDBOX_PHONE_NUMBER_ID) send('reply', { waId: e.to, wamid: e.wamid, text: e.body });
+      if (e.phoneNumberId === SANDBOX_PHONE_NUMBER_ID) {
+        send('reply', { waId: e.to, wamid: e.wamid, type: e.type, text: e.body, options: e.message.options, listButton: e.message.listButton, template: e.template });
+      }
     }),
     simulator.on('read', (e) => {
       if (e.phoneNumberId === SANDBOX_PHONE_NUMBER_ID) send('read', { wamid: e.messageId, typing: e.typing });
@@ -178,7 +194,18 @@ function buildNotification(
 ): Record<string, unknown> {
   const message: Record<string, unknown> = { from: waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: body.type };
   const mediaId = `sandbox-media-${randomBytes(6).toString('hex')}`;
-  if (body.type === 'text') message.text = { body: body.text };
+  if (body.type === 'choice' && body.choice) {
+    const c = body.choice;
+    message.context = { from: displayPhoneNumber.replace(/\D/g, ''), id: c.context };
+    if (c.kind === 'button') {
+      // A template's quick-reply button: Meta sends its text as both text and payload.
+      message.type = 'button';
+      message.button = { payload: c.id, text: c.title };
+    } else {
+      message.type = 'interactive';
+      message.interactive = { type: c.kind, [c.kind]: { id: c.id, title: c.title, ...(c.description ? { description: c.description } : {}) } };
+    }
+  } else if (body.type === 'text') message.text = { body: body.text };
   else if (body.type === 'image') message.image = { id: mediaId, mime_type: 'image/jpeg', sha256: randomBytes(32).toString('base64'), ...(body.caption ? { caption: body.caption } : {}) };
   else
     message.document = {
@@ -222,4 +249,17 @@ async function postSigned(app: FastifyInstance, secret: string | null, bytes: st
   });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new AppError(502, 'webhook_refused', `the gateway's webhook answered ${res.statusCode}: ${text.slice(0, 200)}`);
+}
+
+/** The body text of a stored interactive message. */
+function interactiveBody(payload: Record<string, unknown>): string | null {
+  const text = (payload.body as { text?: unknown } | undefined)?.text;
+  return typeof text === 'string' ? text : null;
+}
+
+/** The buttons or list rows of a stored interactive message, as the phone shows them. */
+function optionsOf(payload: Record<string, unknown>): { options: { id: string; title: string; description?: string }[]; listButton: string | null } {
+  const action = (payload.action ?? {}) as { button?: unknown; buttons?: { reply?: { id: string; title: string } }[]; sections?: { rows?: { id: string; title: string; description?: string }[] }[] };
+  if (payload.type === 'button') return { options: (action.buttons ?? []).map((b) => ({ id: b.reply?.id ?? '', title: b.reply?.title ?? '' })), listButton: null };
+  return { options: (action.sections ?? []).flatMap((s) => s.rows ?? []), listButton: typeof action.button === 'string' ? action.button : 'Options' };
 }

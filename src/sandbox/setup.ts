@@ -4,6 +4,7 @@ import path from 'node:path';
 import { sql, type Db } from '../db/db.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
+import type { SimTemplate } from './simulatorMessages.ts';
 
 /** What the sandbox keeps in `<dataDir>/sandbox.json` so restarts keep the same keys and demo tenant. */
 export interface SandboxState {
@@ -15,6 +16,35 @@ export interface SandboxState {
   /** The demo tenant's key, kept so the sandbox can print it at every start. */
   tenantKey?: string;
 }
+
+/** The demo channel's WhatsApp Business Account id (the simulator serves its templates). */
+export const SANDBOX_WABA_ID = '100000000000009';
+
+/** The demo business's two message templates, as the simulator's account lists them. */
+export const DEMO_TEMPLATES: SimTemplate[] = [
+  {
+    id: '100000000000101',
+    name: 'order_ready',
+    language: 'en_US',
+    status: 'APPROVED',
+    category: 'UTILITY',
+    parameter_format: 'POSITIONAL',
+    components: [
+      { type: 'BODY', text: 'Hi {{1}}, your bike {{2}} is ready for pickup.' },
+      { type: 'FOOTER', text: 'Demo Bikes' },
+      { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'Opening hours' }, { type: 'QUICK_REPLY', text: 'Talk to a person' }] },
+    ],
+  },
+  {
+    id: '100000000000102',
+    name: 'spring_service',
+    language: 'en_US',
+    status: 'APPROVED',
+    category: 'MARKETING',
+    parameter_format: 'NAMED',
+    components: [{ type: 'BODY', text: 'Hello {{first_name}}! Spring is here: book a tune-up this week.' }, { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'Prices' }] }],
+  },
+];
 
 /** The demo channel's phone_number_id. */
 export const SANDBOX_PHONE_NUMBER_ID = '100000000000001';
@@ -39,6 +69,8 @@ async function saveSandboxState(dataDir: string, state: SandboxState): Promise<v
 }
 
 const CHANNEL_BY_PHONE = sql('sandbox_channel_by_phone', 'SELECT id, tenant_id FROM channels WHERE phone_number_id = $1');
+/** A demo channel made before templates existed gets its account id. */
+const SET_WABA = sql('sandbox_channel_waba', 'UPDATE channels SET waba_id = $2 WHERE id = $1 AND waba_id IS NULL');
 
 /** The sandbox's demo tenant: what `npm start` prints to sign in with. */
 export type DemoTenant = Required<Pick<SandboxState, 'tenantId' | 'channelId' | 'tenantKey'>>;
@@ -56,6 +88,7 @@ export async function ensureDemoTenant(
   agentProvider: 'openai' | 'demo',
 ): Promise<DemoTenant> {
   const [existing] = await db.query<{ id: string; tenant_id: string }>(CHANNEL_BY_PHONE, [SANDBOX_PHONE_NUMBER_ID]);
+  if (existing) await db.query(SET_WABA, [existing.id, SANDBOX_WABA_ID]);
   // The kept key is printed again only while it works: it may have been revoked in the dashboard.
   const kept = existing && state.tenantKey ? await new ApiKeys(db).lookup(state.tenantKey) : null;
   if (existing && state.tenantKey && state.tenantId === existing.tenant_id && kept?.tenantId === existing.tenant_id) {
@@ -78,6 +111,7 @@ export async function ensureDemoTenant(
     const channel = await provisioning.addChannel(tenant.id, {
       phoneNumberId: SANDBOX_PHONE_NUMBER_ID,
       displayPhoneNumber: SANDBOX_DISPLAY_NUMBER,
+      wabaId: SANDBOX_WABA_ID,
       accessToken: 'sandbox-token-' + randomBytes(8).toString('hex'),
     });
     tenantId = tenant.id;

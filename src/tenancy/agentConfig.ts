@@ -44,6 +44,14 @@ export const agentConfigInput = z.strictObject({
     })
     .optional(),
   maxToolRounds: z.number().int().min(0).max(MAX_TOOL_ROUNDS).optional(),
+  windowClosedTemplate: z
+    .strictObject({
+      name: text(512).min(1),
+      language: text(32).min(1),
+      parameters: z.union([z.array(text(1024)).max(100), z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), text(1024))]).optional(),
+    })
+    .nullable()
+    .optional(),
 });
 export type AgentConfigInput = z.infer<typeof agentConfigInput>;
 
@@ -71,6 +79,19 @@ export interface AgentConfig {
   answerBudget: AnswerBudget;
   /** Rounds of tenant tool calls the openai agent may make in one turn; 0 offers no tenant tools (docs/tools.md). */
   maxToolRounds: number;
+  /**
+   * Opt-in: the template sent instead when the agent has an answer but the
+   * customer's 24-hour window has closed (docs/templates.md); null: no answer
+   * goes out, the disposition is window_closed.
+   */
+  windowClosedTemplate: WindowClosedTemplate | null;
+}
+
+/** A template and its fixed parameters. */
+export interface WindowClosedTemplate {
+  name: string;
+  language: string;
+  parameters?: string[] | Record<string, string>;
 }
 
 /** A per-conversation answer budget: a sliding window of `perSeconds` holding at most `answers` replies. */
@@ -111,6 +132,7 @@ export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: Agen
     resumeAfterMinutes: stored.resumeAfterMinutes ?? null,
     answerBudget: stored.answerBudget ?? DEFAULT_ANSWER_BUDGET,
     maxToolRounds: stored.maxToolRounds ?? DEFAULT_TOOL_ROUNDS,
+    windowClosedTemplate: stored.windowClosedTemplate ?? null,
   };
 }
 

@@ -19,6 +19,7 @@ export type AuditAction =
   | 'conversation.paused'
   | 'conversation.resumed'
   | 'message.sent_by_operator'
+  | 'template.sent'
   | 'settings.changed'
   | 'api_key.created'
   | 'api_key.revoked'

@@ -9,6 +9,7 @@ import { parseInput, type ChannelView } from './provision.ts';
 export const channelPatchInput = z.strictObject({
   accessToken: z.string().min(1).max(4096).optional().describe('the new access token: stored encrypted, never shown'),
   messagesPerSecond: z.number().int().min(1).max(1000).optional(),
+  wabaId: z.string().regex(/^[0-9]{1,32}$/, 'must be the WhatsApp Business Account id (digits)').nullable().optional().describe('the WhatsApp Business Account templates are synced from; null clears it'),
 });
 
 interface Row {
@@ -17,6 +18,7 @@ interface Row {
   phone_number_id: string;
   display_phone_number: string;
   messages_per_second: number;
+  waba_id: string | null;
 }
 
 const view = (r: Row): ChannelView => ({
@@ -25,6 +27,7 @@ const view = (r: Row): ChannelView => ({
   phoneNumberId: r.phone_number_id,
   displayPhoneNumber: r.display_phone_number,
   messagesPerSecond: r.messages_per_second,
+  wabaId: r.waba_id,
 });
 
 /**
@@ -49,12 +52,13 @@ export class ChannelAdmin {
   /** Changes a channel: its access token (encrypted, write-only) or its send rate. */
   async update(channelId: string, input: unknown, actor: Actor): Promise<ChannelView> {
     const c = parseInput(channelPatchInput, input);
-    if (c.accessToken === undefined && c.messagesPerSecond === undefined) throw badRequest('invalid_request', 'give accessToken or messagesPerSecond');
+    if (c.accessToken === undefined && c.messagesPerSecond === undefined && c.wabaId === undefined) throw badRequest('invalid_request', 'give accessToken, messagesPerSecond or wabaId');
     return this.db.transaction(async (tx) => {
-      const [r] = await tx.query<Row>(CHANNEL_UPDATE, [channelId, c.accessToken === undefined ? null : encrypt(this.secretKey, c.accessToken), c.messagesPerSecond ?? null]);
+      const [r] = await tx.query<Row>(CHANNEL_UPDATE, [channelId, c.accessToken === undefined ? null : encrypt(this.secretKey, c.accessToken), c.messagesPerSecond ?? null, c.wabaId === undefined ? null : (c.wabaId ?? '')]);
       if (!r) throw notFound('channel');
       const detail: Record<string, unknown> = {};
       if (c.messagesPerSecond !== undefined) detail.messagesPerSecond = c.messagesPerSecond;
+      if (c.wabaId !== undefined) detail.wabaId = c.wabaId;
       await this.audit.record(actor, { tenantId: r.tenant_id, action: c.accessToken !== undefined ? 'channel.token_rotated' : 'channel.updated', targetType: 'channel', targetId: r.id, detail }, tx);
       return view(r);
     });

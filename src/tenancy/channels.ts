@@ -12,12 +12,14 @@ export interface Channel {
   appSecret: string | null;
   verifyToken: string | null;
   messagesPerSecond: number;
+  /** The WhatsApp Business Account its templates are synced from; null when not set. */
+  wabaId: string | null;
 }
 
 const BY_ID = sql(
   'channel_by_id',
   `SELECT id, tenant_id, phone_number_id, display_phone_number, access_token_enc, app_secret_enc,
-          verify_token_enc, messages_per_second
+          verify_token_enc, messages_per_second, waba_id
    FROM channels WHERE id = $1`,
 );
 
@@ -30,6 +32,7 @@ interface Row {
   app_secret_enc: string | null;
   verify_token_enc: string | null;
   messages_per_second: number;
+  waba_id: string | null;
 }
 
 const TTL_MS = 30_000;
@@ -75,6 +78,7 @@ export class ChannelDirectory {
       appSecret: r.app_secret_enc ? decrypt(key, r.app_secret_enc) : null,
       verifyToken: r.verify_token_enc ? decrypt(key, r.verify_token_enc) : null,
       messagesPerSecond: r.messages_per_second,
+      wabaId: r.waba_id,
     };
   }
 }

@@ -42,8 +42,8 @@ export const TENANT_SETTINGS = sql('tenant_settings', `SELECT ${TENANT_COLUMNS},
 export const INSERT_CHANNEL = sql(
   'channel_insert',
   `INSERT INTO channels (tenant_id, phone_number_id, display_phone_number, access_token_enc, app_secret_enc,
-                         verify_token_enc, messages_per_second)
-   SELECT id, $2, $3, $4, $5, $6, $7 FROM tenants WHERE id = $1 AND deleting_at IS NULL
+                         verify_token_enc, messages_per_second, waba_id)
+   SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM tenants WHERE id = $1 AND deleting_at IS NULL
    ON CONFLICT (phone_number_id) DO NOTHING
-   RETURNING id, tenant_id, phone_number_id, display_phone_number, messages_per_second`,
+   RETURNING id, tenant_id, phone_number_id, display_phone_number, messages_per_second, waba_id`,
 );

@@ -42,6 +42,7 @@ export const channelCreateInput = z.strictObject({
   appSecret: z.string().min(1).max(1024).optional(),
   verifyToken: z.string().min(1).max(1024).optional(),
   messagesPerSecond: z.number().int().min(1).max(1000).optional(),
+  wabaId: z.string().regex(/^[0-9]{1,32}$/, 'must be the WhatsApp Business Account id (digits)').optional().describe('the WhatsApp Business Account: templates are synced from it'),
 });
 
 /** The API's view of a tenant: never a secret, only whether one is set. */
@@ -65,6 +66,8 @@ export interface ChannelView {
   phoneNumberId: string;
   displayPhoneNumber: string;
   messagesPerSecond: number;
+  /** The WhatsApp Business Account its templates are synced from; null when not set. */
+  wabaId: string | null;
 }
 
 /** A tenants row as TENANT_BY_ID and the writes return it. */
@@ -236,12 +239,12 @@ export class Provisioning {
     const c = parseInput(channelCreateInput, input);
     await this.getTenant(tenantId);
     const k = this.secretKey;
-    const [row] = await this.db.query<{ id: string; tenant_id: string; phone_number_id: string; display_phone_number: string; messages_per_second: number }>(
+    const [row] = await this.db.query<{ id: string; tenant_id: string; phone_number_id: string; display_phone_number: string; messages_per_second: number; waba_id: string | null }>(
       INSERT_CHANNEL,
-      [tenantId, c.phoneNumberId, c.displayPhoneNumber, encrypt(k, c.accessToken), c.appSecret ? encrypt(k, c.appSecret) : null, c.verifyToken ? encrypt(k, c.verifyToken) : null, c.messagesPerSecond ?? 80],
+      [tenantId, c.phoneNumberId, c.displayPhoneNumber, encrypt(k, c.accessToken), c.appSecret ? encrypt(k, c.appSecret) : null, c.verifyToken ? encrypt(k, c.verifyToken) : null, c.messagesPerSecond ?? 80, c.wabaId ?? null],
     );
     if (!row) throw conflict('phone_number_taken', `phone number id ${c.phoneNumberId} already has a channel`);
-    return { id: row.id, tenantId: row.tenant_id, phoneNumberId: row.phone_number_id, displayPhoneNumber: row.display_phone_number, messagesPerSecond: row.messages_per_second };
+    return { id: row.id, tenantId: row.tenant_id, phoneNumberId: row.phone_number_id, displayPhoneNumber: row.display_phone_number, messagesPerSecond: row.messages_per_second, wabaId: row.waba_id };
   }
 
   /** A new tenant key; the only time it is ever shown. */

@@ -21,7 +21,9 @@ export const TENANT_PURGE_BATCHES: readonly Statement[] = [
 
 /**
  * The rest of a tenant, a handful of rows, in one statement: sessions, keys,
- * usage, tools, channels and the tenants row (only a tenant marked for deletion).
+ * usage, tools, templates, channels and the tenants row (only a tenant marked
+ * for deletion). Foreign keys are checked at the end of the statement, so the
+ * templates and their channels go together.
  * Every process forgets its channels. `n` is 1 when the tenant is gone.
  */
 export const TENANT_PURGE_LAST = sql(
@@ -30,6 +32,7 @@ export const TENANT_PURGE_LAST = sql(
    k AS (DELETE FROM api_keys WHERE tenant_id = $1),
    u AS (DELETE FROM usage WHERE tenant_id = $1),
    x AS (DELETE FROM tools WHERE tenant_id = $1),
+   tp AS (DELETE FROM templates WHERE tenant_id = $1),
    c AS (DELETE FROM channels WHERE tenant_id = $1 RETURNING id),
    t AS (DELETE FROM tenants WHERE id = $1 AND deleting_at IS NOT NULL RETURNING id)
    SELECT (SELECT count(*)::int FROM t) AS n,
@@ -43,10 +46,11 @@ export const CHANNEL_PURGE_BATCHES: readonly Statement[] = [
   batch('channel_purge_contacts', 'contacts', 'SELECT id FROM contacts WHERE channel_id = $1'),
 ];
 
-/** The channel row itself, once it is marked removed and empty. */
+/** The channel row itself and its templates, once it is marked removed and empty. */
 export const CHANNEL_PURGE_LAST = sql(
   'channel_purge_last',
-  `WITH c AS (DELETE FROM channels WHERE id = $1 AND removed_at IS NOT NULL RETURNING id)
+  `WITH tp AS (DELETE FROM templates WHERE channel_id = $1 AND EXISTS (SELECT 1 FROM channels WHERE id = $1 AND removed_at IS NOT NULL)),
+   c AS (DELETE FROM channels WHERE id = $1 AND removed_at IS NOT NULL RETURNING id)
    SELECT count(*)::int AS n, count(pg_notify('${KEYS_CHANNEL}', 'channel:' || c.id)) AS notified FROM c`,
 );
 

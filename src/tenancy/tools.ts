@@ -10,7 +10,7 @@ import { DELETE_TOOL, INSERT_TOOL, TOOL_BY_ID, TOOL_TENANT_EXISTS, TOOLS_OF_TENA
 /** A tool's name: what the model calls it (OpenAI's function-name rule). */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 /** Names the agent offers itself; a tenant tool cannot take them. */
-export const RESERVED_TOOL_NAMES: readonly string[] = ['handoff_to_human', 'reply_with_buttons', 'reply_with_list'];
+export const RESERVED_TOOL_NAMES: readonly string[] = ['handoff_to_human', 'reply_with_buttons', 'reply_with_list', 'reply_with_media'];
 /** The largest arguments schema, as JSON: it goes to the model with every turn. */
 export const MAX_SCHEMA_CHARS = 16_384;
 /** Bounds of a tool's timeout, and its default. */

@@ -42,12 +42,36 @@ export interface StatusItem {
   errorTitle: string | null;
   /** Our message id, from the `biz_opaque_callback_data` we sent. */
   callbackMessageId: string | null;
+  /** `pricing.category` (service, utility, marketing, authentication …), when the status carries it. */
+  pricingCategory: string | null;
+}
+
+/** The template webhook fields: a template's status, quality or category changed. */
+export const TEMPLATE_FIELDS = new Set(['message_template_status_update', 'message_template_quality_update', 'template_category_update']);
+
+/** A change of one of a WhatsApp Business Account's templates (docs/templates.md). */
+export interface TemplateEvent {
+  field: string;
+  /** The WhatsApp Business Account (the entry's id). */
+  wabaId: string;
+  /** Meta's template id, as a string. */
+  templateId: string | null;
+  name: string | null;
+  language: string | null;
+  /** message_template_status_update: the new status (APPROVED, REJECTED, PAUSED, DISABLED …). */
+  status: string | null;
+  /** message_template_quality_update: the new quality score (GREEN, YELLOW, RED, UNKNOWN). */
+  quality: string | null;
+  /** template_category_update (and status updates that carry it): the category. */
+  category: string | null;
 }
 
 export interface Notification {
   messages: InboundItem[];
   statuses: StatusItem[];
-  /** Changes of other fields (account updates, templates, calls …): acknowledged, not acted on. */
+  /** Template status, quality and category changes: they update the stored templates. */
+  templates?: TemplateEvent[];
+  /** Changes of other fields (account updates, calls …): acknowledged, not acted on. */
   ignored: number;
 }
 
@@ -116,6 +140,18 @@ const statusSchema = z.looseObject({
   recipient_id: id.optional(),
   biz_opaque_callback_data: z.string().max(512).optional(),
   errors: z.array(errorSchema).optional(),
+  pricing: z.looseObject({ category: z.string().max(64).optional() }).optional(),
+});
+
+const templateIdSchema = z.union([z.string().max(64), z.number().int().nonnegative()]).transform(String);
+const templateChangeSchema = z.looseObject({
+  event: z.string().max(64).optional(),
+  message_template_id: templateIdSchema.optional(),
+  message_template_name: z.string().max(512).optional(),
+  message_template_language: z.string().max(32).optional(),
+  message_template_category: z.string().max(64).optional(),
+  new_quality_score: z.string().max(64).optional(),
+  new_category: z.string().max(64).optional(),
 });
 
 const valueSchema = z.looseObject({
@@ -131,6 +167,7 @@ const envelopeSchema = z.looseObject({
   entry: z
     .array(
       z.looseObject({
+        id: z.union([z.string().max(64), z.number()]).optional(),
         changes: z.array(z.looseObject({ field: z.string(), value: z.unknown() })).max(10_000),
       }),
     )
@@ -153,6 +190,22 @@ export function normalize(body: unknown): Notification {
   let idx = 0;
   for (const entry of env.data.entry) {
     for (const change of entry.changes) {
+      if (TEMPLATE_FIELDS.has(change.field)) {
+        const t = templateChangeSchema.safeParse(change.value);
+        if (!t.success || entry.id === undefined) throw new InvalidNotificationError(t.success ? `${change.field} change without the account id` : describe(t.error, `invalid ${change.field} change`));
+        const v = t.data;
+        (out.templates ??= []).push({
+          field: change.field,
+          wabaId: String(entry.id),
+          templateId: v.message_template_id ?? null,
+          name: v.message_template_name ?? null,
+          language: v.message_template_language ?? null,
+          status: change.field === 'message_template_status_update' ? (v.event ?? null) : null,
+          quality: v.new_quality_score ?? null,
+          category: v.new_category ?? v.message_template_category ?? null,
+        });
+        continue;
+      }
       if (change.field !== 'messages' && change.field !== 'smb_message_echoes') {
         out.ignored++;
         continue;
@@ -179,6 +232,7 @@ export function normalize(body: unknown): Notification {
           errorCode: err?.code ?? null,
           errorTitle: err?.title ?? null,
           callbackMessageId: messageIdFromCallbackData(cb),
+          pricingCategory: s.pricing?.category ?? null,
         });
       }
     }

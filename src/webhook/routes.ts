@@ -5,7 +5,7 @@ import type { IngestQueue } from '../ingest/queue.ts';
 import type { Bus } from '../shared/bus.ts';
 import type { ChannelDirectory } from '../tenancy/channels.ts';
 import { safeEqual } from '../shared/secrets.ts';
-import { InvalidNotificationError, normalize, TooManyUpdatesError } from './normalize.ts';
+import { InvalidNotificationError, normalize, TooManyUpdatesError, type TemplateEvent } from './normalize.ts';
 import { verifySignature } from './signature.ts';
 import { checkJson } from '../shared/jsonGuard.ts';
 import { BUSY, isRefusal, readBody, TOO_LARGE, WEBHOOK_BODY_LIMIT, type BodyHold, type ByteBudget, type Refusal } from './body.ts';
@@ -23,6 +23,8 @@ export interface WebhookDeps {
   budget: ByteBudget;
   /** False once shutdown began: webhooks answer 503 so Meta delivers them again. */
   accepting: () => boolean;
+  /** Template status, quality and category webhooks (docs/templates.md); left out, they are acknowledged only. */
+  onTemplateEvents?: (events: TemplateEvent[], onlyTenantOfChannel: string | null) => Promise<void>;
 }
 
 /**
@@ -143,6 +145,10 @@ async function receive(deps: WebhookDeps, req: FastifyRequest, reply: FastifyRep
   }
   for (const m of n.messages) m.requestId = req.id;
   if (n.messages.length > 0 || n.statuses.length > 0) await deps.ingest.submit(n, s.channelId);
+  if (n.templates?.length && deps.onTemplateEvents) {
+    // Acknowledged either way: the next sync reads every template again.
+    await deps.onTemplateEvents(n.templates, s.channelId ?? null).catch((err) => req.log.warn({ err }, 'storing template webhooks failed'));
+  }
   reply.code(200).send({ ok: true });
   return 200;
 }

@@ -5,6 +5,7 @@ import {
   DEMO_HOURS_REPLY,
   DEMO_PRICE_REPLY,
   DEMO_ORDER_TOOL,
+  DEMO_BUTTONS,
   DemoAgent,
   firstSentence,
 } from '../../src/agent/demo.ts';
@@ -35,6 +36,15 @@ describe('demo agent', () => {
     const out = await ask(['hello'], '');
     expect(out.reply).toMatch(/^Hello!/);
     expect(out.reply).not.toContain('"');
+  });
+
+  it('offers its topics as buttons with a greeting or help, and a tapped button answers its topic', async () => {
+    expect((await ask(['hello'])).choice).toEqual({ kind: 'buttons', buttons: [...DEMO_BUTTONS] });
+    expect((await ask(['help'])).choice).toEqual({ kind: 'buttons', buttons: [...DEMO_BUTTONS] });
+    expect((await ask(['price?'])).choice).toBeUndefined();
+    expect(await ask(['[choice hours] Opening hours'])).toEqual({ reply: DEMO_HOURS_REPLY, handoff: false });
+    expect(await ask(['[choice prices] Prices'])).toEqual({ reply: DEMO_PRICE_REPLY, handoff: false });
+    expect(await ask(['[choice human] Talk to a person'])).toEqual({ reply: DEMO_HANDOFF_REPLY, handoff: true });
   });
 
   it('is deterministic', async () => {

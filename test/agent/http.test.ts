@@ -80,7 +80,23 @@ describe('http provider', () => {
     expect(await agent.run(input())).toEqual({ reply: null, handoff: false });
   });
 
+  it('reads buttons, a list, media and quote in the documented shapes', async () => {
+    const buttons = [{ id: 'a', title: 'A' }];
+    const list = { button: 'Open', sections: [{ title: 'S', rows: [{ id: 'r', title: 'R', description: 'd' }] }] };
+    const media = { type: 'image', url: 'https://example.com/p.png' };
+    endpoint.script(
+      { kind: 'tool', name: 'x', args: {}, http: { reply: 'Pick', buttons } },
+      { kind: 'tool', name: 'x', args: {}, http: { reply: 'Pick', list } },
+      { kind: 'tool', name: 'x', args: {}, http: { reply: 'Look', media, quote: true } },
+    );
+    expect(await agent.run(input())).toEqual({ reply: 'Pick', handoff: false, choice: { kind: 'buttons', buttons } });
+    expect(await agent.run(input())).toEqual({ reply: 'Pick', handoff: false, choice: { kind: 'list', list } });
+    expect(await agent.run(input())).toEqual({ reply: 'Look', handoff: false, media, quote: true });
+  });
+
   it.each([
+    ['buttons of the wrong shape', '{"reply": "x", "buttons": [{"label": "A"}]}'],
+    ['media of an unknown type', '{"reply": "x", "media": {"type": "sticker", "url": "https://e.com/s"}}'],
     ['a reply of the wrong type', '{"reply": 5}'],
     ['no reply field', '{"text": "hi"}'],
     ['a handoff that is not a boolean', '{"reply": "x", "handoff": "yes"}'],

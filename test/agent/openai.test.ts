@@ -57,7 +57,7 @@ describe('openai provider', () => {
       { role: 'user', content: 'the chain is broken' },
       { role: 'user', content: '[location] Main St 1' },
     ]);
-    expect(req.body.tools).toHaveLength(1);
+    expect(req.body.tools.map((t: any) => t.function.name)).toEqual(['handoff_to_human', 'reply_with_buttons', 'reply_with_list', 'reply_with_media']);
     const tool = req.body.tools[0];
     expect(tool.type).toBe('function');
     expect(tool.function.name).toBe('handoff_to_human');
@@ -107,6 +107,21 @@ describe('openai provider', () => {
     model.script({ kind: 'handoff', reply: 'Let me get a colleague.', reason: 'angry customer' }, { kind: 'handoff', reply: null });
     expect(await agent.run(agentInput())).toEqual({ reply: 'Let me get a colleague.', handoff: true });
     expect(await agent.run(agentInput())).toEqual({ reply: null, handoff: true });
+  });
+
+  it('reads reply_with_buttons, reply_with_list and reply_with_media calls; arguments of the wrong shape are ignored', async () => {
+    const buttons = [{ id: 'hours', title: 'Opening hours' }, { id: 'prices', title: 'Prices' }];
+    const sections = [{ title: 'Bikes', rows: [{ id: 'road', title: 'Road', description: 'fast' }] }];
+    model.script(
+      { kind: 'tool', name: 'reply_with_buttons', args: { text: 'What do you need?', buttons } },
+      { kind: 'tool', name: 'reply_with_list', args: { text: 'Pick one', button: 'Bikes', sections } },
+      { kind: 'tool', name: 'reply_with_media', args: { text: 'Our menu', type: 'document', url: 'https://example.com/menu.pdf', filename: 'menu.pdf', quote: true } },
+      { kind: 'tool', name: 'reply_with_buttons', args: { text: 'no buttons here' }, reply: 'plain answer' },
+    );
+    expect(await agent.run(agentInput())).toEqual({ reply: 'What do you need?', handoff: false, choice: { kind: 'buttons', buttons } });
+    expect(await agent.run(agentInput())).toEqual({ reply: 'Pick one', handoff: false, choice: { kind: 'list', list: { button: 'Bikes', sections } } });
+    expect(await agent.run(agentInput())).toEqual({ reply: 'Our menu', handoff: false, media: { type: 'document', url: 'https://example.com/menu.pdf', filename: 'menu.pdf' }, quote: true });
+    expect(await agent.run(agentInput())).toEqual({ reply: 'plain answer', handoff: false });
   });
 
   it('returns null for an empty answer', async () => {

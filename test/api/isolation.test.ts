@@ -9,6 +9,7 @@ import { startApiGateway, tenantWithConversation, type ApiHarness } from './harn
 const VALID_BODY: Record<string, unknown> = {
   'POST /api/conversations/:id/pause': { minutes: 5 },
   'POST /api/conversations/:id/messages': { text: 'from the other tenant' },
+  'POST /api/conversations/:id/template': { name: 'order_update', language: 'en_US', parameters: [] },
   'PATCH /api/settings': { agent: { systemPrompt: 'hijacked' } },
   'PATCH /api/tenants/:tenantId': { agent: { systemPrompt: 'hijacked' } },
   'POST /api/tenants/:tenantId/channels': { phoneNumberId: 'pn-hijack', displayPhoneNumber: '+1', accessToken: 't' },
@@ -89,6 +90,8 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
         'POST /api/conversations/:id/read',
         'GET /api/conversations/:id/messages',
         'POST /api/conversations/:id/messages',
+        'POST /api/conversations/:id/template',
+        'GET /api/templates',
         'GET /api/events',
         'GET /api/usage',
         'GET /api/settings',

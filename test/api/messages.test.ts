@@ -14,7 +14,7 @@ describe('GET /api/conversations/:id/messages', () => {
   });
 
   it("oldest first, each with its status, and the customer's with their disposition", async () => {
-    const t = await tenantWithConversation(h.gw, { text: 'hello' });
+    const t = await tenantWithConversation(h.gw, { text: 'when are you open?' });
     const r = await eventually(async () => {
       const res = await api(h.gw, 'GET', `/api/conversations/${t.conversationId}/messages`, undefined, t.key);
       // The simulator posts sent, delivered and read back through the signed webhook.
@@ -29,13 +29,14 @@ describe('GET /api/conversations/:id/messages', () => {
       author: 'customer',
       wamid: t.wamid,
       type: 'text',
-      text: 'hello',
+      text: 'when are you open?',
       media: null,
       status: 'received',
       disposition: 'answered',
       turnId: expect.any(String),
       error: null,
       toolCalls: [],
+      pricingCategory: null,
       createdAt: expect.stringMatching(/Z$/),
     });
     expect(reply).toMatchObject({ direction: 'outbound', author: 'agent', type: 'text', status: 'read', disposition: null, turnId: inbound.turnId, error: null, toolCalls: [] });

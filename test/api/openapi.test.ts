@@ -89,7 +89,11 @@ describe('GET /api/openapi.json', () => {
     expect(Object.keys(item.properties)).toEqual(expect.arrayContaining(['id', 'channelId', 'contact', 'paused', 'pausedUntil', 'lastMessage', 'unread']));
     expect(list.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['cursor', 'limit', 'paused', 'unanswered', 'disposition']));
     const send = doc.paths['/api/conversations/{id}/messages'].post;
-    expect(deref(doc, send.requestBody.content['application/json'].schema).required).toEqual(['text']);
+    const sendBody = deref(doc, send.requestBody.content['application/json'].schema);
+    expect(Object.keys(sendBody.properties)).toEqual(['text', 'buttons', 'list', 'media', 'reaction', 'replyTo']);
+    const template = doc.paths['/api/conversations/{id}/template'].post;
+    expect(deref(doc, template.requestBody.content['application/json'].schema).required).toEqual(['name', 'language']);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/templates', '/api/templates/sync']));
     expect(send.responses['409'].description).toMatch(/outside_customer_service_window/);
     const message = deref(doc, deref(doc, send.responses['201'].content['application/json'].schema).properties.messages.items);
     expect(Object.keys(message.properties)).toEqual(
@@ -104,7 +108,7 @@ describe('GET /api/openapi.json', () => {
     const ids = ops.map((op) => op.operationId);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) {
-      expect(id).toMatch(/^(list|get|create|update|delete|pause|resume|mark|send|sign|stream|revoke|verify|receive|disable|enable|erase|remove)[A-Z][a-zA-Z]*$/);
+      expect(id).toMatch(/^(list|get|create|update|delete|pause|resume|mark|send|sign|stream|revoke|verify|receive|disable|enable|erase|remove|sync)[A-Z][a-zA-Z]*$/);
       // Never the path spelled out, as generators do when no id is given.
       expect(id).not.toMatch(/Api(Conversations|Tenants|Session)|Id[A-Z]|^(get|post|patch|delete)Api[A-Z]/);
     }

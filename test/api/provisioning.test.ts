@@ -55,7 +55,7 @@ describe('admin provisioning API: tenants, channels, keys', () => {
       messagesPerSecond: 250,
     });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ id: expect.stringMatching(/^\d+$/), tenantId: t.body.id, phoneNumberId: '106540352242922', displayPhoneNumber: '+1 555 0199', messagesPerSecond: 250 });
+    expect(res.body).toEqual({ id: expect.stringMatching(/^\d+$/), tenantId: t.body.id, phoneNumberId: '106540352242922', displayPhoneNumber: '+1 555 0199', messagesPerSecond: 250, wabaId: null });
     const c = await sqlClient(gw.dbUrl);
     try {
       const [row] = (await c.query('SELECT access_token_enc, app_secret_enc FROM channels WHERE id = $1', [res.body.id])).rows;

@@ -71,6 +71,30 @@ describe('the sandbox phone page and its API', () => {
     }
   });
 
+  it('the phone shows the buttons the agent offers, and a tap goes back as the interactive reply the agent answers', async () => {
+    const events = await openEventStream(`${h.gw.url}/sandbox/api/events`, {});
+    try {
+      await events.next((e) => e.event === 'ready');
+      await post(h, '15550002009', { text: 'hi' });
+      const offer = await events.next((e) => e.event === 'reply' && e.data.waId === '15550002009' && e.data.type === 'interactive');
+      expect(offer.data.options.map((o: any) => o.id)).toEqual(['hours', 'prices', 'human']);
+      const chat = await eventually(async () => {
+        const c = await (await fetch(`${h.gw.url}/sandbox/api/chats/15550002009`)).json();
+        return c.messages.find((m: any) => m.wamid === offer.data.wamid) ?? null;
+      });
+      expect(chat).toMatchObject({ type: 'interactive', listButton: null, options: [{ id: 'hours', title: 'Opening hours' }, { id: 'prices', title: 'Prices' }, { id: 'human', title: 'Talk to a person' }] });
+      expect(chat.text).toContain('"You are Ava."');
+
+      const tapped = await post(h, '15550002009', { type: 'choice', choice: { kind: 'button_reply', id: 'prices', title: 'Prices', context: offer.data.wamid } });
+      expect(tapped.status).toBe(201);
+      const answer = await events.next((e) => e.event === 'reply' && e.data.waId === '15550002009' && e.data.type === 'text');
+      expect(answer.data.text).toContain('Prices depend on what you need');
+      expect((await post(h, '15550002009', { type: 'choice' })).status).toBe(400);
+    } finally {
+      events.close();
+    }
+  });
+
   it('photos and documents carry caption and file name', async () => {
     const img = await post(h, '15550002002', { type: 'image', caption: 'my bike' });
     const doc = await post(h, '15550002002', { type: 'document', filename: 'receipt.pdf' });

@@ -152,6 +152,31 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     await phone.screenshot({ path: path.join(OUT, 'sandbox.png') });
   });
 
+  it("the bot offers buttons on the phone and a tap gets its answer; the dashboard shows the window and sends a template", async () => {
+    await phone.click('button.customer:has-text("Bob")');
+    await write('hi');
+    const hours = phone.locator('.bubble.them button.choice', { hasText: 'Opening hours' }).last();
+    await hours.waitFor({ timeout: WAIT });
+    await hours.click();
+    await expect.poll(theirBubbles, { timeout: WAIT }).toContainEqual(expect.stringContaining('We are open Monday to Friday'));
+
+    await dash.click('nav a:has-text("Conversations")');
+    await dash.locator('a.conversation', { hasText: 'Bob' }).first().click();
+    await expect.poll(() => dash.locator('.window-state').textContent(), { timeout: WAIT }).toMatch(/^Window open until /);
+    // The agent's buttons read as text, with their ids.
+    await expect.poll(() => dash.locator('.msg.out.agent .text').allTextContents(), { timeout: WAIT }).toContainEqual(expect.stringContaining('[buttons: Opening hours (hours) | Prices (prices) | Talk to a person (human)]'));
+    await dash.click('.template-sender summary');
+    await dash.selectOption('#tpl-choice', 'order_ready|en_US');
+    await dash.fill('#tpl-var-1', 'Bob');
+    await dash.fill('#tpl-var-2', 'Cargo 2');
+    await dash.click('.template-sender button[type=submit]');
+    await expect.poll(theirBubbles, { timeout: WAIT }).toContainEqual(expect.stringContaining('Hi Bob, your bike Cargo 2 is ready for pickup.'));
+    // Its quick replies show on the phone; the tap goes to the agent, which reads it as the topic.
+    const quick = phone.locator('.bubble.them', { hasText: 'Cargo 2' }).locator('button.choice', { hasText: 'Opening hours' });
+    await quick.click();
+    await expect.poll(async () => (await theirBubbles()).filter((t) => t.includes('We are open Monday to Friday')).length, { timeout: WAIT }).toBe(2);
+  });
+
   it('customer content is shown as text: a name, text, caption and file name full of HTML run nothing', async () => {
     const evil = {
       name: '<img src=x onerror=alert(1)>',

@@ -178,7 +178,7 @@ describe('requests like Meta would', () => {
     expect(plain.status).toBe(200);
     expect(plain.json.messages[0].id).toMatch(/^wamid\./);
     expect(plain.json.contacts[0]).toEqual({ input: '1555', wa_id: '1555' });
-    const other = await postRaw(sim, '/v25.0/123/media', body);
+    const other = await postRaw(sim, '/v25.0/123/calls', body);
     expect(other.status).toBe(404);
     expect(other.json.error.code).toBe(100);
   });
@@ -277,7 +277,9 @@ describe('scripting and recording', () => {
     const { wamid } = await api.sendText(channel, { waId: null, userId: 'US.42' }, 'hey', { callbackData: 'wg:7' });
     off();
     await api.sendText(channel, customer, 'unheard', { callbackData: 'wg:8' });
-    expect(sends).toEqual([{ phoneNumberId: channel.phoneNumberId, to: null, recipient: 'US.42', body: 'hey', wamid, callbackData: 'wg:7' }]);
+    expect(sends).toEqual([
+      { phoneNumberId: channel.phoneNumberId, to: null, recipient: 'US.42', body: 'hey', wamid, callbackData: 'wg:7', type: 'text', contextWamid: null, template: null, message: { text: 'hey', options: null, listButton: null, media: null } },
+    ]);
     const read = sim.once('read', (e) => e.messageId === 'wamid.B');
     await api.markRead(channel, 'wamid.A', false);
     await api.markRead(channel, 'wamid.B', false);

@@ -15,6 +15,18 @@ export interface ApiKeyInfo {
 }
 
 /** A page of a list. */
+/** A synced message template (GET /api/templates). */
+export interface Template {
+  id: string;
+  channelId: string;
+  name: string;
+  language: string;
+  category: string | null;
+  status: string;
+  parameterFormat: string;
+  components: { type: string; format?: string; text?: string }[];
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -165,6 +177,10 @@ export const api = {
   resume: (id: string) => call<Conversation>('POST', `/api/conversations/${encodeURIComponent(id)}/resume`),
   markRead: (id: string) => call<void>('POST', `/api/conversations/${encodeURIComponent(id)}/read`),
   send: (id: string, text: string) => call<{ messages: Message[]; paused: boolean }>('POST', `/api/conversations/${encodeURIComponent(id)}/messages`, { text }),
+  sendRich: (id: string, body: Record<string, unknown>) => call<{ messages: Message[]; paused: boolean }>('POST', `/api/conversations/${encodeURIComponent(id)}/messages`, body),
+  templates: (channelId: string) => call<Page<Template>>('GET', `/api/templates?status=APPROVED&limit=500&channelId=${encodeURIComponent(channelId)}`),
+  syncTemplates: (channelId: string) => call<{ channels: { channelId: string; synced: number; removed: number; error: { code: string; message: string } | null }[] }>('POST', '/api/templates/sync', { channelId }),
+  sendTemplate: (id: string, body: Record<string, unknown>) => call<{ messages: Message[]; windowOpen: boolean }>('POST', `/api/conversations/${encodeURIComponent(id)}/template`, body),
   usage: () => call<Usage>('GET', '/api/usage'),
   settings: () => call<TenantSettings>('GET', '/api/settings'),
   saveSettings: (patch: Record<string, unknown>) => call<TenantSettings>('PATCH', '/api/settings', patch),

@@ -3,6 +3,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Conversation, type Message } from './api.ts';
 import { authorLabel, contactName, contactNumber, dispositionText, fullTime, mediaLabel, shortTime, statusText } from './format.ts';
 import { debounce, type Live } from './live.ts';
+import { TemplateSender, windowOpen, WindowState } from './templatePanel.ts';
 
 const PAUSE_OPTIONS: { value: string; label: string }[] = [
   { value: '', label: 'until resumed' },
@@ -10,6 +11,9 @@ const PAUSE_OPTIONS: { value: string; label: string }[] = [
   { value: '120', label: 'for 2 hours' },
   { value: '1440', label: 'for 1 day' },
 ];
+
+/** A tag for the message types that are not plain text or media (docs/templates.md). */
+const KIND_LABELS: Record<string, string> = { template: 'template', interactive: 'choices', button: 'tapped', reaction: 'reaction' };
 
 /** One conversation: its messages with statuses and dispositions, pause/resume and the reply box. */
 export function ConversationView(props: { id: string; live: Live; autoPauseOnReply: boolean | null }) {
@@ -81,7 +85,7 @@ export function ConversationView(props: { id: string; live: Live; autoPauseOnRep
       'header',
       { class: 'detail-head' },
       h('a', { class: 'back', href: '#/', 'aria-label': 'Back to the conversations' }, '←'),
-      h('div', { class: 'who' }, h('h2', { id: 'conv-title' }, contactName(conv)), h('span', { class: 'muted' }, contactNumber(conv))),
+      h('div', { class: 'who' }, h('h2', { id: 'conv-title' }, contactName(conv)), h('span', { class: 'muted' }, contactNumber(conv)), h(WindowState, { conv })),
       h(PauseControl, { conv, onChange: setConv }),
     ),
     error ? h('p', { class: 'error', role: 'alert' }, error) : null,
@@ -103,6 +107,13 @@ export function ConversationView(props: { id: string; live: Live; autoPauseOnRep
       olderCursor ? h('li', { class: 'older' }, h('button', { type: 'button', onClick: () => void older() }, 'Older messages')) : null,
       messages.map((m) => h(MessageItem, { key: m.id, m })),
     ),
+    h(TemplateSender, {
+      conv,
+      onSent: () => {
+        stickToBottom.current = true;
+        void load();
+      },
+    }),
     h(ReplyBox, {
       conv,
       autoPauseOnReply: props.autoPauseOnReply,
@@ -125,7 +136,13 @@ function MessageItem(props: { m: Message }) {
     h(
       'div',
       { class: 'bubble' },
-      h('div', { class: 'meta' }, h('span', { class: 'author' }, authorLabel(m)), h('time', { dateTime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt))),
+      h(
+        'div',
+        { class: 'meta' },
+        h('span', { class: 'author' }, authorLabel(m)),
+        KIND_LABELS[m.type] ? h('span', { class: 'kind' }, inbound && m.type === 'interactive' ? 'tapped' : KIND_LABELS[m.type]) : null,
+        h('time', { dateTime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt)),
+      ),
       media ? h('div', { class: 'media' }, media) : null,
       m.text ? h('p', { class: 'text' }, m.text) : media ? null : h('p', { class: 'text muted' }, `[${m.type}]`),
     ),
@@ -233,7 +250,7 @@ function ReplyBox(props: { conv: Conversation; autoPauseOnReply: boolean | null;
       setText((cur) => cur || sent);
       setError(
         err instanceof ApiError && err.code === 'outside_customer_service_window'
-          ? "The customer's last message is more than 24 hours old: WhatsApp only allows template messages now. Wait for the customer to write again."
+          ? "The customer's last message is more than 24 hours old: WhatsApp only allows template messages now. Send a template above, or wait for the customer to write again."
           : err instanceof Error
             ? err.message
             : String(err),
@@ -243,7 +260,9 @@ function ReplyBox(props: { conv: Conversation; autoPauseOnReply: boolean | null;
     }
   };
 
-  const hint = props.conv.paused
+  const hint = !windowOpen(props.conv)
+    ? 'The 24-hour window is closed: WhatsApp only takes templates now.'
+    : props.conv.paused
     ? 'The bot is paused: only people answer here.'
     : props.autoPauseOnReply
       ? 'Sending pauses the bot for this conversation.'

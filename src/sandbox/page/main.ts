@@ -16,6 +16,22 @@ interface ChatMessage {
   /** Mine: delivered (stored by the gateway) or read (the business marked it read). Theirs: sent, delivered, read. */
   status: string;
   createdAt: string;
+  /** Theirs: the reply buttons, list rows or template quick replies the customer can tap. */
+  options?: Option[] | null;
+  /** A list's button text (the rows open under it). */
+  listButton?: string | null;
+}
+
+interface Option {
+  id: string;
+  title: string;
+  description?: string;
+}
+
+/** What a tap sends back: a reply button, a list row, or a template's quick-reply button. */
+function tapKind(m: ChatMessage): 'button_reply' | 'list_reply' | 'button' {
+  if (m.type === 'template') return 'button';
+  return m.listButton ? 'list_reply' : 'button_reply';
 }
 
 interface State {
@@ -173,13 +189,17 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
     };
     source.addEventListener('ready', () => void load().catch(() => {}));
     source.addEventListener('reply', (ev) => {
-      const r = JSON.parse((ev as MessageEvent<string>).data) as { waId: string; wamid: string; text: string };
+      const r = JSON.parse((ev as MessageEvent<string>).data) as { waId: string; wamid: string; type: string; text: string; options: Option[] | null; listButton: string | null };
       if (r.waId !== customer.waId) return;
       stopTyping();
+      const type = r.type === 'interactive' || r.type === 'template' || r.type === 'reaction' ? r.type : r.type === 'image' || r.type === 'document' ? r.type : 'text';
       setMessages((prev) =>
         prev.some((m) => m.wamid === r.wamid)
           ? prev
-          : [...prev, { id: r.wamid, wamid: r.wamid, fromMe: false, type: 'text', text: r.text, filename: null, status: 'delivered', createdAt: new Date().toISOString() }],
+          : [
+              ...prev,
+              { id: r.wamid, wamid: r.wamid, fromMe: false, type, text: r.text, filename: null, status: 'delivered', createdAt: new Date().toISOString(), options: r.options, listButton: r.listButton },
+            ],
       );
     });
     source.addEventListener('read', (ev) => {
@@ -202,6 +222,20 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
     const el = chatRef.current;
     if (el) el.scrollTop = el.scrollHeight;
   }, [messages, typing]);
+
+  /** The customer taps a button or a list row of message `m`: it goes to the gateway as Meta sends taps. */
+  const tap = async (m: ChatMessage, o: Option) => {
+    if (!m.wamid) return;
+    setError(null);
+    try {
+      const body = { type: 'choice', name: customer.name ?? undefined, choice: { kind: tapKind(m), id: o.id, title: o.title, context: m.wamid } };
+      const { wamid } = await json<{ wamid: string }>('POST', `/sandbox/api/chats/${customer.waId}/messages`, body);
+      mine.current.add(wamid);
+      setMessages((prev) => [...prev, { id: wamid, wamid, fromMe: true, type: 'choice', text: o.title, filename: null, status: 'delivered', createdAt: new Date().toISOString() }]);
+    } catch (err) {
+      setError(String(err instanceof Error ? err.message : err));
+    }
+  };
 
   const send = async (ev: Event) => {
     ev.preventDefault();
@@ -264,8 +298,9 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
         h(
           'li',
           { key: m.id, class: 'bubble ' + (m.fromMe ? 'me' : 'them'), 'data-wamid': m.wamid ?? undefined },
-          m.type !== 'text' ? h('span', { class: 'attachment' }, m.type === 'image' ? '📷 Photo' : `📄 ${m.filename ?? 'Document'}`) : null,
+          m.type === 'image' || m.type === 'document' ? h('span', { class: 'attachment' }, m.type === 'image' ? '📷 Photo' : `📄 ${m.filename ?? 'Document'}`) : null,
           m.text ? h('span', { class: 'btext' }, m.text) : null,
+          m.options?.length ? h(Choices, { message: m, onTap: (o: Option) => void tap(m, o) }) : null,
           h(
             'span',
             { class: 'bmeta' },
@@ -303,6 +338,27 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
       }),
       h('button', { type: 'submit', class: 'send', disabled: sending, 'aria-label': 'Send' }, '➤'),
     ),
+  );
+}
+
+/** The buttons of a message, or its list behind the list button: tapping one answers with it. */
+function Choices(props: { message: ChatMessage; onTap: (o: Option) => void }) {
+  const { message, onTap } = props;
+  const [open, setOpen] = useState(false);
+  const options = message.options ?? [];
+  const button = (o: Option) =>
+    h(
+      'button',
+      { type: 'button', class: 'choice', key: o.id, onClick: () => onTap(o) },
+      h('span', { class: 'ctitle' }, o.title),
+      o.description ? h('span', { class: 'cdesc' }, o.description) : null,
+    );
+  if (!message.listButton) return h('div', { class: 'choices', role: 'group', 'aria-label': 'Reply buttons' }, options.map(button));
+  return h(
+    'div',
+    { class: 'choices list' },
+    h('button', { type: 'button', class: 'choice list-open', 'aria-expanded': open ? 'true' : 'false', onClick: () => setOpen(!open) }, '☰ ', message.listButton),
+    open ? h('div', { role: 'group', 'aria-label': message.listButton }, options.map(button)) : null,
   );
 }
 
