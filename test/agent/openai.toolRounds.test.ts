@@ -63,7 +63,7 @@ describe('openai provider: tool rounds', () => {
     for (const [tools, rounds] of [[null, 3], [session('a'), 0]] as const) {
       model.reset();
       await run(tools, rounds);
-      expect(model.requests[0].body.tools.map((t: any) => t.function.name)).toEqual(['handoff_to_human']);
+      expect(model.requests[0].body.tools.map((t: any) => t.function.name)).toEqual(['handoff_to_human', 'reply_with_buttons', 'reply_with_list', 'reply_with_media']);
     }
   });
 

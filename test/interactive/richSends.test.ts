@@ -129,8 +129,11 @@ describe('rich messages: media, reactions, quoted replies', () => {
     model.script(
       { kind: 'tool', name: 'x', args: {}, http: { reply: 'Here is our menu', media: { type: 'document', url: `${files.url}/menu.pdf`, filename: 'menu.pdf' }, quote: true } },
     );
+    // Listening before the customer writes: the answer can go out before conversation() returns.
+    const sent = h.cloud.once('send', (e) => e.type === 'document' && e.body.endsWith('Here is our menu'));
     const c = await conversation({ provider: 'http', url: model.httpAgentUrl });
-    const doc = await h.cloud.once('send', (e) => e.to === c.customer && e.type === 'document');
+    const doc = await sent;
+    expect(doc.to).toBe(c.customer);
     expect(doc.body).toBe('[document menu.pdf] Here is our menu');
     expect(doc.contextWamid).toBe(c.inboundWamid);
     expect(h.cloud.upload(doc.message.media!.id!)?.bytes).toEqual(PDF);
