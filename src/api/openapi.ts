@@ -7,6 +7,7 @@ import { channelRouteSpecs } from './channels.routes.ts';
 import { eraseContactRoute } from './contacts.routes.ts';
 import { docsAssetRoute, docsPageRoute } from './docs.routes.ts';
 import { eventsRoute } from './events.routes.ts';
+import { eventSubscriptionRouteSpecs } from './eventSubscriptions.routes.ts';
 import { externalRoutes } from './externalRoutes.ts';
 import { listMessagesRoute, sendMessageRoute } from './messages.routes.ts';
 import { performanceRoute } from './performance.routes.ts';
@@ -54,6 +55,7 @@ export const allRoutes: RouteSpec[] = [
   ...channelRouteSpecs,
   eraseContactRoute,
   auditRoute,
+  ...eventSubscriptionRouteSpecs,
   ...externalRoutes,
 ];
 

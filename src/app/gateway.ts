@@ -15,6 +15,8 @@ import { Takeover } from '../conversation/takeover.ts';
 import { TurnRunner } from '../conversation/turn.ts';
 import { WorkListener } from '../conversation/workListener.ts';
 import { ingestLaneSize, type Db } from '../db/db.ts';
+import { DEFAULT_EVENT_DELIVERY, EventDelivery } from '../events/eventDelivery.ts';
+import { EventSubscriptions } from '../events/subscriptions.ts';
 import { ProcessLock } from '../db/processLock.ts';
 import { IngestQueue } from '../ingest/queue.ts';
 import { UnroutableReporter } from '../ingest/unroutable.ts';
@@ -139,6 +141,11 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   stops.add('metrics', async () => metrics.stop());
   const hub = new EventHub(bus);
   stops.add('event hub', async () => hub.close());
+  // Event webhooks: the triggers write the events with what they describe; this worker posts them, beside the message path.
+  const eventSubscriptions = new EventSubscriptions(db, config.secretKey, egress);
+  const eventDelivery = new EventDelivery(db, bus, log, secretKeys, egress, { ...DEFAULT_EVENT_DELIVERY, ...timings.events });
+  eventDelivery.start();
+  stops.add('event delivery', () => eventDelivery.stop());
   // Closed after the runner has drained (stops run in reverse order): webhooks answer 503 meanwhile.
   let http: FastifyInstance | null = null;
   stops.add('http server', async () => http?.close());
@@ -205,7 +212,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
   const server = await buildServer({
     config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, audit, tenantLifecycle, channelAdmin, onRemoval,
-    ingest, takeover, hub, metrics, simulator,
+    ingest, takeover, hub, metrics, simulator, eventSubscriptions, wakeEventDelivery: () => eventDelivery.wake(),
   });
   http = server;
   let url = '';

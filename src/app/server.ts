@@ -12,6 +12,7 @@ import type { Config } from '../config/config.ts';
 import type { Takeover } from '../conversation/takeover.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
 import { isOutOfResources, isUnavailable, type Db } from '../db/db.ts';
+import type { EventSubscriptions } from '../events/subscriptions.ts';
 import type { IngestQueue } from '../ingest/queue.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { metricsRoutes } from '../metrics/routes.ts';
@@ -61,6 +62,9 @@ export interface ServerDeps {
   metrics: Metrics;
   /** The Cloud API simulator whose phone page /sandbox serves; null outside the sandbox. */
   simulator: CloudApiSimulator | null;
+  /** Event webhooks: the subscriptions, and the delivery worker's wake-up. */
+  eventSubscriptions: EventSubscriptions;
+  wakeEventDelivery: () => void;
 }
 
 /**
@@ -139,7 +143,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     refuseMalformedText(checked);
     await checked.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth, audit: deps.audit }));
     await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
-    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance(), eventSubscriptions: deps.eventSubscriptions, wakeEventDelivery: deps.wakeEventDelivery }));
     await checked.register(async (scope) => dashboardRoutes(scope));
     const simulator = deps.simulator;
     if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));

@@ -31,7 +31,10 @@ export type AuditAction =
   | 'channel.token_rotated'
   | 'channel.updated'
   | 'channel.removed'
-  | 'contact.erased';
+  | 'contact.erased'
+  | 'event_subscription.created'
+  | 'event_subscription.updated'
+  | 'event_subscription.deleted';
 
 /** One action. `detail` is small and never holds a secret, a message text or a customer's number or name. */
 export interface AuditEntry {

@@ -1,0 +1,237 @@
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { Db } from '../db/db.ts';
+import { Batcher } from '../shared/batcher.ts';
+import type { Bus } from '../shared/bus.ts';
+import { createEgressDispatcher } from '../shared/egressDispatcher.ts';
+import type { EgressPolicy } from '../shared/egress.ts';
+import { decrypt, type SecretKeys } from '../shared/secrets.ts';
+import { DELIVERY_CLAIM, DELIVERY_SETTLE } from './events.sql.ts';
+import { postEvent, type PostResult } from './postEvent.ts';
+
+/** Timings and bounds of event delivery (tests shorten them). */
+export interface EventDeliveryOptions {
+  /** How often the queue is read when nothing wakes the worker (other processes' events). */
+  pollIntervalMs: number;
+  /** Posts in flight in this process, in all. */
+  concurrency: number;
+  /** Posts in flight to one subscription, so a slow receiver cannot take every slot. */
+  perSubscription: number;
+  /** How long a receiver has to answer. */
+  timeoutMs: number;
+  /** First retry after this; each next one twice as late, up to retryMaxMs (±20 % jitter). */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** A delivery is retried this long after its event, then failed. */
+  retryForMs: number;
+  /** A subscription whose every attempt failed this long, pauseAfterFailures times in a row at least, is paused. */
+  pauseAfterMs: number;
+  pauseAfterFailures: number;
+  /** Attempts kept in a delivery's log. */
+  logSize: number;
+}
+
+export const DEFAULT_EVENT_DELIVERY: EventDeliveryOptions = {
+  pollIntervalMs: 1_000,
+  concurrency: 16,
+  perSubscription: 8,
+  timeoutMs: 10_000,
+  retryBaseMs: 10_000,
+  retryMaxMs: 3_600_000,
+  retryForMs: 24 * 3_600_000,
+  pauseAfterMs: 24 * 3_600_000,
+  pauseAfterFailures: 10,
+  logSize: 30,
+};
+
+/** A claimed delivery (DELIVERY_CLAIM's row). */
+interface Claimed {
+  id: string;
+  attempts: number;
+  subscriptionId: string;
+  url: string;
+  secretEnc: string;
+  eventId: string;
+  type: string;
+  time: Date;
+  tenantId: string;
+  conversationId: string | null;
+  messageId: string | null;
+  data: unknown;
+}
+
+interface Settlement {
+  id: string;
+  ok: boolean;
+  status: number | null;
+  ms: number;
+  error: string | null;
+  retryInMs: number;
+}
+
+/** The body a receiver gets (docs/events.md). */
+export function eventBody(c: Pick<Claimed, 'eventId' | 'type' | 'time' | 'tenantId' | 'conversationId' | 'messageId' | 'data'>): string {
+  return JSON.stringify({
+    id: c.eventId,
+    type: c.type,
+    time: new Date(c.time).toISOString(),
+    tenantId: c.tenantId,
+    conversationId: c.conversationId,
+    messageId: c.messageId,
+    data: c.data,
+  });
+}
+
+/** The wait before retry `attempts + 1`: exponential from the base, capped, with jitter. */
+export function retryDelayMs(attempts: number, opts: Pick<EventDeliveryOptions, 'retryBaseMs' | 'retryMaxMs'>): number {
+  const exp = Math.min(opts.retryMaxMs, opts.retryBaseMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
+  return Math.round(exp * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * Delivers events to the subscriptions' receivers, beside the message path
+ * and never on it: it only reads the rows the triggers wrote, on the pool's
+ * work lane, a few statements at a time, and posts on its own dispatcher with
+ * bounded concurrency, so a receiver that is down or slow holds back nothing
+ * but its own deliveries. Claims take only the oldest pending delivery of each
+ * (subscription, conversation), so a conversation's events arrive in order;
+ * every process runs one, and SKIP LOCKED shares the work. It wakes when this
+ * process commits something (bus events), and polls for the rest.
+ */
+export class EventDelivery {
+  private readonly dispatcher: Dispatcher;
+  private readonly settler: Batcher<Settlement, void>;
+  private readonly inFlight = new Map<string, number>();
+  private total = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private claiming = false;
+  private again = false;
+  private stopped = false;
+  private readonly offs: (() => void)[] = [];
+  private readonly posts = new Set<Promise<void>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    private readonly secretKeys: SecretKeys,
+    egress: EgressPolicy,
+    private readonly opts: EventDeliveryOptions = DEFAULT_EVENT_DELIVERY,
+  ) {
+    this.dispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 30_000, connections: opts.perSubscription });
+    // One settle statement at a time; results that come meanwhile go together in the next.
+    this.settler = new Batcher((items) => this.settle(items), 1, 500);
+  }
+
+  start(): void {
+    // What this process commits may have written events: look soon (coalesced), not at the next poll.
+    for (const name of ['message.in', 'message.status', 'message.disposition', 'conversation.paused'] as const) {
+      this.offs.push(this.bus.on(name, () => this.wakeSoon()));
+    }
+    this.schedule(0);
+  }
+
+  /** Reads the queue now (a subscription resumed, a redelivery asked for). */
+  wake(): void {
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const off of this.offs) off();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    // Posts in flight get their timeout at most; a delivery cut short is claimed again after its hiding time.
+    await Promise.allSettled([...this.posts]);
+    await this.dispatcher.close().catch(() => {});
+  }
+
+  private wakeSoon(): void {
+    if (this.timer && this.timerDue - Date.now() <= 20) return;
+    this.schedule(20);
+  }
+
+  private timerDue = 0;
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = Date.now() + ms;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.claim();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async claim(): Promise<void> {
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    this.claiming = true;
+    let full = false;
+    try {
+      const free = this.opts.concurrency - this.total;
+      if (free > 0 && !this.stopped) {
+        const busy = [...this.inFlight].filter(([, n]) => n >= this.opts.perSubscription).map(([id]) => id);
+        const hideSeconds = Math.ceil(this.opts.timeoutMs / 1000) + 30;
+        const rows = await this.db.query<Claimed>(DELIVERY_CLAIM, [free, busy, hideSeconds]);
+        full = rows.length === free;
+        for (const row of rows) this.post(row);
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'reading the event delivery queue failed; trying again later');
+    } finally {
+      this.claiming = false;
+      if (this.again || full) {
+        this.again = false;
+        this.schedule(full ? 20 : 0);
+      } else if (!this.timer) {
+        this.schedule(this.opts.pollIntervalMs);
+      }
+    }
+  }
+
+  private post(row: Claimed): void {
+    this.total++;
+    this.inFlight.set(row.subscriptionId, (this.inFlight.get(row.subscriptionId) ?? 0) + 1);
+    const p = (async () => {
+      let result: PostResult;
+      try {
+        const secret = decrypt(this.secretKeys, row.secretEnc);
+        result = await postEvent(this.dispatcher, row.url, secret, eventBody(row), this.opts.timeoutMs);
+      } catch (err) {
+        result = { ok: false, status: null, ms: 0, error: err instanceof Error ? err.message : String(err) };
+      }
+      try {
+        await this.settler.submit({ id: row.id, ...result, retryInMs: retryDelayMs(row.attempts, this.opts) });
+      } catch (err) {
+        // The claim hides it for a while only: it is attempted again then.
+        this.log.warn({ err, deliveryId: row.id }, 'recording an event delivery failed; it is attempted again later');
+      }
+    })().finally(() => {
+      this.total--;
+      const n = (this.inFlight.get(row.subscriptionId) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(row.subscriptionId, n);
+      else this.inFlight.delete(row.subscriptionId);
+      this.posts.delete(p);
+      // A delivered head lets the next event of its conversation go: look again now.
+      this.wakeSoon();
+    });
+    this.posts.add(p);
+  }
+
+  private async settle(items: Settlement[]): Promise<PromiseSettledResult<void>[]> {
+    const o = this.opts;
+    const paused = await this.db.query<{ id: string; tenantId: string; pauseReason: string }>(DELIVERY_SETTLE, [
+      JSON.stringify(items),
+      o.retryForMs / 1000,
+      o.pauseAfterMs / 1000,
+      o.pauseAfterFailures,
+      o.logSize,
+    ]);
+    for (const s of paused) this.log.warn({ subscriptionId: s.id, tenantId: s.tenantId, reason: s.pauseReason }, 'event subscription paused: its endpoint keeps failing');
+    return items.map(() => ({ status: 'fulfilled', value: undefined }));
+  }
+}
