@@ -15,7 +15,7 @@ export const SUBSCRIPTION_CREATE = sql(
 /** $1 tenant (null: every tenant, the admin key). */
 export const SUBSCRIPTION_LIST = sql(
   'event_subscription_list',
-  `SELECT ${SUBSCRIPTION_COLUMNS} FROM event_subscriptions WHERE ($1::bigint IS NULL OR tenant_id = $1::bigint) ORDER BY id`,
+  `SELECT ${SUBSCRIPTION_COLUMNS} FROM event_subscriptions WHERE ($1::bigint IS NULL OR tenant_id = $1::bigint) ORDER BY event_subscriptions.id`,
 );
 
 /** $1 subscription, $2 tenant (null: any). */

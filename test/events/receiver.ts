@@ -19,7 +19,8 @@ export interface Received {
  * A webhook receiver on loopback, as a tenant would write one: it checks
  * X-Wagate-Signature (HMAC-SHA256 of "<timestamp>.<raw body>") against its
  * secret before it believes a byte, and records what it accepted. `status`
- * is what it answers (503: down); `delayMs` makes it slow.
+ * is what it answers (503: down); `delayMs` makes it slow; `close` and `up`
+ * take it off the network and back.
  */
 export async function startReceiver(secret: string) {
   const received: Received[] = [];
@@ -51,9 +52,15 @@ export async function startReceiver(secret: string) {
     host: `127.0.0.1:${port}`,
     received,
     state,
+    /** Stops listening: connections are refused until `up`. */
     close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
       server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+    /** Listens again on the same port. */
+    up: () => new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
     }),
   };
 }
