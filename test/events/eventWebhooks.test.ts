@@ -144,4 +144,51 @@ describe('event webhooks: the message path emits signed events', () => {
     expect((await api(h.gw, 'DELETE', `/api/event-subscriptions/${ok.body.id}`, undefined, p.key)).status).toBe(200);
     expect((await api(h.gw, 'GET', `/api/event-subscriptions/${ok.body.id}`, undefined, p.key)).status).toBe(404);
   });
+
+  it('a removed channel, a deleted tenant and old events take their event rows with them', async () => {
+    const count = async (tenantId: string) => {
+      const c = await sqlClient(h.gw.dbUrl);
+      try {
+        const r = await c.query(
+          `SELECT (SELECT count(*)::int FROM events WHERE tenant_id = $1) AS events, (SELECT count(*)::int FROM event_deliveries WHERE tenant_id = $1) AS deliveries,
+                  (SELECT count(*)::int FROM event_subscriptions WHERE tenant_id = $1) AS subscriptions`,
+          [tenantId],
+        );
+        return r.rows[0];
+      } finally {
+        await c.end();
+      }
+    };
+    const p = await provisionTenant(h.gw, { agent: { provider: 'openai' } });
+    expect((await api(h.gw, 'POST', '/api/event-subscriptions', { url: rx.url, secret: SECRET, events: ['message.received'] }, p.key)).status).toBe(201);
+    await postWebhook(h.gw.url, textNotification(p.phoneNumberId, '15550003201', 'on the first number').body);
+    await eventually(() => rx.received.some((e) => e.tenantId === p.tenant.id), 15_000, 'the event');
+    expect(await count(p.tenant.id)).toEqual({ events: 1, deliveries: 1, subscriptions: 1 });
+
+    // Old events whose deliveries are settled are pruned; a channel's removal takes its conversations' events.
+    const c = await sqlClient(h.gw.dbUrl);
+    try {
+      await c.query(`UPDATE events SET created_at = now() - interval '8 days' WHERE tenant_id = $1`, [p.tenant.id]);
+    } finally {
+      await c.end();
+    }
+    const pruned = await h.gw.housekeeping.run();
+    expect(pruned.eventsPruned).toBeGreaterThanOrEqual(1);
+    expect(await count(p.tenant.id)).toEqual({ events: 0, deliveries: 0, subscriptions: 1 });
+    await postWebhook(h.gw.url, textNotification(p.phoneNumberId, '15550003202', 'again').body);
+    await eventually(async () => (await count(p.tenant.id)).events === 1, 15_000, 'a new event');
+    expect((await api(h.gw, 'DELETE', `/api/channels/${p.channel.id}`)).status).toBe(202);
+    await eventually(async () => {
+      await h.gw.housekeeping.run();
+      return (await count(p.tenant.id)).events === 0;
+    }, 15_000, 'the channel removed');
+
+    // Deleting the tenant removes its subscriptions too.
+    expect((await api(h.gw, 'DELETE', `/api/tenants/${p.tenant.id}`)).status).toBeLessThan(300);
+    await eventually(async () => {
+      await h.gw.housekeeping.run();
+      return (await count(p.tenant.id)).subscriptions === 0;
+    }, 15_000, 'the tenant deleted');
+    expect(await count(p.tenant.id)).toEqual({ events: 0, deliveries: 0, subscriptions: 0 });
+  });
 });
