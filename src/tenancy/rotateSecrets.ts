@@ -5,6 +5,8 @@ import {
   ROTATE_CANARY_WRITE,
   ROTATE_CHANNELS_BATCH,
   ROTATE_CHANNELS_WRITE,
+  ROTATE_EVENT_SUBSCRIPTIONS_BATCH,
+  ROTATE_EVENT_SUBSCRIPTIONS_WRITE,
   ROTATE_TENANTS_BATCH,
   ROTATE_TENANTS_WRITE,
 } from './rotateSecrets.sql.ts';
@@ -28,7 +30,8 @@ interface ChannelRow {
 
 /**
  * Re-encrypts every stored secret with `newKey`: channel access tokens, app
- * secrets and verify tokens, tenants' agent secrets, and the canary last.
+ * secrets and verify tokens, tenants' agent secrets, event subscriptions'
+ * secrets, and the canary last.
  * Rows are locked and rewritten in batches of `batchSize`, each batch in its
  * own transaction, so gateways keep running: one that knows both keys
  * (WAGATE_SECRET_KEY_PREVIOUS) reads every row at every moment. Secrets
@@ -72,6 +75,10 @@ export async function rotateSecrets(db: Db, oldKeys: readonly Buffer[], newKey: 
       agent_secrets: Object.fromEntries(Object.entries(r.agent_secrets).map(([k, v]) => [k, rewrap(v, `tenant ${r.id}'s agent ${k}`)])),
     }));
     await tx.query(ROTATE_TENANTS_WRITE, [JSON.stringify(out)]);
+  });
+  await inBatches(db, ROTATE_EVENT_SUBSCRIPTIONS_BATCH, batchSize, async (tx, rows: { id: string; secret_enc: string }[]) => {
+    const out = rows.map((r) => ({ id: r.id, secret_enc: rewrap(r.secret_enc, `event subscription ${r.id}'s secret`) }));
+    await tx.query(ROTATE_EVENT_SUBSCRIPTIONS_WRITE, [JSON.stringify(out)]);
   });
   // Last: until here, the canary still proves the old key to gateways started meanwhile.
   await db.query(ROTATE_CANARY_WRITE, [encrypt(newKey, CANARY_TEXT)]);
