@@ -51,14 +51,17 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
     const runs: { result: RunResult; details: RunDetails }[] = [];
     const profiles: string[] = [];
     for (const modelLatencyMs of o.modelLatenciesMs) {
-      const specs: RunSpec[] = o.processes.map((processes) => ({ ...common(o), pipeline: 'wagate', modelLatencyMs, processes }));
+      const specs: RunSpec[] = o.processes.flatMap((processes) => {
+        const spec: RunSpec = { ...common(o), pipeline: 'wagate', modelLatencyMs, processes };
+        return o.events ? [spec, { ...spec, events: true }] : [spec];
+      });
       if (o.baseline) specs.push({ ...common(o), pipeline: 'baseline', modelLatencyMs, processes: 1, cpuProfileDir: null });
       for (const spec of specs) {
         const seen = o.cpuProfile && spec.pipeline === 'wagate' ? new Set(await readdir(o.cpuProfile)) : null;
         const run = await runOnce({ serverUrl, postgresPid, progress: say.line }, spec);
         say.done();
         runs.push(run);
-        io.progress.write(`done: ${spec.pipeline}${spec.processes > 1 ? ` ×${spec.processes}` : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
+        io.progress.write(`done: ${spec.pipeline}${spec.events ? ' with events' : ''}${spec.processes > 1 ? ` ×${spec.processes}` : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
         if (seen && o.cpuProfile) {
           // Node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is
           // the main thread, the others are the TypeScript loader's worker.
@@ -105,6 +108,7 @@ function common(o: ReturnType<typeof parseBenchOptions>): Omit<RunSpec, 'pipelin
     dbPoolMax: o.dbPoolMax,
     cpuProfileDir: o.cpuProfile,
     sampleEveryS: o.sampleEveryS,
+    events: false,
   };
 }
 
