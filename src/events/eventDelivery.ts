@@ -13,10 +13,12 @@ import { postEvent, type PostResult } from './postEvent.ts';
 export interface EventDeliveryOptions {
   /** How often the queue is read when nothing wakes the worker (other processes' events). */
   pollIntervalMs: number;
-  /** Posts in flight in this process, in all. */
+  /** Lines (a subscription's events of one conversation) posted at once by this process, in all. */
   concurrency: number;
-  /** Posts in flight to one subscription, so a slow receiver cannot take every slot. */
+  /** Lines of one subscription posted at once, so a slow receiver cannot take every slot. */
   perSubscription: number;
+  /** Deliveries of one line taken at once (posted one after the other). */
+  lineBatch: number;
   /** How long a receiver has to answer. */
   timeoutMs: number;
   /** First retry after this; each next one twice as late, up to retryMaxMs (±20 % jitter). */
@@ -35,6 +37,7 @@ export const DEFAULT_EVENT_DELIVERY: EventDeliveryOptions = {
   pollIntervalMs: 1_000,
   concurrency: 16,
   perSubscription: 8,
+  lineBatch: 50,
   timeoutMs: 10_000,
   retryBaseMs: 10_000,
   retryMaxMs: 3_600_000,
@@ -47,6 +50,8 @@ export const DEFAULT_EVENT_DELIVERY: EventDeliveryOptions = {
 /** A claimed delivery (DELIVERY_CLAIM's row). */
 interface Claimed {
   id: string;
+  /** The line's oldest delivery: rows with the same line are posted in id order. */
+  line: string;
   attempts: number;
   subscriptionId: string;
   url: string;
@@ -63,6 +68,7 @@ interface Claimed {
 interface Settlement {
   id: string;
   ok: boolean;
+  skipped: boolean;
   status: number | null;
   ms: number;
   error: string | null;
@@ -100,7 +106,7 @@ export function retryDelayMs(attempts: number, opts: Pick<EventDeliveryOptions, 
  */
 export class EventDelivery {
   private readonly dispatcher: Dispatcher;
-  private readonly settler: Batcher<Settlement, void>;
+  private readonly settler: Batcher<Settlement[], void>;
   private readonly inFlight = new Map<string, number>();
   private total = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -120,7 +126,7 @@ export class EventDelivery {
   ) {
     this.dispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 30_000, connections: opts.perSubscription });
     // One settle statement at a time; results that come meanwhile go together in the next.
-    this.settler = new Batcher((items) => this.settle(items), 1, 500);
+    this.settler = new Batcher((items) => this.settle(items), 1, 1_000, (line) => line.length);
   }
 
   start(): void {
@@ -175,10 +181,12 @@ export class EventDelivery {
       const free = this.opts.concurrency - this.total;
       if (free > 0 && !this.stopped) {
         const busy = [...this.inFlight].filter(([, n]) => n >= this.opts.perSubscription).map(([id]) => id);
-        const hideSeconds = Math.ceil(this.opts.timeoutMs / 1000) + 30;
-        const rows = await this.db.query<Claimed>(DELIVERY_CLAIM, [free, busy, hideSeconds]);
-        full = rows.length === free;
-        for (const row of rows) this.post(row);
+        const hideSeconds = Math.ceil((this.opts.timeoutMs * this.opts.lineBatch) / 1000) + 30;
+        const rows = await this.db.query<Claimed>(DELIVERY_CLAIM, [free, busy, hideSeconds, this.opts.lineBatch]);
+        const lines = new Map<string, Claimed[]>();
+        for (const row of rows) lines.set(row.line, [...(lines.get(row.line) ?? []), row]);
+        full = lines.size === free;
+        for (const line of lines.values()) this.postLine(line.sort((a, b) => Number(a.id) - Number(b.id)));
       }
     } catch (err) {
       this.log.warn({ err }, 'reading the event delivery queue failed; trying again later');
@@ -193,45 +201,60 @@ export class EventDelivery {
     }
   }
 
-  private post(row: Claimed): void {
+  /**
+   * Posts a line's deliveries one after the other; the first failure ends the
+   * line (those after it are released, due again now), then records them all.
+   */
+  private postLine(rows: Claimed[]): void {
+    const sub = rows[0].subscriptionId;
     this.total++;
-    this.inFlight.set(row.subscriptionId, (this.inFlight.get(row.subscriptionId) ?? 0) + 1);
+    this.inFlight.set(sub, (this.inFlight.get(sub) ?? 0) + 1);
     const p = (async () => {
-      let result: PostResult;
-      try {
-        const secret = decrypt(this.secretKeys, row.secretEnc);
-        result = await postEvent(this.dispatcher, row.url, secret, eventBody(row), this.opts.timeoutMs);
-      } catch (err) {
-        result = { ok: false, status: null, ms: 0, error: err instanceof Error ? err.message : String(err) };
+      const done: Settlement[] = [];
+      let failed = false;
+      for (const row of rows) {
+        if (failed || this.stopped) {
+          done.push({ id: row.id, ok: false, skipped: true, status: null, ms: 0, error: null, retryInMs: 0 });
+          continue;
+        }
+        let result: PostResult;
+        try {
+          const secret = decrypt(this.secretKeys, row.secretEnc);
+          result = await postEvent(this.dispatcher, row.url, secret, eventBody(row), this.opts.timeoutMs);
+        } catch (err) {
+          result = { ok: false, status: null, ms: 0, error: err instanceof Error ? err.message : String(err) };
+        }
+        failed = !result.ok;
+        done.push({ id: row.id, skipped: false, ...result, retryInMs: retryDelayMs(row.attempts + 1, this.opts) });
       }
       try {
-        await this.settler.submit({ id: row.id, ...result, retryInMs: retryDelayMs(row.attempts, this.opts) });
+        await this.settler.submit(done);
       } catch (err) {
-        // The claim hides it for a while only: it is attempted again then.
-        this.log.warn({ err, deliveryId: row.id }, 'recording an event delivery failed; it is attempted again later');
+        // The claim hides them for a while only: they are attempted again then.
+        this.log.warn({ err, deliveries: rows.length }, 'recording event deliveries failed; they are attempted again later');
       }
     })().finally(() => {
       this.total--;
-      const n = (this.inFlight.get(row.subscriptionId) ?? 1) - 1;
-      if (n > 0) this.inFlight.set(row.subscriptionId, n);
-      else this.inFlight.delete(row.subscriptionId);
+      const n = (this.inFlight.get(sub) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(sub, n);
+      else this.inFlight.delete(sub);
       this.posts.delete(p);
-      // A delivered head lets the next event of its conversation go: look again now.
+      // A recorded line lets its next events go: look again now.
       this.wakeSoon();
     });
     this.posts.add(p);
   }
 
-  private async settle(items: Settlement[]): Promise<PromiseSettledResult<void>[]> {
+  private async settle(lines: Settlement[][]): Promise<PromiseSettledResult<void>[]> {
     const o = this.opts;
     const paused = await this.db.query<{ id: string; tenantId: string; pauseReason: string }>(DELIVERY_SETTLE, [
-      JSON.stringify(items),
+      JSON.stringify(lines.flat()),
       o.retryForMs / 1000,
       o.pauseAfterMs / 1000,
       o.pauseAfterFailures,
       o.logSize,
     ]);
     for (const s of paused) this.log.warn({ subscriptionId: s.id, tenantId: s.tenantId, reason: s.pauseReason }, 'event subscription paused: its endpoint keeps failing');
-    return items.map(() => ({ status: 'fulfilled', value: undefined }));
+    return lines.map(() => ({ status: 'fulfilled', value: undefined }));
   }
 }

@@ -80,18 +80,22 @@ export const DELIVERY_REDELIVER = sql(
 );
 
 /**
- * Takes up to $1 due deliveries for this process: the oldest pending one of
- * each (subscription, conversation) line only, so a line goes out in order,
- * of active subscriptions not in $2 (those this process already posts to as
- * much as it may). Each is hidden from the others for $3 seconds (longer
- * than a post may take) and counted as an attempt; a process that dies
- * meanwhile leaves it due again then. SKIP LOCKED: processes never wait for
- * each other's claims.
+ * Takes the due lines of this process's next posts: up to $1 (subscription,
+ * conversation) lines whose oldest pending delivery is due, of active
+ * subscriptions not in $2 (those this process already posts to as much as it
+ * may), each with its first $4 pending deliveries in order. The process posts
+ * a line's deliveries one after the other, so a conversation's events go out
+ * in order, and records them together. Each row is hidden from the others
+ * for $3 seconds (longer than the posts may take): a process that dies
+ * meanwhile leaves them due again then. Only a line's oldest pending row can
+ * start a claim, and a claimed line's rows are all hidden, so no two
+ * processes post one line at once; SKIP LOCKED: they never wait for each
+ * other's claims.
  */
 export const DELIVERY_CLAIM = sql(
   'event_delivery_claim',
-  `WITH due AS (
-     SELECT d.id FROM event_deliveries d JOIN event_subscriptions s ON s.id = d.subscription_id
+  `WITH heads AS (
+     SELECT d.id, d.subscription_id, d.conversation_id FROM event_deliveries d JOIN event_subscriptions s ON s.id = d.subscription_id
      WHERE d.status = 'pending' AND d.next_at <= now() AND s.paused_at IS NULL
        AND d.subscription_id <> ALL($2::bigint[])
        AND NOT EXISTS (SELECT 1 FROM event_deliveries o
@@ -100,20 +104,28 @@ export const DELIVERY_CLAIM = sql(
      ORDER BY d.next_at, d.id
      LIMIT $1
      FOR UPDATE OF d SKIP LOCKED
+   ),
+   line AS (
+     SELECT h.id AS head, f.id
+     FROM heads h, LATERAL (
+       SELECT f.id FROM event_deliveries f
+       WHERE f.status = 'pending' AND f.subscription_id = h.subscription_id AND f.conversation_id = h.conversation_id
+       ORDER BY f.id LIMIT $4) f
    )
-   UPDATE event_deliveries d SET next_at = now() + make_interval(secs => $3), attempts = d.attempts + 1
-   FROM due, events e, event_subscriptions s
-   WHERE d.id = due.id AND e.id = d.event_id AND s.id = d.subscription_id
-   RETURNING d.id::text AS id, d.attempts, d.subscription_id::text AS "subscriptionId", s.url, s.secret_enc AS "secretEnc",
+   UPDATE event_deliveries d SET next_at = now() + make_interval(secs => $3)
+   FROM line, events e, event_subscriptions s
+   WHERE d.id = line.id AND e.id = d.event_id AND s.id = d.subscription_id
+   RETURNING d.id::text AS id, line.head::text AS line, d.attempts, d.subscription_id::text AS "subscriptionId", s.url, s.secret_enc AS "secretEnc",
              e.id::text AS "eventId", e.type, e.created_at AS "time", e.tenant_id::text AS "tenantId",
              e.conversation_id::text AS "conversationId", e.message_id::text AS "messageId", e.data`,
 );
 
 /**
  * Records the attempts of many deliveries at once. $1 a jsonb array of
- * {id, ok, status, ms, error, retryInMs}. A success is delivered; a failure
- * is retried after retryInMs, or failed once the delivery is older than $2
- * seconds (the retry window). Each attempt is appended to the delivery's log
+ * {id, ok, skipped, status, ms, error, retryInMs}. A success is delivered; a
+ * failure is retried after retryInMs, or failed once the delivery is older
+ * than $2 seconds (the retry window); a skipped one (not posted, because one
+ * before it in its line failed) is due again now, with no attempt counted. Each attempt is appended to the delivery's log
  * (the latest $5 kept). A subscription's failures are counted: one whose
  * every attempt failed for $3 seconds, $4 times in a row at least, is paused
  * with the reason (those paused now come back); a success clears the count.
@@ -121,10 +133,14 @@ export const DELIVERY_CLAIM = sql(
 export const DELIVERY_SETTLE = sql(
   'event_delivery_settle',
   `WITH r AS (
-     SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, ok boolean, status int, ms int, error text, "retryInMs" int)
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, ok boolean, skipped boolean, status int, ms int, error text, "retryInMs" int)
+   ),
+   skip AS (
+     UPDATE event_deliveries d SET next_at = now() FROM r WHERE d.id = r.id AND r.skipped AND d.status = 'pending'
    ),
    d AS (
      UPDATE event_deliveries d SET
+       attempts = d.attempts + 1,
        status = CASE WHEN r.ok THEN 'delivered'
                      WHEN d.created_at <= now() - make_interval(secs => $2) THEN 'failed'
                      ELSE 'pending' END,
@@ -134,7 +150,7 @@ export const DELIVERY_SETTLE = sql(
        last_error = r.error,
        log = (CASE WHEN jsonb_array_length(d.log) >= $5 THEN d.log - 0 ELSE d.log END)
              || jsonb_build_array(jsonb_build_object('at', now(), 'status', r.status, 'ms', r.ms, 'error', r.error))
-     FROM r WHERE d.id = r.id AND d.status = 'pending'
+     FROM r WHERE d.id = r.id AND NOT r.skipped AND d.status = 'pending'
      RETURNING d.subscription_id, r.ok, r.error
    ),
    per AS (
