@@ -35,8 +35,8 @@ export interface EventDeliveryOptions {
 
 export const DEFAULT_EVENT_DELIVERY: EventDeliveryOptions = {
   pollIntervalMs: 1_000,
-  concurrency: 16,
-  perSubscription: 8,
+  concurrency: 64,
+  perSubscription: 32,
   lineBatch: 50,
   timeoutMs: 10_000,
   retryBaseMs: 10_000,

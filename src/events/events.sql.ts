@@ -87,7 +87,8 @@ export const DELIVERY_REDELIVER = sql(
  * a line's deliveries one after the other, so a conversation's events go out
  * in order, and records them together. Each row is hidden from the others
  * for $3 seconds (longer than the posts may take): a process that dies
- * meanwhile leaves them due again then. Only a line's oldest pending row can
+ * meanwhile leaves them due again then. Only claimed_until changes, which no
+ * index holds: a HOT update. Only a line's oldest pending row can
  * start a claim, and a claimed line's rows are all hidden, so no two
  * processes post one line at once; SKIP LOCKED: they never wait for each
  * other's claims.
@@ -96,8 +97,8 @@ export const DELIVERY_CLAIM = sql(
   'event_delivery_claim',
   `WITH heads AS (
      SELECT d.id, d.subscription_id, d.conversation_id FROM event_deliveries d JOIN event_subscriptions s ON s.id = d.subscription_id
-     WHERE d.status = 'pending' AND d.next_at <= now() AND s.paused_at IS NULL
-       AND d.subscription_id <> ALL($2::bigint[])
+     WHERE d.status = 'pending' AND d.next_at <= now() AND (d.claimed_until IS NULL OR d.claimed_until < now())
+       AND s.paused_at IS NULL AND d.subscription_id <> ALL($2::bigint[])
        AND NOT EXISTS (SELECT 1 FROM event_deliveries o
                        WHERE o.status = 'pending' AND o.subscription_id = d.subscription_id
                          AND o.conversation_id = d.conversation_id AND o.id < d.id)
@@ -112,7 +113,7 @@ export const DELIVERY_CLAIM = sql(
        WHERE f.status = 'pending' AND f.subscription_id = h.subscription_id AND f.conversation_id = h.conversation_id
        ORDER BY f.id LIMIT $4) f
    )
-   UPDATE event_deliveries d SET next_at = now() + make_interval(secs => $3)
+   UPDATE event_deliveries d SET claimed_until = now() + make_interval(secs => $3)
    FROM line, events e, event_subscriptions s
    WHERE d.id = line.id AND e.id = d.event_id AND s.id = d.subscription_id
    RETURNING d.id::text AS id, line.head::text AS line, d.attempts, d.subscription_id::text AS "subscriptionId", s.url, s.secret_enc AS "secretEnc",
@@ -136,7 +137,7 @@ export const DELIVERY_SETTLE = sql(
      SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, ok boolean, skipped boolean, status int, ms int, error text, "retryInMs" int)
    ),
    skip AS (
-     UPDATE event_deliveries d SET next_at = now() FROM r WHERE d.id = r.id AND r.skipped AND d.status = 'pending'
+     UPDATE event_deliveries d SET claimed_until = NULL FROM r WHERE d.id = r.id AND r.skipped AND d.status = 'pending'
    ),
    d AS (
      UPDATE event_deliveries d SET
@@ -146,6 +147,7 @@ export const DELIVERY_SETTLE = sql(
                      ELSE 'pending' END,
        finished_at = CASE WHEN r.ok OR d.created_at <= now() - make_interval(secs => $2) THEN now() END,
        next_at = CASE WHEN r.ok THEN d.next_at ELSE now() + make_interval(secs => r."retryInMs" / 1000.0) END,
+       claimed_until = NULL,
        last_status = r.status,
        last_error = r.error,
        log = (CASE WHEN jsonb_array_length(d.log) >= $5 THEN d.log - 0 ELSE d.log END)

@@ -13,6 +13,33 @@ export interface ApiKeyInfo {
   revokedAt: string | null;
 }
 
+/** An event subscription as the API shows it: never its secret. */
+export interface EventSubscription {
+  id: string;
+  url: string;
+  events: string[];
+  paused: boolean;
+  pauseReason: string | null;
+  failingSince: string | null;
+  consecutiveFailures: number;
+  createdAt: string;
+}
+
+/** One event for one subscription, with its latest attempts. */
+export interface EventDelivery {
+  id: string;
+  eventId: string;
+  type: string;
+  conversationId: string | null;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAt: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  log: { at: string; status: number | null; ms: number; error: string | null }[];
+  createdAt: string;
+}
+
 /** A page of a list. */
 export interface Page<T> {
   items: T[];
@@ -136,4 +163,10 @@ export const api = {
   apiKeys: (tenantId: string) => call<{ items: ApiKeyInfo[] }>('GET', `/api/tenants/${encodeURIComponent(tenantId)}/api-keys`),
   createApiKey: (tenantId: string) => call<{ id: string; key: string }>('POST', `/api/tenants/${encodeURIComponent(tenantId)}/api-keys`),
   revokeApiKey: (id: string) => call<ApiKeyInfo>('DELETE', `/api/api-keys/${encodeURIComponent(id)}`),
+  eventSubscriptions: () => call<{ items: EventSubscription[] }>('GET', '/api/event-subscriptions'),
+  createEventSubscription: (body: { url: string; secret: string; events: string[] }) => call<EventSubscription>('POST', '/api/event-subscriptions', body),
+  updateEventSubscription: (id: string, patch: { paused?: boolean }) => call<EventSubscription>('PATCH', `/api/event-subscriptions/${encodeURIComponent(id)}`, patch),
+  deleteEventSubscription: (id: string) => call<EventSubscription>('DELETE', `/api/event-subscriptions/${encodeURIComponent(id)}`),
+  eventDeliveries: (id: string) => call<Page<EventDelivery>>('GET', `/api/event-subscriptions/${encodeURIComponent(id)}/deliveries?limit=50`),
+  redeliver: (id: string) => call<EventDelivery>('POST', `/api/event-deliveries/${encodeURIComponent(id)}/redeliver`),
 };

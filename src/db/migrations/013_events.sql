@@ -41,9 +41,9 @@ CREATE INDEX events_conversation_idx ON events (conversation_id);
 CREATE INDEX events_tenant_idx ON events (tenant_id, id);
 
 -- One event for one subscription. status: pending (due at next_at; while a
--- process posts it, next_at is moved past its timeout so no other takes it),
--- delivered, or failed (retried for the subscription's whole retry window).
--- log: the latest attempts, newest last: {at, status (HTTP) , ms, error}.
+-- process posts it, claimed_until hides it from the others), delivered, or
+-- failed (retried for the whole retry window).
+-- log: the latest attempts, newest last: {at, status (HTTP), ms, error}.
 CREATE TABLE event_deliveries (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   tenant_id       bigint NOT NULL,
@@ -55,19 +55,21 @@ CREATE TABLE event_deliveries (
   status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
   attempts        integer NOT NULL DEFAULT 0,
   next_at         timestamptz NOT NULL DEFAULT now(),
+  -- Not indexed, so the claim that sets it is a HOT update (room left by the fillfactor).
+  claimed_until   timestamptz,
   last_status     integer,
   last_error      text,
   log             jsonb NOT NULL DEFAULT '[]'::jsonb,
   created_at      timestamptz NOT NULL DEFAULT now(),
   finished_at     timestamptz
-);
+) WITH (fillfactor = 80);
 -- The delivery worker's queue: pending rows by due time, and the head of each
 -- (subscription, conversation) line (deliveries go out in order per conversation).
 CREATE INDEX event_deliveries_due_idx ON event_deliveries (next_at) WHERE status = 'pending';
 CREATE INDEX event_deliveries_line_idx ON event_deliveries (subscription_id, conversation_id, id) WHERE status = 'pending';
 CREATE INDEX event_deliveries_subscription_idx ON event_deliveries (subscription_id, id DESC);
+-- For the cascade when events are pruned or removed.
 CREATE INDEX event_deliveries_event_idx ON event_deliveries (event_id);
-CREATE INDEX event_deliveries_finished_idx ON event_deliveries (finished_at) WHERE status <> 'pending';
 
 -- Writes an event and its deliveries, for each active subscription of the
 -- tenant that wants `type`. Generic, so any table's trigger can call it.
