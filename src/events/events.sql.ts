@@ -176,6 +176,8 @@ export const DELIVERY_SETTLE = sql(
                                     s.consecutive_failures + p.fails, left(p.error, 300))
                         ELSE s.pause_reason END
      FROM per p WHERE s.id = p.subscription_id
+       -- A success on a subscription with no failures to forget changes nothing: no write.
+       AND (NOT p.any_ok OR s.failing_since IS NOT NULL OR s.consecutive_failures <> 0)
      RETURNING s.id::text AS id, s.tenant_id::text AS "tenantId", s.paused_at = now() AS newly, s.pause_reason AS "pauseReason"
    )
    SELECT id, "tenantId", "pauseReason" FROM s WHERE newly`,
