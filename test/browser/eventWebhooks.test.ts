@@ -26,7 +26,7 @@ describe.runIf(runBrowserTests)('Event webhooks in the dashboard, in Chromium, a
     await dash.goto(sandbox.url + '/');
     await dash.fill('#key', sandbox.tenantKey);
     await dash.click('button[type=submit]');
-    await expect.poll(() => dash.locator('.topbar .tenant').textContent(), { timeout: WAIT }).toBe('Demo Bikes');
+    await dash.locator('.topbar .tenant').waitFor({ timeout: WAIT });
   });
   afterAll(async () => {
     await browser?.close();
