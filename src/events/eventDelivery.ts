@@ -19,6 +19,8 @@ export interface EventDeliveryOptions {
   perSubscription: number;
   /** Deliveries of one line taken at once (posted one after the other). */
   lineBatch: number;
+  /** A line stops posting after this long (the rest is released, due again), which bounds how long a claim hides it. */
+  lineBudgetMs: number;
   /** How long a receiver has to answer. */
   timeoutMs: number;
   /** First retry after this; each next one twice as late, up to retryMaxMs (±20 % jitter). */
@@ -38,6 +40,7 @@ export const DEFAULT_EVENT_DELIVERY: EventDeliveryOptions = {
   concurrency: 64,
   perSubscription: 32,
   lineBatch: 50,
+  lineBudgetMs: 60_000,
   timeoutMs: 10_000,
   retryBaseMs: 10_000,
   retryMaxMs: 3_600_000,
@@ -99,10 +102,11 @@ export function retryDelayMs(attempts: number, opts: Pick<EventDeliveryOptions, 
  * and never on it: it only reads the rows the triggers wrote, on the pool's
  * work lane, a few statements at a time, and posts on its own dispatcher with
  * bounded concurrency, so a receiver that is down or slow holds back nothing
- * but its own deliveries. Claims take only the oldest pending delivery of each
- * (subscription, conversation), so a conversation's events arrive in order;
- * every process runs one, and SKIP LOCKED shares the work. It wakes when this
- * process commits something (bus events), and polls for the rest.
+ * but its own deliveries. It takes *lines*: a (subscription, conversation)
+ * whose oldest pending delivery is due, with the pending deliveries after it,
+ * and posts them one after the other, so a conversation's events arrive in
+ * order; every process runs one, and SKIP LOCKED shares the work. It wakes
+ * when this process commits something (bus events), and polls for the rest.
  */
 export class EventDelivery {
   private readonly dispatcher: Dispatcher;
@@ -110,6 +114,7 @@ export class EventDelivery {
   private readonly inFlight = new Map<string, number>();
   private total = 0;
   private timer: NodeJS.Timeout | null = null;
+  private timerDue = 0;
   private claiming = false;
   private again = false;
   private stopped = false;
@@ -147,7 +152,7 @@ export class EventDelivery {
     for (const off of this.offs) off();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    // Posts in flight get their timeout at most; a delivery cut short is claimed again after its hiding time.
+    // A line stops after the post in flight (its timeout at most); the rest of it is released, due again.
     await Promise.allSettled([...this.posts]);
     await this.dispatcher.close().catch(() => {});
   }
@@ -156,8 +161,6 @@ export class EventDelivery {
     if (this.timer && this.timerDue - Date.now() <= 20) return;
     this.schedule(20);
   }
-
-  private timerDue = 0;
 
   private schedule(ms: number): void {
     if (this.stopped) return;
@@ -181,7 +184,8 @@ export class EventDelivery {
       const free = this.opts.concurrency - this.total;
       if (free > 0 && !this.stopped) {
         const busy = [...this.inFlight].filter(([, n]) => n >= this.opts.perSubscription).map(([id]) => id);
-        const hideSeconds = Math.ceil((this.opts.timeoutMs * this.opts.lineBatch) / 1000) + 30;
+        // Longer than a line may take: its budget, the last post's timeout, and the time to record it.
+        const hideSeconds = Math.ceil((this.opts.lineBudgetMs + this.opts.timeoutMs) / 1000) + 30;
         const rows = await this.db.query<Claimed>(DELIVERY_CLAIM, [free, busy, hideSeconds, this.opts.lineBatch]);
         const lines = new Map<string, Claimed[]>();
         for (const row of rows) lines.set(row.line, [...(lines.get(row.line) ?? []), row]);
@@ -211,9 +215,10 @@ export class EventDelivery {
     this.inFlight.set(sub, (this.inFlight.get(sub) ?? 0) + 1);
     const p = (async () => {
       const done: Settlement[] = [];
+      const until = Date.now() + this.opts.lineBudgetMs;
       let failed = false;
       for (const row of rows) {
-        if (failed || this.stopped) {
+        if (failed || this.stopped || Date.now() > until) {
           done.push({ id: row.id, ok: false, skipped: true, status: null, ms: 0, error: null, retryInMs: 0 });
           continue;
         }
