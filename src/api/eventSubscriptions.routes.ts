@@ -184,6 +184,7 @@ export async function eventSubscriptionRoutes(
   handle(app, createEventSubscriptionRoute, principal, async (p, { query, body, reply }) => {
     const s = await subscriptions.create(oneTenant(p, query.tenantId), body);
     await audit.record(actorOf(p), { tenantId: s.tenantId, action: 'event_subscription.created', targetType: 'event_subscription', targetId: s.id, detail: { events: s.events } });
+    wake();
     reply.code(201);
     return subscriptionView(s);
   });
@@ -192,12 +193,13 @@ export async function eventSubscriptionRoutes(
     const s = await subscriptions.update(params.id, own(p), body);
     const fields = Object.keys(body).filter((k) => k !== 'secret' || body.secret !== undefined);
     await audit.record(actorOf(p), { tenantId: s.tenantId, action: 'event_subscription.updated', targetType: 'event_subscription', targetId: s.id, detail: { fields } });
-    if (body.paused === false) wake();
+    wake();
     return subscriptionView(s);
   });
   handle(app, deleteEventSubscriptionRoute, principal, async (p, { params }) => {
     const s = await subscriptions.remove(params.id, own(p));
     await audit.record(actorOf(p), { tenantId: s.tenantId, action: 'event_subscription.deleted', targetType: 'event_subscription', targetId: s.id });
+    wake();
     return subscriptionView(s);
   });
   handle(app, listEventDeliveriesRoute, principal, async (p, { params, query }) => {

@@ -6,7 +6,7 @@ import type { Bus } from '../shared/bus.ts';
 import { createEgressDispatcher } from '../shared/egressDispatcher.ts';
 import type { EgressPolicy } from '../shared/egress.ts';
 import { decrypt, type SecretKeys } from '../shared/secrets.ts';
-import { DELIVERY_CLAIM, DELIVERY_SETTLE } from './events.sql.ts';
+import { ACTIVE_TENANTS, DELIVERY_CLAIM, DELIVERY_SETTLE } from './events.sql.ts';
 import { postEvent, type PostResult } from './postEvent.ts';
 
 /** Timings and bounds of event delivery (tests shorten them). */
@@ -17,6 +17,8 @@ export interface EventDeliveryOptions {
   concurrency: number;
   /** Lines of one subscription posted at once, so a slow receiver cannot take every slot. */
   perSubscription: number;
+  /** Connections to one receiver's origin (lines beyond wait for one). */
+  connectionsPerOrigin: number;
   /** Deliveries of one line taken at once (posted one after the other). */
   lineBatch: number;
   /** A line stops posting after this long (the rest is released, due again), which bounds how long a claim hides it. */
@@ -37,8 +39,9 @@ export interface EventDeliveryOptions {
 
 export const DEFAULT_EVENT_DELIVERY: EventDeliveryOptions = {
   pollIntervalMs: 1_000,
-  concurrency: 64,
-  perSubscription: 32,
+  concurrency: 256,
+  perSubscription: 64,
+  connectionsPerOrigin: 32,
   lineBatch: 50,
   lineBudgetMs: 60_000,
   timeoutMs: 10_000,
@@ -115,6 +118,9 @@ export class EventDelivery {
   private total = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerDue = 0;
+  /** Tenants with an active subscription; with none, the worker runs no statement at all. */
+  private active = new Set<string>();
+  private refreshing: Promise<void> | null = null;
   private claiming = false;
   private again = false;
   private stopped = false;
@@ -129,22 +135,44 @@ export class EventDelivery {
     egress: EgressPolicy,
     private readonly opts: EventDeliveryOptions = DEFAULT_EVENT_DELIVERY,
   ) {
-    this.dispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 30_000, connections: opts.perSubscription });
+    this.dispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 30_000, connections: opts.connectionsPerOrigin });
     // One settle statement at a time; results that come meanwhile go together in the next.
     this.settler = new Batcher((items) => this.settle(items), 1, 1_000, (line) => line.length);
   }
 
-  start(): void {
-    // What this process commits may have written events: look soon (coalesced), not at the next poll.
+  /** Reads which tenants have an active subscription, then the queue. */
+  async start(): Promise<void> {
+    // What this process commits for a subscribed tenant may have written events: look soon (coalesced), not at the next poll.
     for (const name of ['message.in', 'message.status', 'message.disposition', 'conversation.paused'] as const) {
-      this.offs.push(this.bus.on(name, () => this.wakeSoon()));
+      this.offs.push(this.bus.on(name, (e) => (this.active.has(e.tenantId) ? this.wakeSoon() : undefined)));
     }
-    this.schedule(0);
+    await this.refresh();
   }
 
-  /** Reads the queue now (a subscription resumed, a redelivery asked for). */
+  /**
+   * Reads again which tenants have an active subscription: at start, when
+   * any process announces a change of a tenant's subscriptions (or the
+   * listener reconnects), and when a subscription was paused for failing.
+   * A failed read keeps the last set and polls as if some were active.
+   */
+  refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        this.active = new Set((await this.db.query<{ id: string }>(ACTIVE_TENANTS)).map((r) => r.id));
+      } catch (err) {
+        this.log.warn({ err }, 'reading the tenants with event subscriptions failed; trying again at the next poll');
+        this.active.add('');
+      } finally {
+        this.refreshing = null;
+      }
+      if (this.active.size > 0) this.schedule(0);
+    })();
+    return this.refreshing;
+  }
+
+  /** A subscription changed here, or a redelivery was asked for: reads the active tenants and the queue now. */
   wake(): void {
-    this.schedule(0);
+    void this.refresh();
   }
 
   async stop(): Promise<void> {
@@ -199,7 +227,8 @@ export class EventDelivery {
       if (this.again || full) {
         this.again = false;
         this.schedule(full ? 20 : 0);
-      } else if (!this.timer) {
+      } else if (!this.timer && this.active.size > 0) {
+        // Retries come due and other processes commit events: poll, but only while some tenant subscribes.
         this.schedule(this.opts.pollIntervalMs);
       }
     }
@@ -260,6 +289,7 @@ export class EventDelivery {
       o.logSize,
     ]);
     for (const s of paused) this.log.warn({ subscriptionId: s.id, tenantId: s.tenantId, reason: s.pauseReason }, 'event subscription paused: its endpoint keeps failing');
+    if (paused.length > 0) void this.refresh();
     return lines.map(() => ({ status: 'fulfilled', value: undefined }));
   }
 }
