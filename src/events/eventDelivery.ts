@@ -53,6 +53,9 @@ export const DEFAULT_EVENT_DELIVERY: EventDeliveryOptions = {
   logSize: 30,
 };
 
+/** In the set of active tenants after a failed read: poll, and read again then. */
+const UNKNOWN = '';
+
 /** A claimed delivery (DELIVERY_CLAIM's row). */
 interface Claimed {
   id: string;
@@ -121,6 +124,7 @@ export class EventDelivery {
   /** Tenants with an active subscription; with none, the worker runs no statement at all. */
   private active = new Set<string>();
   private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
   private claiming = false;
   private again = false;
   private stopped = false;
@@ -152,20 +156,33 @@ export class EventDelivery {
   /**
    * Reads again which tenants have an active subscription: at start, when
    * any process announces a change of a tenant's subscriptions (or the
-   * listener reconnects), and when a subscription was paused for failing.
-   * A failed read keeps the last set and polls as if some were active.
+   * listener reconnects), and when a subscription was paused for failing. A
+   * call during a read reads once more after it (that read may predate the
+   * change). A failed read polls as if some tenant subscribed, and reads
+   * again at the next poll.
    */
   refresh(): Promise<void> {
-    this.refreshing ??= (async () => {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      let ok = true;
       try {
         this.active = new Set((await this.db.query<{ id: string }>(ACTIVE_TENANTS)).map((r) => r.id));
       } catch (err) {
+        ok = false;
         this.log.warn({ err }, 'reading the tenants with event subscriptions failed; trying again at the next poll');
-        this.active.add('');
+        this.active.add(UNKNOWN);
       } finally {
         this.refreshing = null;
       }
-      if (this.active.size > 0) this.schedule(0);
+      if (this.refreshAgain) {
+        this.refreshAgain = false;
+        return this.refresh();
+      }
+      if (!ok) this.schedule(this.opts.pollIntervalMs);
+      else if (this.active.size > 0) this.schedule(0);
     })();
     return this.refreshing;
   }
@@ -202,6 +219,10 @@ export class EventDelivery {
   }
 
   private async claim(): Promise<void> {
+    if (this.active.has(UNKNOWN)) {
+      void this.refresh();
+      return;
+    }
     if (this.claiming) {
       this.again = true;
       return;
