@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, provisionTenant } from '../support/gateway.ts';
+import { encrypt } from '../../src/shared/secrets.ts';
+import { api, provisionTenant, TEST_SECRET_KEY } from '../support/gateway.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 import { now, postWebhook, statusNotification, textNotification } from '../support/webhooks.ts';
 import { sqlClient } from '../support/db.ts';
@@ -190,5 +191,49 @@ describe('event webhooks: the message path emits signed events', () => {
       return (await count(p.tenant.id)).subscriptions === 0;
     }, 15_000, 'the tenant deleted');
     expect(await count(p.tenant.id)).toEqual({ events: 0, deliveries: 0, subscriptions: 0 });
+  });
+
+});
+
+describe('event webhooks: subscriptions made elsewhere', () => {
+  let h: PipelineHarness;
+  let rx: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    rx = await startReceiver(SECRET);
+    h = await startPipeline({ env: { WAGATE_EGRESS_ALLOW: rx.host }, pipeline: { events: { pollIntervalMs: 200 } } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await rx?.close();
+  });
+
+  it('with no subscription it polls nothing; one made by another process is heard through its announcement, and its events delivered', async () => {
+    const p = await provisionTenant(h.gw, { agent: { provider: 'openai' } });
+    // No tenant subscribes: the worker runs no statement (and so would never find a subscription by polling).
+    const statements: string[] = [];
+    const off = h.gw.bus.on('db.statement', (e) => (e.name.startsWith('event_') ? statements.push(e.name) : undefined));
+    const quiet = h.cloud.once('send', (e) => e.to === '15550003300');
+    await postWebhook(h.gw.url, textNotification(p.phoneNumberId, '15550003300', 'nobody listens').body);
+    await quiet;
+    await new Promise((r) => setTimeout(r, 500));
+    off();
+    expect(statements).toEqual([]);
+    // What another process's POST /api/event-subscriptions commits: the row and the announcement, in one transaction.
+    const c = await sqlClient(h.gw.dbUrl);
+    try {
+      await c.query('BEGIN');
+      await c.query(`INSERT INTO event_subscriptions (tenant_id, url, secret_enc, events) VALUES ($1, $2, $3, '{message.received}')`, [
+        p.tenant.id,
+        rx.url,
+        encrypt(Buffer.from(TEST_SECRET_KEY, 'hex'), SECRET),
+      ]);
+      await c.query(`SELECT pg_notify('wagate_keys', 'events:' || $1::text)`, [p.tenant.id]);
+      await c.query('COMMIT');
+    } finally {
+      await c.end();
+    }
+    await postWebhook(h.gw.url, textNotification(p.phoneNumberId, '15550003301', 'from afar').body);
+    const e = await eventually(() => rx.received.find((x) => x.tenantId === p.tenant.id), 15_000, 'the event');
+    expect(e).toMatchObject({ type: 'message.received', signed: true, data: { message: { text: 'from afar' } } });
   });
 });
