@@ -87,16 +87,17 @@ export const RETENTION_BATCH = sql(
 );
 
 /**
- * A batch of events older than $1 days none of whose deliveries is still
- * pending (their deliveries go with them): the delivery log is kept that
- * long, and an event, which quotes the message it is about, no longer.
+ * A batch of events older than $1 days, or than their tenant's retention
+ * period when it is shorter, none of whose deliveries is still pending
+ * (their deliveries go with them): the delivery log is kept that long, and an
+ * event, which quotes the message it is about, no longer.
  */
 export const EVENT_PRUNE_BATCH = sql(
   'event_prune_batch',
   `WITH d AS (
      DELETE FROM events WHERE id IN (
        SELECT e.id FROM events e
-       WHERE e.created_at < now() - make_interval(days => $1)
+       WHERE e.created_at < now() - make_interval(days => least($1, coalesce((SELECT t.retention_days FROM tenants t WHERE t.id = e.tenant_id), $1)))
          AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
        LIMIT $2)
      RETURNING 1)

@@ -176,6 +176,18 @@ describe('event webhooks: the message path emits signed events', () => {
     const pruned = await h.gw.housekeeping.run();
     expect(pruned.eventsPruned).toBeGreaterThanOrEqual(1);
     expect(await count(p.tenant.id)).toEqual({ events: 0, deliveries: 0, subscriptions: 1 });
+    // A tenant's retention period shorter than the events' 7 days holds for its events too.
+    expect((await api(h.gw, 'PATCH', `/api/tenants/${p.tenant.id}`, { retentionDays: 1 })).status).toBe(200);
+    await postWebhook(h.gw.url, textNotification(p.phoneNumberId, '15550003203', 'kept a day').body);
+    await eventually(() => rx.received.some((e) => e.data.message?.text === 'kept a day'), 15_000, 'the event delivered');
+    const c2 = await sqlClient(h.gw.dbUrl);
+    try {
+      await c2.query(`UPDATE events SET created_at = now() - interval '2 days' WHERE tenant_id = $1`, [p.tenant.id]);
+    } finally {
+      await c2.end();
+    }
+    await h.gw.housekeeping.run();
+    expect((await count(p.tenant.id)).events).toBe(0);
     await postWebhook(h.gw.url, textNotification(p.phoneNumberId, '15550003202', 'again').body);
     await eventually(async () => (await count(p.tenant.id)).events === 1, 15_000, 'a new event');
     expect((await api(h.gw, 'DELETE', `/api/channels/${p.channel.id}`)).status).toBe(202);
