@@ -7,7 +7,8 @@
  * starts it; nothing shipped imports the tests; and no module imports itself
  * back through others, type-only imports included.
  */
-const STAGES = 'webhook|ingest|conversation|agent|outbound';
+// events: the delivery of event webhooks, beside the message path (it reads the rows the stages' triggers write).
+const STAGES = 'webhook|ingest|conversation|agent|outbound|events';
 const GROUND = 'tenancy|db|config|shared';
 const UPPER = 'app|api|dashboard|sandbox|metrics|cli';
 

@@ -78,7 +78,8 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
     for (const modelLatencyMs of o.modelLatenciesMs) {
       const specs: RunSpec[] = o.processes.flatMap((processes) => {
         const direct: RunSpec = { ...common(o), pipeline: 'wagate', modelLatencyMs, processes, pooler: null };
-        return o.pgbouncer ? [direct, { ...direct, pooler: 'pgbouncer' as const }] : [direct];
+        const runs: RunSpec[] = o.pgbouncer ? [direct, { ...direct, pooler: 'pgbouncer' as const }] : [direct];
+        return o.events ? [...runs, { ...direct, events: true }] : runs;
       });
       if (o.baseline) specs.push({ ...common(o), pipeline: 'baseline', modelLatencyMs, processes: 1, cpuProfileDir: null, pooler: null });
       for (const spec of specs) {
@@ -86,7 +87,7 @@ export async function bench(args: string[], io: BenchIo = { out: process.stdout,
         const run = await runOnce({ serverUrl, postgresPid, progress: say.line, pgbouncer: bouncer }, spec);
         say.done();
         runs.push(run);
-        io.progress.write(`done: ${spec.pipeline}${spec.processes > 1 ? ` ×${spec.processes}` : ''}${spec.pooler ? ' through PgBouncer' : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
+        io.progress.write(`done: ${spec.pipeline}${spec.events ? ' with events' : ''}${spec.processes > 1 ? ` ×${spec.processes}` : ''}${spec.pooler ? ' through PgBouncer' : ''}, model ${modelLatencyMs} ms: ${run.result.messagesPerSecond} messages/s\n`);
         if (seen && o.cpuProfile) {
           // Node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is
           // the main thread, the others are the TypeScript loader's worker.
@@ -133,6 +134,7 @@ function common(o: ReturnType<typeof parseBenchOptions>): Omit<RunSpec, 'pipelin
     dbPoolMax: o.dbPoolMax,
     cpuProfileDir: o.cpuProfile,
     sampleEveryS: o.sampleEveryS,
+    events: false,
   };
 }
 

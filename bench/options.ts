@@ -22,6 +22,8 @@ export interface BenchOptions {
   sampleEveryS: number;
   /** A PNG of the soak samples (needs --sample-every). */
   plot: string | null;
+  /** Run each wagate run twice: without, then with one event receiver subscribed to every event of every tenant. */
+  events: boolean;
   help: boolean;
 }
 
@@ -48,6 +50,8 @@ prints one table of the results.
                          memory, event-loop delay, pool waits and answer rate (a soak);
                          the table and JSON then show how they drifted
   --plot FILE.png        draw those readings (needs --sample-every)
+  --events               run each wagate run again with one event receiver (a local HTTP
+                         server) subscribed to every event of every tenant, and compare
   --database-url URL     a PostgreSQL server to create the runs' databases on
                          (default: an embedded one in a temporary folder)
   --pgbouncer            run each wagate run a second time through Debian's
@@ -110,6 +114,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
         'db-pool-max': { type: 'string' },
         'sample-every': { type: 'string' },
         plot: { type: 'string' },
+        events: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -140,6 +145,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     databaseUrl,
     pgbouncer: values.pgbouncer === true,
     dbPoolMax: str('db-pool-max') === undefined ? null : whole('db-pool-max', str('db-pool-max'), 10, 1, 1000),
+    events: values.events === true,
     help: values.help === true,
   };
   if (o.plot !== null && o.sampleEveryS === 0) throw new BenchOptionsError('--plot draws the soak samples: give --sample-every too');

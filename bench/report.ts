@@ -51,7 +51,7 @@ export function markdown(runs: { result: RunResult; details: RunDetails }[]): st
     const base = runs.find((r) => r.result.modelLatencyMs === lat && r.result.pipeline === 'baseline')?.result ?? null;
     for (const w of runs.filter((r) => r.result.modelLatencyMs === lat && r.result.pipeline === 'wagate')) {
       const p = w.result.processes;
-      cols.push({ title: `wagate${p > 1 ? ` ×${p} processes` : ''}${w.result.pooler ? ' through PgBouncer' : ''}, model ${lat} ms`, value: (row) => fmt(row.get(w.result)) });
+      cols.push({ title: `wagate${w.result.events ? ' with events' : ''}${p > 1 ? ` ×${p} processes` : ''}${w.result.pooler ? ' through PgBouncer' : ''}, model ${lat} ms`, value: (row) => fmt(row.get(w.result)) });
       if (base) cols.push({ title: 'gain', value: (row) => gain(row.get(w.result), row.get(base), row.better) });
     }
     if (base) cols.push({ title: `baseline, model ${lat} ms`, value: (row) => fmt(row.get(base)) });
@@ -65,18 +65,24 @@ export function markdown(runs: { result: RunResult; details: RunDetails }[]): st
       .map(([k, v]) => `${k} ${fmt(v.perMessage)} (${fmt(v.meanMs)} ms)`)
       .join(', ');
     lines.push(
-      `- ${r.pipeline}${r.processes > 1 ? ` ×${r.processes}` : ''}${r.pooler ? ' through PgBouncer' : ''}, model ${r.modelLatencyMs} ms: ${d.sent} messages sent, ${d.unanswered} unanswered at the end` +
+      `- ${r.pipeline}${r.events ? ' with events' : ''}${r.processes > 1 ? ` ×${r.processes}` : ''}${r.pooler ? ' through PgBouncer' : ''}, model ${r.modelLatencyMs} ms: ${d.sent} messages sent, ${d.unanswered} unanswered at the end` +
         `${d.rejected ? `, ${d.rejected} refused` : ''}${d.unmatched ? `, ${d.unmatched} unmatched sends` : ''}, ${d.statusesPosted} status webhooks posted back` +
         `${d.rssMbAtStart !== null ? `; RSS ${fmt(d.rssMbAtStart)} MB after warm-up, ${fmt(d.rssMbAtEnd)} MB at the end` : ''}` +
         `${d.cpuMsPerMessage !== null ? `; its CPU per answered message ${fmt(d.cpuMsPerMessage)} ms (the load's own process: ${fmt(d.loadCpuMsPerMessage)} ms${d.postgresCpuMsPerMessage !== null ? `, PostgreSQL: ${fmt(d.postgresCpuMsPerMessage)} ms` : ''}${d.poolerCpuMsPerMessage != null ? `, PgBouncer: ${fmt(d.poolerCpuMsPerMessage)} ms` : ''})` : ''}` +
         `${d.eventLoopLagP99Ms !== null ? `; event-loop delay p99 ${fmt(d.eventLoopLagP99Ms)} ms` : ''}` +
         `; acknowledgements as the server timed them (statuses included): p50 ${fmt(d.serverAckMs.p50)} ms, p99 ${fmt(d.serverAckMs.p99)} ms` +
         `${d.turnMeansMs.total !== null ? `; mean turn ${fmt(d.turnMeansMs.total)} ms = queue ${fmt(d.turnMeansMs.queue)} + agent ${fmt(d.turnMeansMs.agent)} + send ${fmt(d.turnMeansMs.send)} + the rest` : ''}` +
+        `${d.eventsPerMessage !== undefined ? `; ${fmt(d.eventsPerMessage)} events delivered per answered message` : ''}` +
         `${statements ? `; round trips per answered message by statement (mean time): ${statements}` : ''}.`,
     );
   }
   for (const lat of latencies) {
-    const ws = runs.filter((r) => r.result.modelLatencyMs === lat && r.result.pipeline === 'wagate').map((r) => r.result);
+    const all = runs.filter((r) => r.result.modelLatencyMs === lat && r.result.pipeline === 'wagate').map((r) => r.result);
+    for (const withEvents of all.filter((r) => r.events)) {
+      const without = all.find((r) => !r.events && !r.pooler && r.processes === withEvents.processes);
+      if (without) lines.push(`- model ${lat} ms${withEvents.processes > 1 ? `, ${withEvents.processes} processes` : ''}: with one event receiver subscribed to every event, ${gain(withEvents.messagesPerSecond, without.messagesPerSecond, 'higher')} the messages per second of the run without.`);
+    }
+    const ws = all.filter((r) => !r.events);
     const one = ws.find((r) => r.processes === 1 && !r.pooler);
     for (const many of ws.filter((r) => r.processes > 1 && !r.pooler)) {
       if (one) lines.push(`- model ${lat} ms: ${many.processes} processes answer ${gain(many.messagesPerSecond, one.messagesPerSecond, 'higher')} the messages per second of one.`);

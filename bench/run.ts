@@ -4,6 +4,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../src/sandbox/cloudApiSimulator.ts';
 import { createDatabase, dropDatabase, provision } from './database.ts';
 import type { PgBouncer } from './pgbouncer.ts';
+import { startEventReceiver, subscribeAllTenants } from './eventReceiver.ts';
 import { cpuMsOf, firstJsonLine, treeCpuMs, memoryOf, spawnChild, waitUntilReady, type Child } from './children.ts';
 import { Load, type Customer, type LoadSnapshot } from './load.ts';
 import { bucketDelta, bucketQuantile, histogramBuckets, parsePrometheus, sumOf, type Sample } from './prometheus.ts';
@@ -34,6 +35,8 @@ export interface RunSpec {
   sampleEveryS: number;
   /** wagate's pool through the environment's PgBouncer (transaction mode); null: straight to the server. */
   pooler: 'pgbouncer' | null;
+  /** wagate only: every tenant subscribes one event receiver (a local HTTP server) to every event. */
+  events?: boolean;
 }
 
 /** One row of the report's JSON (docs/performance.md), and what the markdown adds beside it. */
@@ -52,6 +55,8 @@ export interface RunResult {
   dbRoundTripsPerMessage: number | null;
   connectionsOpenedPerMessage: number | null;
   peakRssMb: number | null;
+  /** Present on a run with one event receiver subscribed to every event of every tenant. */
+  events?: true;
 }
 
 /** What the markdown shows beside the JSON figures. */
@@ -81,6 +86,8 @@ export interface RunDetails {
   turnMeansMs: { queue: number | null; agent: number | null; send: number | null; total: number | null };
   /** Readings every --sample-every seconds of the window (wagate only; empty without it). */
   samples: SoakSample[];
+  /** Events the receiver got per answered message, the drain included (runs with events only). */
+  eventsPerMessage?: number;
 }
 
 /** Where a run happens: the PostgreSQL server on which each run gets a fresh database. */
@@ -107,7 +114,7 @@ interface Target {
 
 /** Runs one pipeline under load and measures it. Everything it starts, it stops. */
 export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ result: RunResult; details: RunDetails }> {
-  const label = `${spec.pipeline}, model ${spec.modelLatencyMs} ms${spec.processes > 1 ? `, ${spec.processes} processes` : ''}${spec.pooler ? ', through PgBouncer' : ''}`;
+  const label = `${spec.pipeline}${spec.events ? ' with events' : ''}, model ${spec.modelLatencyMs} ms${spec.processes > 1 ? `, ${spec.processes} processes` : ''}${spec.pooler ? ', through PgBouncer' : ''}`;
   if (spec.pooler && !env.pgbouncer) throw new Error('a run through PgBouncer needs the environment\'s PgBouncer');
   const dbUrl = await createDatabase(env.serverUrl, `bench_${spec.pipeline}_${randomBytes(4).toString('hex')}`);
   const cleanup: (() => Promise<unknown>)[] = [() => dropDatabase(env.serverUrl, dbUrl)];
@@ -115,6 +122,11 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     await migrate(dbUrl);
     const channels = await provision(dbUrl, spec.tenants, Buffer.from(SECRET_KEY_HEX, 'hex'));
     const tokens = new Map(channels.map((c) => [c.phoneNumberId, c.accessToken]));
+    const receiver = spec.events ? await startEventReceiver() : null;
+    if (receiver) {
+      cleanup.unshift(() => receiver.close());
+      await subscribeAllTenants(dbUrl, Buffer.from(SECRET_KEY_HEX, 'hex'), receiver.url, receiver.host);
+    }
 
     const model = spawnChild('fake model', 'bench/fakeModel.main.ts', ['--latency-ms', String(spec.modelLatencyMs)]);
     cleanup.unshift(() => model.stop());
@@ -131,7 +143,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const targets: Target[] = [];
     for (let i = 0; i < processes; i++) {
       const t = spec.pipeline === 'wagate'
-        ? await startWagate(ports[i], dbUrl, spec.pooler ? env.pgbouncer!.through(dbUrl) : null, simulators[i].url, openaiBaseUrl, spec)
+        ? await startWagate(ports[i], dbUrl, spec.pooler ? env.pgbouncer!.through(dbUrl) : null, simulators[i].url, openaiBaseUrl, spec, receiver?.host ?? null)
         : await startBaselineChild(ports[i], dbUrl, simulators[i].url, openaiBaseUrl);
       cleanup.unshift(() => t.child.stop());
       targets.push(t);
@@ -163,6 +175,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const memStart = await memorySum(targets);
     const cpuStart = await cpuSum(targets);
     const loadCpuStart = process.cpuUsage();
+    const eventsStart = receiver?.received() ?? 0;
     const pgCpuStart = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
     const poolerPid = spec.pooler ? (env.pgbouncer?.pid ?? null) : null;
     const poolerCpuStart = poolerPid ? await cpuMsOf(poolerPid) : null;
@@ -188,6 +201,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const pgCpuEnd = env.postgresPid ? await treeCpuMs(env.postgresPid) : null;
     const poolerCpuEnd = poolerPid ? await cpuMsOf(poolerPid) : null;
     const snap = load.snapshot();
+    const eventsReceived = (receiver?.received() ?? 0) - eventsStart;
 
     const delta = (name: string) => sum(after, name) - sum(before, name);
     const meanMs = (histogram: string) => {
@@ -221,6 +235,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       dbRoundTripsPerMessage: answered > 0 ? round(delta('wagate_db_round_trips_total') / answered) : null,
       connectionsOpenedPerMessage: answered > 0 ? round(delta('wagate_db_connections_opened_total') / answered) : null,
       peakRssMb: memEnd ? round(memEnd.peakMb) : null,
+      ...(spec.events ? { events: true as const } : {}),
     };
     const details: RunDetails = {
       sent: snap.sent,
@@ -244,6 +259,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
         total: meanMs('wagate_turn_seconds'),
       },
       samples,
+      ...(receiver && answered > 0 ? { eventsPerMessage: round(eventsReceived / answered) } : {}),
     };
     return { result, details };
   } finally {
@@ -252,7 +268,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
 }
 
 /** One wagate process; with `pooledUrl`, its pool goes there (a transaction-mode pooler) and the rest straight to `dbUrl`. */
-async function startWagate(port: number, dbUrl: string, pooledUrl: string | null, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec): Promise<Target> {
+async function startWagate(port: number, dbUrl: string, pooledUrl: string | null, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec, eventReceiverHost: string | null): Promise<Target> {
   const child = spawnChild('wagate', 'bin/wagate.mjs', ['start'], {
     nodeArgs: spec.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.cpuProfileDir}`] : [],
     env: {
@@ -270,6 +286,8 @@ async function startWagate(port: number, dbUrl: string, pooledUrl: string | null
       OPENAI_MODEL: 'bench-model',
       LOG_LEVEL: 'warn',
       ...(spec.dbPoolMax !== null ? { DB_POOL_MAX: String(spec.dbPoolMax) } : {}),
+      // The receiver is on loopback: the operator allows it, as a test deployment would.
+      ...(eventReceiverHost ? { WAGATE_EGRESS_ALLOW: eventReceiverHost } : {}),
     },
   });
   const url = `http://127.0.0.1:${port}`;

@@ -1,16 +1,13 @@
-import { createHmac } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { EgressPolicy } from '../shared/egress.ts';
+import { SIGNATURE_HEADER, signRequest, TIMESTAMP_HEADER } from '../shared/requestSignature.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
 import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
 import { buttonsSchema, listSchema } from './interactive.ts';
 import { mediaReplySchema } from './mediaReply.ts';
 
-/** Header carrying `sha256=<hex HMAC>`. */
-export const SIGNATURE_HEADER = 'X-Wagate-Signature';
-/** Header carrying the unix time in seconds at which the request was signed. */
-export const TIMESTAMP_HEADER = 'X-Wagate-Timestamp';
+export { SIGNATURE_HEADER, TIMESTAMP_HEADER };
 
 const answer = z.looseObject({
   reply: z.string().nullable(),
@@ -21,17 +18,8 @@ const answer = z.looseObject({
   quote: z.boolean().optional(),
 });
 
-/**
- * The signature of an `http` agent request: `sha256=` and the lowercase hex
- * HMAC-SHA256, keyed with the tenant's secret, of
- * `<X-Wagate-Timestamp value> + "." + <the exact body bytes>`.
- * Signing the timestamp with the body lets a receiver refuse replays: check
- * the signature with a constant-time comparison, then refuse timestamps more
- * than a few minutes from its own clock.
- */
-export function signAgentRequest(secret: string, timestamp: number | string, body: string): string {
-  return 'sha256=' + createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
-}
+/** The signature of an `http` agent request (see signRequest, which event deliveries use too). */
+export const signAgentRequest = signRequest;
 
 /** The JSON the `http` provider posts (docs/behaviour.md, "Agent providers"). */
 export function httpAgentBody(input: Pick<AgentInput, 'tenantId' | 'conversationId' | 'contact' | 'config' | 'history' | 'turn'>): string {

@@ -8,6 +8,7 @@ import { templateRouteSpecs } from './templates.routes.ts';
 import { eraseContactRoute } from './contacts.routes.ts';
 import { docsAssetRoute, docsPageRoute } from './docs.routes.ts';
 import { eventsRoute } from './events.routes.ts';
+import { eventSubscriptionRouteSpecs } from './eventSubscriptions.routes.ts';
 import { externalRoutes } from './externalRoutes.ts';
 import { listMessagesRoute, sendMessageRoute } from './messages.routes.ts';
 import { performanceRoute } from './performance.routes.ts';
@@ -58,6 +59,7 @@ export const allRoutes: RouteSpec[] = [
   ...templateRouteSpecs,
   eraseContactRoute,
   auditRoute,
+  ...eventSubscriptionRouteSpecs,
   ...externalRoutes,
 ];
 

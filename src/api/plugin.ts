@@ -4,6 +4,7 @@ import type { RichSender } from '../conversation/richSend.ts';
 import type { Takeover } from '../conversation/takeover.ts';
 import type { TemplateSync } from '../outbound/templateSync.ts';
 import type { Db } from '../db/db.ts';
+import type { EventSubscriptions } from '../events/subscriptions.ts';
 import type { Provisioning } from '../tenancy/provision.ts';
 import type { ApiKeys } from '../tenancy/apiKeys.ts';
 import type { AuditLog } from '../tenancy/auditLog.ts';
@@ -17,6 +18,7 @@ import type { Authenticator } from './auth.ts';
 import { conversationRoutes } from './conversations.routes.ts';
 import type { EventHub } from './eventHub.ts';
 import { eventRoutes } from './events.routes.ts';
+import { eventSubscriptionRoutes } from './eventSubscriptions.routes.ts';
 import { FailureLimiter } from './failureLimiter.ts';
 import { messageRoutes } from './messages.routes.ts';
 import { templateRoutes } from './templates.routes.ts';
@@ -56,13 +58,17 @@ export interface OperatorApiDeps {
   onRemoval: () => void;
   /** The body of /api/performance (the admin dashboard's charts). */
   performance: () => object;
+  /** Event webhooks: the subscriptions, and the delivery worker's wake-up (a resume, a redelivery). */
+  eventSubscriptions: EventSubscriptions;
+  wakeEventDelivery: () => void;
 }
 
 /**
  * The operator API (docs/api.md): provisioning, conversations,
  * messages, pause/resume, manual sends, usage, settings, tenant keys, the
  * tenant life cycle, channels, contact erasure, the audit log, live events,
- * the dashboard session and the OpenAPI document.
+ * event subscriptions and their delivery log, the dashboard session and the
+ * OpenAPI document.
  */
 export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiDeps): Promise<void> {
   // Parses the session cookie, which auth.ts's `credentials` reads for the routes of this scope.
@@ -88,6 +94,7 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   await toolRoutes(app, { tools: deps.tools, auth, audit });
   await contactRoutes(app, { db, audit, auth });
   await auditRoutes(app, { audit, auth });
+  await eventSubscriptionRoutes(app, { subscriptions: deps.eventSubscriptions, auth, audit, wake: deps.wakeEventDelivery });
   await sessionRoutes(app, { provisioning, auth, sessions: deps.sessions, limiter });
   await performanceRoutes(app, { performance: deps.performance, auth });
   await openApiRoutes(app);

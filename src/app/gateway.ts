@@ -15,6 +15,8 @@ import { Takeover } from '../conversation/takeover.ts';
 import { TurnRunner } from '../conversation/turn.ts';
 import { WorkListener } from '../conversation/workListener.ts';
 import { ingestLaneSize, type Db } from '../db/db.ts';
+import { DEFAULT_EVENT_DELIVERY, EventDelivery } from '../events/eventDelivery.ts';
+import { EventSubscriptions } from '../events/subscriptions.ts';
 import { ProcessLock } from '../db/processLock.ts';
 import { IngestQueue } from '../ingest/queue.ts';
 import { UnroutableReporter } from '../ingest/unroutable.ts';
@@ -143,14 +145,23 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const apiKeys = new ApiKeys(db);
   const sessions = new Sessions(db, config.sessionHours * 3_600_000);
   const auth = new Authenticator(config.adminKey, apiKeys, sessions);
-  // Every process forgets what a commit anywhere changed: keys, sessions, disabled tenants, rotated or removed channels.
+  // Event webhooks: the triggers write the events with what they describe; this worker posts them, beside the message path.
+  const eventSubscriptions = new EventSubscriptions(db, config.secretKey, egress);
+  const eventDelivery = new EventDelivery(db, bus, log, secretKeys, egress, { ...DEFAULT_EVENT_DELIVERY, ...timings.events });
+  // Every process forgets what a commit anywhere changed: keys, sessions, disabled tenants, rotated or removed channels,
+  // and which tenants subscribe to events.
   const forget = (a: string) => {
     auth.forget(a);
     const [what, id] = a.split(':');
     if (what === 'channel' && id) channels.invalidate(id);
     if (what === 'tenant' && id) tenants.invalidate(id);
+    if (what === 'events') void eventDelivery.refresh();
   };
-  const keyListener = new KeyListener(directUrl, { onAnnouncement: forget, onConnected: () => auth.clear() }, log, bus);
+  const onListening = () => {
+    auth.clear();
+    void eventDelivery.refresh();
+  };
+  const keyListener = new KeyListener(directUrl, { onAnnouncement: forget, onConnected: onListening }, log, bus);
   await keyListener.start();
   stops.add('key listener', () => keyListener.stop());
   // The tenant life cycle and data protection: the operator's audit log, and housekeeping, which
@@ -165,6 +176,9 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   stops.add('metrics', async () => metrics.stop());
   const hub = new EventHub(bus);
   stops.add('event hub', async () => hub.close());
+  // Without a subscription anywhere it runs no statement; announcements (above) tell it of new ones.
+  await eventDelivery.start();
+  stops.add('event delivery', () => eventDelivery.stop());
   // Closed after the runner has drained (stops run in reverse order): webhooks answer 503 meanwhile.
   let http: FastifyInstance | null = null;
   stops.add('http server', async () => http?.close());
@@ -241,7 +255,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
   const server = await buildServer({
     config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, audit, tenantLifecycle, channelAdmin, onRemoval,
-    ingest, takeover, rich, templateSync, hub, metrics, simulator,
+    ingest, takeover, rich, templateSync, hub, metrics, simulator, eventSubscriptions, wakeEventDelivery: () => eventDelivery.wake(),
     tools: toolAdmin, demoToolSecret: demoTool?.secret ?? null,
   });
   http = server;

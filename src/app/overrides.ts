@@ -3,6 +3,7 @@ import type { IngestResult } from '../ingest/ingest.ts';
 import type { PacerOptions } from '../outbound/pacer.ts';
 import type { RetryOptions } from '../outbound/retry.ts';
 import type { RunnerOptions } from '../conversation/runner.ts';
+import type { EventDeliveryOptions } from '../events/eventDelivery.ts';
 import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import type { EgressLookup } from '../shared/egress.ts';
 import type { HousekeepingOptions } from '../tenancy/housekeeping.ts';
@@ -23,6 +24,8 @@ export interface PipelineTimings {
   perTenantShare?: number;
   /** How often housekeeping runs and its batch size (default every minute, 1,000 rows). */
   housekeeping?: Partial<HousekeepingOptions>;
+  /** Event delivery: polling, timeout, retries and the auto-pause (default: docs/events.md). */
+  events?: Partial<EventDeliveryOptions>;
 }
 
 /**

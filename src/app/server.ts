@@ -13,6 +13,7 @@ import type { Takeover } from '../conversation/takeover.ts';
 import type { TemplateSync } from '../outbound/templateSync.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
 import { isOutOfResources, isUnavailable, type Db } from '../db/db.ts';
+import type { EventSubscriptions } from '../events/subscriptions.ts';
 import type { IngestQueue } from '../ingest/queue.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { metricsRoutes } from '../metrics/routes.ts';
@@ -70,6 +71,9 @@ export interface ServerDeps {
   tools: ToolAdmin;
   /** The sandbox demo tool's signing secret; null outside the sandbox. */
   demoToolSecret: string | null;
+  /** Event webhooks: the subscriptions, and the delivery worker's wake-up. */
+  eventSubscriptions: EventSubscriptions;
+  wakeEventDelivery: () => void;
 }
 
 /**
@@ -148,7 +152,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (checked) => {
     refuseMalformedText(checked);
     await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
-    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, rich: deps.rich, templateSync: deps.templateSync, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, tools: deps.tools, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, rich: deps.rich, templateSync: deps.templateSync, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, tools: deps.tools, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance(), eventSubscriptions: deps.eventSubscriptions, wakeEventDelivery: deps.wakeEventDelivery }));
     await checked.register(async (scope) => dashboardRoutes(scope));
     const simulator = deps.simulator;
     if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));

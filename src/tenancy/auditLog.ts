@@ -35,7 +35,10 @@ export type AuditAction =
   | 'contact.erased'
   | 'tool.created'
   | 'tool.changed'
-  | 'tool.deleted';
+  | 'tool.deleted'
+  | 'event_subscription.created'
+  | 'event_subscription.updated'
+  | 'event_subscription.deleted';
 
 /** One action. `detail` is small and never holds a secret, a message text or a customer's number or name. */
 export interface AuditEntry {

@@ -24,13 +24,15 @@ export const ERASURE_MESSAGES = sql(
 );
 
 /**
- * The rest in one statement: any message that arrived meanwhile, the
- * conversations and the contacts (foreign keys are checked at the end of the
+ * The rest in one statement: any message that arrived meanwhile, the events
+ * about their conversations (with their deliveries), the conversations and
+ * the contacts (foreign keys are checked at the end of the
  * statement, when all three are gone).
  */
 export const ERASURE_LAST = sql(
   'erasure_last',
-  `WITH m AS (DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = ANY($1::bigint[])) RETURNING 1),
+  `WITH e AS (DELETE FROM events WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = ANY($1::bigint[]))),
+   m AS (DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = ANY($1::bigint[])) RETURNING 1),
    v AS (DELETE FROM conversations WHERE contact_id = ANY($1::bigint[]) RETURNING id),
    c AS (DELETE FROM contacts WHERE id = ANY($1::bigint[]) RETURNING id)
    SELECT (SELECT count(*)::int FROM m) AS messages,

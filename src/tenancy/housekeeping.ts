@@ -1,15 +1,17 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
 import { applyRetention, purgeChannel, purgeTenant, REMOVAL_BATCH } from './removal.ts';
-import { PENDING_REMOVALS, RETENTION_TENANTS } from './removal.sql.ts';
+import { EVENT_PRUNE_BATCH, PENDING_REMOVALS, RETENTION_TENANTS } from './removal.sql.ts';
 
 /** How often housekeeping runs, and its batch size (tests shorten the one and shrink the other). */
 export interface HousekeepingOptions {
   intervalMs: number;
   batchSize: number;
+  /** Days an event and its delivery log are kept once no delivery of it is pending. */
+  eventDays: number;
 }
 
-export const DEFAULT_HOUSEKEEPING: HousekeepingOptions = { intervalMs: 60_000, batchSize: REMOVAL_BATCH };
+export const DEFAULT_HOUSEKEEPING: HousekeepingOptions = { intervalMs: 60_000, batchSize: REMOVAL_BATCH, eventDays: 7 };
 
 /** What one run did. */
 export interface HousekeepingReport {
@@ -17,14 +19,15 @@ export interface HousekeepingReport {
   channelsRemoved: string[];
   rowsRemoved: number;
   messagesExpired: number;
+  eventsPruned: number;
 }
 
 /**
  * The periodic job of data removal: finishes the deletion of tenants and
  * channels marked for it (the marks are rows, so a deletion survives a
- * restart and any process may finish it), and removes messages older than a
- * tenant's retention period. Everything in batches, each its own short
- * transaction. One run at a time per process; several processes may run at
+ * restart and any process may finish it), removes messages older than a
+ * tenant's retention period, and prunes old events. Everything in batches,
+ * each its own short transaction. One run at a time per process; several processes may run at
  * once (a batch that finds its rows gone removes fewer).
  */
 export class Housekeeping {
@@ -79,7 +82,7 @@ export class Housekeeping {
   }
 
   private async runOnce(): Promise<HousekeepingReport> {
-    const report: HousekeepingReport = { tenantsDeleted: [], channelsRemoved: [], rowsRemoved: 0, messagesExpired: 0 };
+    const report: HousekeepingReport = { tenantsDeleted: [], channelsRemoved: [], rowsRemoved: 0, messagesExpired: 0, eventsPruned: 0 };
     const batch = this.opts.batchSize;
     for (const r of await this.db.query<{ kind: 'tenant' | 'channel'; id: string }>(PENDING_REMOVALS)) {
       if (this.stopped) return report;
@@ -94,6 +97,12 @@ export class Housekeeping {
       const n = await applyRetention(this.db, t.id, batch);
       report.messagesExpired += n;
       if (n > 0) this.log.info({ tenantId: t.id, messages: n }, 'messages past the retention period removed');
+    }
+    // Delivered and failed events past their days, at most 100 batches a run.
+    for (let i = 0; i < 100 && !this.stopped; i++) {
+      const [r] = await this.db.query<{ n: number }>(EVENT_PRUNE_BATCH, [this.opts.eventDays, batch]);
+      report.eventsPruned += r.n;
+      if (r.n < batch) break;
     }
     return report;
   }

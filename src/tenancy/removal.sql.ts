@@ -11,16 +11,18 @@ import { KEYS_CHANNEL } from './apiKeys.sql.ts';
 const batch = (name: string, table: string, ids: string): Statement =>
   sql(name, `WITH d AS (DELETE FROM ${table} WHERE id IN (${ids} LIMIT $2) RETURNING 1) SELECT count(*)::int AS n FROM d`);
 
-/** A tenant's rows, children first (messages → conversations → contacts). */
+/** A tenant's rows, children first (events with their deliveries, messages → conversations → contacts). */
 export const TENANT_PURGE_BATCHES: readonly Statement[] = [
   batch('tenant_purge_tool_calls', 'tool_calls', 'SELECT id FROM tool_calls WHERE tenant_id = $1'),
+  batch('tenant_purge_events', 'events', 'SELECT id FROM events WHERE tenant_id = $1'),
   batch('tenant_purge_messages', 'messages', 'SELECT id FROM messages WHERE tenant_id = $1'),
   batch('tenant_purge_conversations', 'conversations', 'SELECT id FROM conversations WHERE tenant_id = $1'),
   batch('tenant_purge_contacts', 'contacts', 'SELECT id FROM contacts WHERE tenant_id = $1'),
 ];
 
 /**
- * The rest of a tenant, a handful of rows, in one statement: sessions, keys,
+ * The rest of a tenant, a handful of rows, in one statement: event
+ * subscriptions (with what is left of their deliveries), sessions, keys,
  * usage, tools, templates, channels and the tenants row (only a tenant marked
  * for deletion). Foreign keys are checked at the end of the statement, so the
  * templates and their channels go together.
@@ -28,7 +30,8 @@ export const TENANT_PURGE_BATCHES: readonly Statement[] = [
  */
 export const TENANT_PURGE_LAST = sql(
   'tenant_purge_last',
-  `WITH s AS (DELETE FROM sessions WHERE tenant_id = $1),
+  `WITH es AS (DELETE FROM event_subscriptions WHERE tenant_id = $1),
+   s AS (DELETE FROM sessions WHERE tenant_id = $1),
    k AS (DELETE FROM api_keys WHERE tenant_id = $1),
    u AS (DELETE FROM usage WHERE tenant_id = $1),
    x AS (DELETE FROM tools WHERE tenant_id = $1),
@@ -41,6 +44,7 @@ export const TENANT_PURGE_LAST = sql(
 
 /** A removed channel's rows, children first. */
 export const CHANNEL_PURGE_BATCHES: readonly Statement[] = [
+  batch('channel_purge_events', 'events', 'SELECT e.id FROM conversations v JOIN events e ON e.conversation_id = v.id WHERE v.channel_id = $1'),
   batch('channel_purge_messages', 'messages', 'SELECT m.id FROM conversations v JOIN messages m ON m.conversation_id = v.id WHERE v.channel_id = $1'),
   batch('channel_purge_conversations', 'conversations', 'SELECT id FROM conversations WHERE channel_id = $1'),
   batch('channel_purge_contacts', 'contacts', 'SELECT id FROM contacts WHERE channel_id = $1'),
@@ -90,6 +94,24 @@ export const RETENTION_BATCH = sql(
          AND created_at < now() - make_interval(days => (SELECT retention_days FROM tenants WHERE id = $1))
          AND NOT (direction = 'inbound' AND disposition IS NULL)
          AND NOT (direction = 'outbound' AND status = 'queued')
+       LIMIT $2)
+     RETURNING 1)
+   SELECT count(*)::int AS n FROM d`,
+);
+
+/**
+ * A batch of events older than $1 days, or than their tenant's retention
+ * period when it is shorter, none of whose deliveries is still pending
+ * (their deliveries go with them): the delivery log is kept that long, and an
+ * event, which quotes the message it is about, no longer.
+ */
+export const EVENT_PRUNE_BATCH = sql(
+  'event_prune_batch',
+  `WITH d AS (
+     DELETE FROM events WHERE id IN (
+       SELECT e.id FROM events e
+       WHERE e.created_at < now() - make_interval(days => least($1, coalesce((SELECT t.retention_days FROM tenants t WHERE t.id = e.tenant_id), $1)))
+         AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
        LIMIT $2)
      RETURNING 1)
    SELECT count(*)::int AS n FROM d`,

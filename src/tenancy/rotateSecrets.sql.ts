@@ -37,6 +37,18 @@ export const ROTATE_TOOLS_WRITE = sql(
    WHERE t.id = r.id`,
 );
 
+export const ROTATE_EVENT_SUBSCRIPTIONS_BATCH = sql(
+  'rotate_event_subscriptions_batch',
+  `SELECT id, secret_enc FROM event_subscriptions WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE`,
+);
+
+export const ROTATE_EVENT_SUBSCRIPTIONS_WRITE = sql(
+  'rotate_event_subscriptions_write',
+  `UPDATE event_subscriptions s SET secret_enc = r.secret_enc
+   FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, secret_enc text)
+   WHERE s.id = r.id`,
+);
+
 export const ROTATE_CANARY_WRITE = sql(
   'rotate_canary_write',
   `INSERT INTO secret_canary (id, value_enc) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET value_enc = EXCLUDED.value_enc`,

@@ -5,6 +5,8 @@ import {
   ROTATE_CANARY_WRITE,
   ROTATE_CHANNELS_BATCH,
   ROTATE_CHANNELS_WRITE,
+  ROTATE_EVENT_SUBSCRIPTIONS_BATCH,
+  ROTATE_EVENT_SUBSCRIPTIONS_WRITE,
   ROTATE_TENANTS_BATCH,
   ROTATE_TENANTS_WRITE,
   ROTATE_TOOLS_BATCH,
@@ -31,7 +33,7 @@ interface ChannelRow {
 /**
  * Re-encrypts every stored secret with `newKey`: channel access tokens, app
  * secrets and verify tokens, tenants' agent secrets, tools' signing
- * secrets, and the canary last.
+ * secrets, event subscriptions' secrets, and the canary last.
  * Rows are locked and rewritten in batches of `batchSize`, each batch in its
  * own transaction, so gateways keep running: one that knows both keys
  * (WAGATE_SECRET_KEY_PREVIOUS) reads every row at every moment. Secrets
@@ -79,6 +81,10 @@ export async function rotateSecrets(db: Db, oldKeys: readonly Buffer[], newKey: 
   await inBatches(db, ROTATE_TOOLS_BATCH, batchSize, async (tx, rows: { id: string; secret_enc: string | null }[]) => {
     const out = rows.map((r) => ({ id: r.id, secret_enc: rewrap(r.secret_enc, `tool ${r.id}'s secret`) }));
     await tx.query(ROTATE_TOOLS_WRITE, [JSON.stringify(out)]);
+  });
+  await inBatches(db, ROTATE_EVENT_SUBSCRIPTIONS_BATCH, batchSize, async (tx, rows: { id: string; secret_enc: string }[]) => {
+    const out = rows.map((r) => ({ id: r.id, secret_enc: rewrap(r.secret_enc, `event subscription ${r.id}'s secret`) }));
+    await tx.query(ROTATE_EVENT_SUBSCRIPTIONS_WRITE, [JSON.stringify(out)]);
   });
   // Last: until here, the canary still proves the old key to gateways started meanwhile.
   await db.query(ROTATE_CANARY_WRITE, [encrypt(newKey, CANARY_TEXT)]);

@@ -58,6 +58,17 @@ describe('the benchmark report', () => {
     expect(jsonReport([pooled]).runs[0]).toMatchObject({ pipeline: 'wagate', pooler: 'pgbouncer' });
   });
 
+  it('puts a run with an event receiver beside the run without, and says how their answer rates compare', () => {
+    const withEvents = run('wagate', 0, { events: true, messagesPerSecond: 950 });
+    withEvents.details.eventsPerMessage = 5.5;
+    const md = markdown([run('wagate', 0), withEvents, run('baseline', 0)]);
+    expect(md.split('\n')[0]).toBe('| | wagate, model 0 ms | gain | wagate with events, model 0 ms | gain | baseline, model 0 ms |');
+    expect(md).toContain('- model 0 ms: with one event receiver subscribed to every event, 0.95× the messages per second of the run without.');
+    expect(md).toContain('- wagate with events, model 0 ms: 1010 messages sent');
+    expect(md).toContain('; 5.50 events delivered per answered message;');
+    expect(jsonReport([withEvents]).runs[0]).toMatchObject({ events: true });
+  });
+
   it('writes exactly the JSON shape of the specification', () => {
     const j = jsonReport([run('wagate', 0), run('baseline', 0)]);
     expect(Object.keys(j)).toEqual(['runs']);

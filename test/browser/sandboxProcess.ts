@@ -22,12 +22,12 @@ export interface SandboxProcess {
 /**
  * Starts the sandbox with its own data directory (embedded PostgreSQL inside)
  * and a real port (the simulator posts statuses back to it), and waits for
- * the lines it prints at start.
+ * the lines it prints at start. `extraEnv` adds to its environment.
  */
-export async function startSandboxProcess(timeoutMs = 90_000): Promise<SandboxProcess> {
+export async function startSandboxProcess(timeoutMs = 90_000, extraEnv: Record<string, string> = {}): Promise<SandboxProcess> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'wagate-sandbox-'));
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, WAGATE_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, WAGATE_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...extraEnv };
   // The sandbox's own embedded database and the demo agent, whatever the test run was given.
   delete env.DATABASE_URL;
   delete env.OPENAI_API_KEY;

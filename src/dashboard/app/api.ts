@@ -14,6 +14,33 @@ export interface ApiKeyInfo {
   revokedAt: string | null;
 }
 
+/** An event subscription as the API shows it: never its secret. */
+export interface EventSubscription {
+  id: string;
+  url: string;
+  events: string[];
+  paused: boolean;
+  pauseReason: string | null;
+  failingSince: string | null;
+  consecutiveFailures: number;
+  createdAt: string;
+}
+
+/** One event for one subscription, with its latest attempts. */
+export interface EventDelivery {
+  id: string;
+  eventId: string;
+  type: string;
+  conversationId: string | null;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAt: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  log: { at: string; status: number | null; ms: number; error: string | null }[];
+  createdAt: string;
+}
+
 /** A page of a list. */
 /** A synced message template (GET /api/templates). */
 export interface Template {
@@ -201,4 +228,10 @@ export const api = {
   rotateChannelToken: (id: string, accessToken: string) => call<Channel>('PATCH', `/api/channels/${encodeURIComponent(id)}`, { accessToken }),
   removeChannel: (id: string) => call<Channel>('DELETE', `/api/channels/${encodeURIComponent(id)}`),
   audit: (query: Record<string, string>) => call<Page<AuditEntry>>('GET', '/api/audit?' + new URLSearchParams(query)),
+  eventSubscriptions: () => call<{ items: EventSubscription[] }>('GET', '/api/event-subscriptions'),
+  createEventSubscription: (body: { url: string; secret: string; events: string[] }) => call<EventSubscription>('POST', '/api/event-subscriptions', body),
+  updateEventSubscription: (id: string, patch: { paused?: boolean }) => call<EventSubscription>('PATCH', `/api/event-subscriptions/${encodeURIComponent(id)}`, patch),
+  deleteEventSubscription: (id: string) => call<EventSubscription>('DELETE', `/api/event-subscriptions/${encodeURIComponent(id)}`),
+  eventDeliveries: (id: string) => call<Page<EventDelivery>>('GET', `/api/event-subscriptions/${encodeURIComponent(id)}/deliveries?limit=50`),
+  redeliver: (id: string) => call<EventDelivery>('POST', `/api/event-deliveries/${encodeURIComponent(id)}/redeliver`),
 };

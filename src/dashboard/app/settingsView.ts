@@ -1,6 +1,7 @@
 import { h, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type TenantSettings } from './api.ts';
+import { EventsSection } from './eventsView.ts';
 import { KeysSection } from './keysView.ts';
 
 /** The form's values: every field as the inputs hold it (text). */
@@ -225,6 +226,7 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
       ),
     ),
     h(KeysSection, { tenantId: tenant.id }),
+    h(EventsSection, null),
   );
 }
 
