@@ -7,7 +7,7 @@
  * starts it; nothing shipped imports the tests; and no module imports itself
  * back through others, type-only imports included.
  */
-const STAGES = 'webhook|ingest|conversation|agent|outbound';
+const STAGES = 'webhook|ingest|conversation|agent|outbound|media';
 const GROUND = 'tenancy|db|config|shared';
 const UPPER = 'app|api|dashboard|sandbox|metrics|cli';
 

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { EgressPolicy } from '../shared/egress.ts';
+import { userContent, type ChatContent } from './mediaParts.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
 import { AgentError, type Agent, type AgentInput, type AgentOutput } from './types.ts';
 
@@ -48,12 +49,12 @@ const completion = z.looseObject({
 
 /** The chat-completions request body, exactly as docs/behaviour.md describes it. */
 export function chatCompletionsBody(model: string, input: Pick<AgentInput, 'config' | 'history' | 'turn'>): string {
-  const messages: { role: string; content: string }[] = [];
+  const messages: { role: string; content: ChatContent }[] = [];
   // A blank system prompt is left out: several compatible servers refuse an empty message.
   if (input.config.systemPrompt.trim()) messages.push({ role: 'system', content: input.config.systemPrompt });
   for (const m of input.history) messages.push({ role: m.role, content: m.content });
   // Each customer message of the turn is its own user message, and nothing follows the last.
-  for (const m of input.turn) messages.push({ role: 'user', content: m.content });
+  for (const m of input.turn) messages.push({ role: 'user', content: userContent(m) });
   return JSON.stringify({ model, messages, tools: [HANDOFF_TOOL], stream: false });
 }
 

@@ -5,6 +5,7 @@ import { apiKeyRouteSpecs } from './apiKeys.routes.ts';
 import { auditRoute } from './audit.routes.ts';
 import { channelRouteSpecs } from './channels.routes.ts';
 import { eraseContactRoute } from './contacts.routes.ts';
+import { getMediaRoute } from './media.routes.ts';
 import { docsAssetRoute, docsPageRoute } from './docs.routes.ts';
 import { eventsRoute } from './events.routes.ts';
 import { externalRoutes } from './externalRoutes.ts';
@@ -53,6 +54,7 @@ export const allRoutes: RouteSpec[] = [
   ...tenantLifecycleRouteSpecs,
   ...channelRouteSpecs,
   eraseContactRoute,
+  getMediaRoute,
   auditRoute,
   ...externalRoutes,
 ];

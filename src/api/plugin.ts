@@ -11,6 +11,8 @@ import { apiKeyRoutes } from './apiKeys.routes.ts';
 import { auditRoutes } from './audit.routes.ts';
 import { channelRoutes } from './channels.routes.ts';
 import { contactRoutes } from './contacts.routes.ts';
+import { mediaRoutes } from './media.routes.ts';
+import type { MediaStore } from '../shared/mediaStore.ts';
 import type { Authenticator } from './auth.ts';
 import { conversationRoutes } from './conversations.routes.ts';
 import type { EventHub } from './eventHub.ts';
@@ -44,6 +46,8 @@ export interface OperatorApiDeps {
   onRemoval: () => void;
   /** The body of /api/performance (the admin dashboard's charts). */
   performance: () => object;
+  /** Where inbound media files are kept (GET /api/media/:id). */
+  mediaStore: MediaStore;
 }
 
 /**
@@ -70,7 +74,8 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   await apiKeyRoutes(app, { apiKeys: deps.apiKeys, auth, audit });
   await tenantLifecycleRoutes(app, { lifecycle: deps.lifecycle, auth, onDeletion: deps.onRemoval });
   await channelRoutes(app, { channels: deps.channelAdmin, auth, onRemoval: deps.onRemoval });
-  await contactRoutes(app, { db, audit, auth });
+  await contactRoutes(app, { db, audit, auth, onErased: deps.onRemoval });
+  await mediaRoutes(app, { db, auth, store: deps.mediaStore });
   await auditRoutes(app, { audit, auth });
   await sessionRoutes(app, { provisioning, auth, sessions: deps.sessions, limiter });
   await performanceRoutes(app, { performance: deps.performance, auth });

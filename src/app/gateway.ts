@@ -23,7 +23,12 @@ import { createCloudApi } from '../outbound/cloudApi.ts';
 import { Pacer } from '../outbound/pacer.ts';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import { ensureDemoTenant, loadSandboxState, type DemoTenant } from '../sandbox/setup.ts';
+import { MediaLane } from '../media/lane.ts';
+import { createAgentDispatcher } from '../agent/postJson.ts';
 import { Bus } from '../shared/bus.ts';
+import { FileMediaStore, type MediaStore } from '../shared/mediaStore.ts';
+import { S3MediaStore } from '../shared/s3MediaStore.ts';
+import path from 'node:path';
 import { EgressPolicy } from '../shared/egress.ts';
 import { Semaphore } from '../shared/semaphore.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
@@ -56,6 +61,8 @@ export interface Gateway {
   readonly provisioning: Provisioning;
   /** Tenant deletions, channel removals and retention, in batches. */
   readonly housekeeping: Housekeeping;
+  /** Where inbound media files are kept (docs/media.md). */
+  readonly mediaStore: MediaStore;
   readonly metrics: Metrics;
   /** Pause, resume and manual sends, as the operator API uses them. */
   readonly takeover: Takeover;
@@ -132,7 +139,10 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const audit = new AuditLog(db);
   const tenantLifecycle = new TenantLifecycle(db, provisioning, audit);
   const channelAdmin = new ChannelAdmin(db, config.secretKey, audit);
-  const housekeeping = new Housekeeping(db, log, { ...DEFAULT_HOUSEKEEPING, ...timings.housekeeping });
+  // Inbound media files: under WAGATE_DATA_DIR, or in an S3-compatible bucket (docs/media.md).
+  const mediaStore = overrides.mediaStore ?? (config.media.s3 ? new S3MediaStore({ ...config.media.s3 }) : new FileMediaStore(path.resolve(config.dataDir, 'media')));
+  stops.add('media store', () => mediaStore.close());
+  const housekeeping = new Housekeeping(db, log, { ...DEFAULT_HOUSEKEEPING, ...timings.housekeeping }, mediaStore);
   housekeeping.start();
   stops.add('housekeeping', () => housekeeping.stop());
   const metrics = createMetrics({ db, bus, log, tenantHistograms: config.metrics.tenantHistograms });
@@ -158,10 +168,30 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     simulator = sim;
   }
 
+  // The media lane: fetches, keeps and understands inbound media in its own bounded lane.
+  const apiBase = simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl;
+  const mediaDispatcher = createAgentDispatcher();
+  const mediaTenantDispatcher = createAgentDispatcher({ egress });
+  const media = new MediaLane(db, log, mediaStore, channels, tenants, {
+    apiBase,
+    spoolDir: path.resolve(config.dataDir, 'media-spool'),
+    concurrency: config.media.concurrency,
+    waitMs: config.media.waitMs,
+    transcriptionModel: config.media.transcriptionModel,
+    openai: { baseUrl: config.openai.baseUrl, apiKey: config.openai.apiKey },
+    dispatcher: mediaDispatcher,
+    tenantDispatcher: mediaTenantDispatcher,
+    backoffMs: timings.mediaBackoffMs,
+  });
+  stops.add('media lane', async () => {
+    await media.stop();
+    await Promise.all([mediaDispatcher.close(), mediaTenantDispatcher.close()]);
+  });
+
   // The message path: Cloud API, agents, the runner, and ingest feeding it.
   let runner: ConversationRunner | null = null;
   if (overrides.answer !== false) {
-    const cloudApi = createCloudApi(simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl);
+    const cloudApi = createCloudApi(apiBase);
     stops.add('cloud api', () => cloudApi.close());
     const agents = createAgentRegistry(config, { egress });
     stops.add('agents', () => agents.close());
@@ -170,7 +200,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const max = config.maxInflight;
     const perTenant = Math.max(1, Math.ceil(max * (timings.perTenantShare ?? 0.5)));
     const limiter = new FairLimiter(max, perTenant, (count) => bus.emit('turn.inflight', { count }));
-    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs });
+    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, media });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
     stops.add('runner', () => started.stop(config.shutdownGraceMs));
@@ -188,6 +218,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     // The hand-off: what a statement committed goes to the runner, in this process, with no wait.
     onCommitted: (result) => {
       overrides.onIngested?.(result);
+      media.onIngested(result);
       runner?.onIngested(result);
     },
     onHandOffError: (err) => log.error({ err }, 'handing ingested messages to the runner failed; the sweep will find them'),
@@ -205,7 +236,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
   const server = await buildServer({
     config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, audit, tenantLifecycle, channelAdmin, onRemoval,
-    ingest, takeover, hub, metrics, simulator,
+    ingest, takeover, hub, metrics, simulator, mediaStore,
   });
   http = server;
   let url = '';
@@ -228,6 +259,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     leaseOwner: lease.owner,
     provisioning,
     housekeeping,
+    mediaStore,
     metrics,
     takeover,
     runner,

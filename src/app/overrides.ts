@@ -5,6 +5,7 @@ import type { RetryOptions } from '../outbound/retry.ts';
 import type { RunnerOptions } from '../conversation/runner.ts';
 import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import type { EgressLookup } from '../shared/egress.ts';
+import type { MediaStore } from '../shared/mediaStore.ts';
 import type { HousekeepingOptions } from '../tenancy/housekeeping.ts';
 
 /**
@@ -23,6 +24,8 @@ export interface PipelineTimings {
   perTenantShare?: number;
   /** How often housekeeping runs and its batch size (default every minute, 1,000 rows). */
   housekeeping?: Partial<HousekeepingOptions>;
+  /** Waits between media attempts after a temporary failure (default 0.5 s, 2 s, 8 s). */
+  mediaBackoffMs?: number[];
 }
 
 /**
@@ -55,4 +58,6 @@ export interface GatewayOverrides {
    * DNS rebinding answer differently at each.
    */
   egressLookup?: EgressLookup;
+  /** The media store to use instead of the configured one (tests of the S3 store). */
+  mediaStore?: MediaStore;
 }

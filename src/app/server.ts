@@ -9,6 +9,7 @@ import type { Sessions } from '../api/sessions.ts';
 import { API_HEADERS, addSecurityHeaders, isApiPath } from '../api/securityHeaders.ts';
 import { tenantRoutes } from '../api/tenants.routes.ts';
 import type { Config } from '../config/config.ts';
+import type { MediaStore } from '../shared/mediaStore.ts';
 import type { Takeover } from '../conversation/takeover.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
 import { isOutOfResources, isUnavailable, type Db } from '../db/db.ts';
@@ -61,6 +62,8 @@ export interface ServerDeps {
   metrics: Metrics;
   /** The Cloud API simulator whose phone page /sandbox serves; null outside the sandbox. */
   simulator: CloudApiSimulator | null;
+  /** Where inbound media files are kept. */
+  mediaStore: MediaStore;
 }
 
 /**
@@ -139,7 +142,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     refuseMalformedText(checked);
     await checked.register(async (scope) => tenantRoutes(scope, { provisioning: deps.provisioning, auth, audit: deps.audit }));
     await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
-    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance() }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance(), mediaStore: deps.mediaStore }));
     await checked.register(async (scope) => dashboardRoutes(scope));
     const simulator = deps.simulator;
     if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));

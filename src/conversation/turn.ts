@@ -6,6 +6,8 @@ import { toAgentMessage } from '../agent/textForm.ts';
 import type { AgentMessage, AgentOutput } from '../agent/types.ts';
 import type { Db } from '../db/db.ts';
 import type { HistoryMessage } from '../ingest/ingest.ts';
+import { isMediaKind } from '../media/kinds.ts';
+import type { MediaLane } from '../media/lane.ts';
 import type { CloudApi } from '../outbound/types.ts';
 import { splitText } from '../outbound/split.ts';
 import type { Bus } from '../shared/bus.ts';
@@ -36,6 +38,8 @@ type AgentResult = { kind: 'answered'; out: AgentOutput; ms: number } | { kind: 
 export interface TurnOptions {
   /** Pause between agent attempts. */
   agentBackoffMs?: number;
+  /** The media lane: a turn with a media message waits for it (docs/media.md); text-only turns never touch it. */
+  media?: Pick<MediaLane, 'turnMessages' | 'withSettled'> | null;
 }
 
 /**
@@ -101,7 +105,10 @@ export class TurnRunner {
   private async askAgent(view: ConversationView, tenant: TenantSettings, batch: PendingMessage[], signal: AbortSignal): Promise<AgentResult> {
     const cfg = tenant.agent;
     const started = performance.now();
+    const media = this.opts.media ?? null;
     try {
+      const turn = media && batch.some((m) => isMediaKind(m.type)) ? await media.turnMessages(view.tenantId, view.channelId, batch, cfg, signal) : toAgentMessages(batch);
+      const past = view.history.slice(-cfg.historyLength);
       const out = await callAgent(this.agents.agentFor(cfg.provider), {
         tenantId: view.tenantId,
         conversationId: view.id,
@@ -109,8 +116,8 @@ export class TurnRunner {
         apiKey: tenant.apiKey,
         secret: tenant.secret,
         contact: view.contact,
-        history: toAgentMessages(view.history.slice(-cfg.historyLength)),
-        turn: toAgentMessages(batch),
+        history: toAgentMessages(media ? past.map((h) => media.withSettled(h)) : past),
+        turn,
         signal,
       }, { backoffMs: this.opts.agentBackoffMs });
       return { kind: 'answered', out, ms: performance.now() - started };

@@ -33,6 +33,8 @@ export const agentConfigInput = z.strictObject({
   markReadWithTyping: z.boolean().optional(),
   autoPauseOnOperatorReply: z.boolean().optional(),
   resumeAfterMinutes: z.number().int().min(1).max(525_600).nullable().optional(),
+  vision: z.boolean().optional(),
+  transcriptionModel: text(200).min(1).nullable().optional(),
   answerBudget: z
     .strictObject({
       answers: z.number().int().min(1).max(MAX_BUDGET_ANSWERS),
@@ -62,6 +64,13 @@ export interface AgentConfig {
   markReadWithTyping: boolean;
   autoPauseOnOperatorReply: boolean;
   resumeAfterMinutes: number | null;
+  /** The model takes images: a customer's images and stickers reach it as image content parts (docs/media.md). */
+  vision: boolean;
+  /**
+   * The model of `/audio/transcriptions` for voice notes; undefined stored: the
+   * process default (OPENAI_TRANSCRIPTION_MODEL); null: no transcription.
+   */
+  transcriptionModel: string | null | undefined;
   /** At most `answers` agent replies to one conversation in any `perSeconds` (docs/behaviour.md, "The answer budget"). */
   answerBudget: AnswerBudget;
 }
@@ -103,6 +112,8 @@ export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: Agen
     autoPauseOnOperatorReply: stored.autoPauseOnOperatorReply ?? true,
     resumeAfterMinutes: stored.resumeAfterMinutes ?? null,
     answerBudget: stored.answerBudget ?? DEFAULT_ANSWER_BUDGET,
+    vision: stored.vision ?? false,
+    transcriptionModel: stored.transcriptionModel,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
-import { applyRetention, purgeChannel, purgeTenant, REMOVAL_BATCH } from './removal.ts';
+import type { MediaStore } from '../shared/mediaStore.ts';
+import { applyRetention, purgeChannel, purgeTenant, removeOrphanMedia, REMOVAL_BATCH } from './removal.ts';
 import { PENDING_REMOVALS, RETENTION_TENANTS } from './removal.sql.ts';
 
 /** How often housekeeping runs, and its batch size (tests shorten the one and shrink the other). */
@@ -17,13 +18,15 @@ export interface HousekeepingReport {
   channelsRemoved: string[];
   rowsRemoved: number;
   messagesExpired: number;
+  /** Media files (and rows) removed because their message is gone. */
+  mediaRemoved: number;
 }
 
 /**
  * The periodic job of data removal: finishes the deletion of tenants and
  * channels marked for it (the marks are rows, so a deletion survives a
  * restart and any process may finish it), and removes messages older than a
- * tenant's retention period. Everything in batches, each its own short
+ * tenant's retention period, and the media files of messages gone. Everything in batches, each its own short
  * transaction. One run at a time per process; several processes may run at
  * once (a batch that finds its rows gone removes fewer).
  */
@@ -37,6 +40,8 @@ export class Housekeeping {
     private readonly db: Db,
     private readonly log: Logger,
     private readonly opts: HousekeepingOptions = DEFAULT_HOUSEKEEPING,
+    /** The media store: files of media whose message is gone are removed with their rows. */
+    private readonly media: MediaStore | null = null,
   ) {}
 
   start(): void {
@@ -79,11 +84,11 @@ export class Housekeeping {
   }
 
   private async runOnce(): Promise<HousekeepingReport> {
-    const report: HousekeepingReport = { tenantsDeleted: [], channelsRemoved: [], rowsRemoved: 0, messagesExpired: 0 };
+    const report: HousekeepingReport = { tenantsDeleted: [], channelsRemoved: [], rowsRemoved: 0, messagesExpired: 0, mediaRemoved: 0 };
     const batch = this.opts.batchSize;
     for (const r of await this.db.query<{ kind: 'tenant' | 'channel'; id: string }>(PENDING_REMOVALS)) {
       if (this.stopped) return report;
-      const done = r.kind === 'tenant' ? await purgeTenant(this.db, r.id, batch) : await purgeChannel(this.db, r.id, batch);
+      const done = r.kind === 'tenant' ? await purgeTenant(this.db, r.id, batch, this.media ?? undefined) : await purgeChannel(this.db, r.id, batch);
       report.rowsRemoved += done.rows;
       if (!done.done) continue;
       (r.kind === 'tenant' ? report.tenantsDeleted : report.channelsRemoved).push(r.id);
@@ -94,6 +99,11 @@ export class Housekeeping {
       const n = await applyRetention(this.db, t.id, batch);
       report.messagesExpired += n;
       if (n > 0) this.log.info({ tenantId: t.id, messages: n }, 'messages past the retention period removed');
+    }
+    // Media whose message went (retention, contact erasure, channel removal): files first, then rows.
+    if (this.media && !this.stopped) {
+      report.mediaRemoved = await removeOrphanMedia(this.db, this.media, null, batch);
+      if (report.mediaRemoved > 0) this.log.info({ media: report.mediaRemoved }, 'media of removed messages removed');
     }
     return report;
   }
