@@ -95,7 +95,7 @@ export async function downloadMedia(ref: MediaRef, ctx: DownloadContext): Promis
       const sniffed = (await fileTypeFromBuffer(got.head))?.mime ?? null;
       const declared = ref.declaredMime ?? info.mime;
       if (!typeFits(ref.kind, declared, sniffed)) throw new MediaError('type_mismatch', `declared ${baseMime(declared) || 'no type'} but the bytes are ${sniffed ?? 'of no known type'}`);
-      return { file: got.file, size: got.size, sha256: got.sha256, mime: sniffed ?? baseMime(declared) ?? 'application/octet-stream' };
+      return { file: got.file, size: got.size, sha256: got.sha256, mime: baseMime(sniffed ?? declared) || 'application/octet-stream' };
     } catch (err) {
       await unlink(got.file).catch(() => {});
       throw err;

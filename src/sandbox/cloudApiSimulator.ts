@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { sign } from '../webhook/signature.ts';
+import { MediaShelf } from './simulatorMedia.ts';
 
 /** Milliseconds after an accepted send at which each status is posted back; null: that status is not posted. */
 export interface StatusDelays {
@@ -134,6 +135,8 @@ export interface CloudApiSimulator {
   reset(): void;
   stats(): SimulatorStats;
   on<K extends keyof SimulatorEvents>(name: K, fn: (e: SimulatorEvents[K]) => void): () => void;
+  /** Media customers send: served through `GET /{media-id}` and its URL, as the Cloud API does. */
+  readonly media: MediaShelf;
   /** The next event of that name matching `predicate`; rejects after timeoutMs (default 10 s). */
   once<K extends keyof SimulatorEvents>(name: K, predicate?: (e: SimulatorEvents[K]) => boolean, timeoutMs?: number): Promise<SimulatorEvents[K]>;
   close(): Promise<void>;
@@ -225,7 +228,10 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     }
   }
 
+  const media = new MediaShelf(() => `http://${host}:${port}`);
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (media.handle(req, res, checkToken)) return;
     stats.requests++;
     if (++stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
     res.once('close', () => stats.inFlight--);
@@ -420,6 +426,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       .catch((err: unknown) => failed(err instanceof Error ? err : new Error(String(err))));
   }
 
+  let port = 0;
   const server = createServer({ keepAliveTimeout: 30_000 }, onRequest);
   server.headersTimeout = 35_000;
   server.on('connection', () => stats.connections++);
@@ -432,12 +439,13 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       });
     });
   await listen(opts.port ?? 0);
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   let down = false;
 
   return {
     url: `http://${host}:${port}`,
     port,
+    media,
     script(...responses) {
       for (const r of responses) {
         if (r.delayMs !== undefined) nonNegative('delayMs', r.delayMs);
