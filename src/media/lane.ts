@@ -157,12 +157,10 @@ export class MediaLane {
 
   private markTimedOut(messageId: string): Promise<void> {
     return this.db
-      .query(MEDIA_TIMED_OUT, [this.rowIds.get(messageId) ?? '0'])
+      .query(MEDIA_TIMED_OUT, [messageId])
       .then(() => undefined)
       .catch((err) => this.log.debug({ err, messageId }, 'noting a media timeout failed'));
   }
-
-  private readonly rowIds = new Map<string, string>();
 
   private start(tenantId: string, channelId: string, m: MediaMessage): Promise<Settled> {
     let job = this.jobs.get(m.id);
@@ -179,7 +177,6 @@ export class MediaLane {
 
   private remember(messageId: string, s: Settled): void {
     this.settled.set(messageId, s);
-    this.rowIds.delete(messageId);
     if (this.settled.size > REMEMBERED) this.settled.delete(this.settled.keys().next().value!);
   }
 
@@ -190,7 +187,6 @@ export class MediaLane {
     const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
     const [row] = await this.db.query<MediaRow>(MEDIA_OPEN, [tenantId, m.id, kind, str(media.id) ?? '', str(media.mime_type), str(media.filename)]);
     if (!row) throw new Error(`message ${m.id} is gone`);
-    this.rowIds.set(m.id, row.id);
     if (row.status !== 'pending') return { media: m.media, row: rowSummary(row) };
     const ref: MediaRef = { kind, waMediaId: row.wa_media_id, declaredMime: str(media.mime_type), sha256: str(media.sha256), animated: media.animated === true };
     const started = performance.now();

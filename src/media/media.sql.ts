@@ -49,13 +49,17 @@ export const MEDIA_SETTLE = sql(
    SELECT (SELECT media FROM m) AS media, EXISTS (SELECT 1 FROM u) AS kept`,
 );
 
-/** Notes on a row still pending that a turn stopped waiting for it ($1 media id). */
+/**
+ * Notes that a turn stopped waiting for a message's media ($1 message id):
+ * on the media row if it is still pending, and in the message's
+ * `media.file` (the row may not exist yet when the lane is busy).
+ */
 export const MEDIA_TIMED_OUT = sql(
   'media_timed_out',
-  `WITH u AS (UPDATE media SET error = 'timed_out', updated_at = now() WHERE id = $1::bigint AND status = 'pending' RETURNING id, message_id)
+  `WITH u AS (UPDATE media SET error = 'timed_out', updated_at = now() WHERE message_id = $1::bigint AND status = 'pending' RETURNING id)
    UPDATE messages SET media = coalesce(messages.media, '{}'::jsonb)
-     || jsonb_build_object('file', jsonb_build_object('id', u.id::text, 'status', 'pending', 'error', 'timed_out'))
-   FROM u WHERE messages.id = u.message_id`,
+     || jsonb_build_object('file', jsonb_strip_nulls(jsonb_build_object('id', (SELECT id::text FROM u), 'status', 'pending', 'error', 'timed_out')))
+   WHERE messages.id = $1::bigint AND coalesce(messages.media->'file'->>'status', 'pending') = 'pending'`,
 );
 
 /** A media row as the API serves it: only the tenant's own ($2 null: the admin). */
