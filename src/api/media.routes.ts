@@ -26,7 +26,7 @@ export const getMediaRoute = route({
   resource: 'media',
   params: z.strictObject({ id: idString }),
   responses: {
-    200: { description: 'the file', contentType: 'application/octet-stream' },
+    200: { description: 'the file', contentType: 'application/octet-stream', schema: z.string().describe('the bytes of the file (binary), with the Content-Type they really are') },
     401: { description: 'no key, or an unknown one', schema: errorBody },
     404: { description: "no such media, not stored (yet or any more), or another tenant's", schema: errorBody },
   },

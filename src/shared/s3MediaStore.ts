@@ -27,6 +27,10 @@ export class S3MediaStore implements MediaStore {
   constructor(private readonly opts: S3MediaStoreOptions) {
     this.client = new S3Client({
       region: opts.region,
+      // Checksums only where S3 requires them: many S3-compatible servers store the SDK's
+      // default aws-chunked upload (with its checksum trailer) as the object's bytes.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
       ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
     });
