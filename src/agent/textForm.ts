@@ -73,8 +73,8 @@ function fileOf(media: Record<string, unknown> | null): FileFacts | null {
 function factsOf(type: string, f: FileFacts): string[] {
   const out: string[] = [];
   if (type === 'document' && f.mime) out.push(f.mime);
-  if (f.size !== null && (type === 'document' || type === 'video')) out.push(formatSize(f.size));
   if (f.duration !== null) out.push(formatDuration(f.duration));
+  if (f.size !== null) out.push(formatSize(f.size));
   if (f.pages !== null) out.push(f.pages === 1 ? '1 page' : `${f.pages} pages`);
   return out;
 }
@@ -117,17 +117,37 @@ export function toAgentMessages(rows: readonly MessageRow[]): AgentMessage[] {
   return out;
 }
 
-/** What a text form holds: the media kind (null for plain text) and the text after the label. */
+/** What a text form holds: the media kind (null for plain text), the caption, and what was understood of the file. */
 export interface ParsedTextForm {
   kind: 'image' | 'video' | 'audio' | 'document' | 'sticker' | 'location' | 'contacts' | null;
+  /** The caption (or the detail of a location or contacts); plain text: the whole text. */
   text: string;
+  /** The file's facts from the label, in order (`invoice.pdf`, `application/pdf`, `12 KB`, `3 pages`, `0:07`). */
+  facts: string[];
+  /** A voice note's transcript, when there is one. */
+  transcript: string | null;
+  /** A PDF's first text, when there is some. */
+  excerpt: string | null;
+  /** Why the file is not available, when it is not. */
+  unavailable: string | null;
 }
 
-const FORM = /^\[(image|video|audio|sticker|location|contacts|document)(?:[ ,][^\]]*)?\](?: (.*))?$/s;
+const FORM = /^\[(image|video|audio|sticker|location|contacts|document)([ ,][^\]]*)?\](?: (.*))?$/s;
 
 /** Reads a text form back (the demo agent uses it to recognise media); plain text has kind null. */
 export function parseTextForm(content: string): ParsedTextForm {
   const m = FORM.exec(content);
-  if (!m) return { kind: null, text: content };
-  return { kind: m[1] as ParsedTextForm['kind'], text: m[2] ?? '' };
+  if (!m) return { kind: null, text: content, facts: [], transcript: null, excerpt: null, unavailable: null };
+  const kind = m[1] as ParsedTextForm['kind'];
+  const facts = (m[2] ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  const caption: string[] = [];
+  const out: ParsedTextForm = { kind, text: '', facts, transcript: null, excerpt: null, unavailable: null };
+  for (const line of (m[3] ?? '').split('\n')) {
+    if (line.startsWith('transcript: ')) out.transcript = line.slice(12);
+    else if (line.startsWith('text: ')) out.excerpt = line.slice(6);
+    else if (line.startsWith('not available: ')) out.unavailable = line.slice(15);
+    else caption.push(line);
+  }
+  out.text = caption.join('\n');
+  return out;
 }

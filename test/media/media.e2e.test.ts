@@ -74,7 +74,7 @@ describe('inbound media, end to end through the Cloud API simulator and the fake
     const { wamid: w } = await sendMedia(phoneNumberId, 'audio', audio, { mime: 'audio/ogg; codecs=opus', voice: true, phoneNumberId });
     const s = await sent;
     // The fake endpoint gives a duration of a fraction of a second for these few bytes.
-    expect(s.body).toBe('echo: [audio, 0:00] transcript: where is my parcel');
+    expect(s.body).toBe(`echo: [audio, 0:00, ${Math.round(audio.length / 1024)} KB] transcript: where is my parcel`);
     const t = h.model.transcriptions.at(-1)!;
     expect(t.model).toBe('whisper-test');
     expect(t.bytes).toBe(audio.length);
@@ -124,13 +124,13 @@ describe('inbound media, end to end through the Cloud API simulator and the fake
     expect(meta.format).toBe('jpeg');
     expect(Math.max(meta.width!, meta.height!)).toBe(1024);
     const content = chatUserContent((c) => Array.isArray(c) && textOf(c).includes('broken handle'));
-    expect(content[0]).toEqual({ type: 'text', text: '[image] broken handle' });
+    expect(content[0]).toEqual({ type: 'text', text: `[image, ${Math.round(png.length / 1024)} KB] broken handle` });
     expect(content[1].type).toBe('image_url');
 
     const n = h.model.imageParts.length;
     const sent2 = h.cloud.once('send', (e) => e.body.includes('scratched door'), 20_000);
     await sendMedia(plain.phoneNumberId, 'image', png, { mime: 'image/png', caption: 'scratched door' });
-    expect((await sent2).body).toBe('echo: [image] scratched door');
+    expect((await sent2).body).toBe(`echo: [image, ${Math.round(png.length / 1024)} KB] scratched door`);
     expect(h.model.imageParts.length).toBe(n);
   });
 
@@ -207,8 +207,9 @@ describe('inbound media, end to end through the Cloud API simulator and the fake
     const { phoneNumberId, key } = await provisionTenant(h.gw, { agent: { provider: 'openai' } });
     h.model.scriptTranscription(400);
     const sent = h.cloud.once('send', (e) => e.body.includes('transcription_failed'), 20_000);
-    const { wamid: w } = await sendMedia(phoneNumberId, 'audio', oggOpus(), { mime: 'audio/ogg', voice: true });
-    expect((await sent).body).toBe('echo: [audio] not available: transcription_failed');
+    const audio = oggOpus();
+    const { wamid: w } = await sendMedia(phoneNumberId, 'audio', audio, { mime: 'audio/ogg', voice: true });
+    expect((await sent).body).toBe(`echo: [audio, ${Math.round(audio.length / 1024)} KB] not available: transcription_failed`);
     expect((await settledMessage(key, w)).media.file).toMatchObject({ status: 'failed', error: 'transcription_failed' });
   });
 

@@ -1,6 +1,7 @@
 import { h } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Conversation, type Message } from './api.ts';
+import { MediaBlock } from './mediaView.ts';
 import { authorLabel, contactName, contactNumber, dispositionText, fullTime, mediaLabel, shortTime, statusText } from './format.ts';
 import { debounce, type Live } from './live.ts';
 
@@ -126,7 +127,7 @@ function MessageItem(props: { m: Message }) {
       'div',
       { class: 'bubble' },
       h('div', { class: 'meta' }, h('span', { class: 'author' }, authorLabel(m)), h('time', { dateTime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt))),
-      media ? h('div', { class: 'media' }, media) : null,
+      media ? h(MediaBlock, { m }) : null,
       m.text ? h('p', { class: 'text' }, m.text) : media ? null : h('p', { class: 'text muted' }, `[${m.type}]`),
     ),
     inbound
