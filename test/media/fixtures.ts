@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { samplePdf } from '../../src/sandbox/sampleMedia.ts';
 
 /** A small PNG made here (no binary files in the repository). */
 export async function tinyPng(width = 64, height = 48): Promise<Buffer> {
@@ -11,29 +12,7 @@ export async function stickerWebp(): Promise<Buffer> {
 }
 
 /** A minimal PDF of one page per text, written by hand. */
-export function minimalPdf(...pages: string[]): Buffer {
-  const objs: string[] = [];
-  const n = pages.length;
-  // 1 catalog, 2 pages, 3 font, then per page: page object and content stream.
-  objs.push('<< /Type /Catalog /Pages 2 0 R >>');
-  objs.push(`<< /Type /Pages /Kids [${pages.map((_, i) => `${4 + 2 * i} 0 R`).join(' ')}] /Count ${n} >>`);
-  objs.push('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>');
-  pages.forEach((text, i) => {
-    objs.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents ${5 + 2 * i} 0 R /Resources << /Font << /F1 3 0 R >> >> >>`);
-    const stream = `BT /F1 14 Tf 20 150 Td (${text.replace(/[()\\]/g, '\\$&')}) Tj ET`;
-    objs.push(`<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`);
-  });
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objs.forEach((o, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objs.length + 1}\n0000000000 65535 f \n` + offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('');
-  out += `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
-}
+export const minimalPdf = samplePdf;
 
 /** An Ogg page header with an Opus head, followed by `bytes` of filler: what file-type recognises as a voice note. */
 export function oggOpus(bytes = 4000): Buffer {
