@@ -20,6 +20,8 @@ export interface BenchOptions {
   sampleEveryS: number;
   /** A PNG of the soak samples (needs --sample-every). */
   plot: string | null;
+  /** Share of messages that are voice notes (0–0.5; wagate runs only). */
+  media: number;
   help: boolean;
 }
 
@@ -46,6 +48,10 @@ prints one table of the results.
                          memory, event-loop delay, pool waits and answer rate (a soak);
                          the table and JSON then show how they drifted
   --plot FILE.png        draw those readings (needs --sample-every)
+  --media P%             this share of the messages are voice notes (0–50 %, default 0),
+                         transcribed by the fake model in 500 ms; wagate runs only
+                         (the old pipeline has no media). The table then shows the
+                         end-to-end time of text answers alone too
   --database-url URL     a PostgreSQL server to create the runs' databases on
                          (default: an embedded one in a temporary folder)
   --help                 this text`;
@@ -69,6 +75,14 @@ function list(name: string, v: string | undefined, fallback: number[], min: numb
   if (v === undefined) return fallback;
   const items = v.split(',').map((s) => whole(name, s.trim(), NaN, min, max));
   return [...new Set(items)];
+}
+
+/** `10%` or `10`: a share from 0 to 50 %. */
+function share(name: string, v: string | undefined): number {
+  if (v === undefined) return 0;
+  const m = /^(\d{1,2}(?:\.\d+)?)%?$/.exec(v.trim());
+  if (!m || Number(m[1]) > 50) throw new BenchOptionsError(`--${name}: must be a percentage from 0 to 50, e.g. 10% (got ${JSON.stringify(v)})`);
+  return Number(m[1]) / 100;
 }
 
 /** Parses the command line; throws BenchOptionsError on anything it does not understand. */
@@ -102,6 +116,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
         'db-pool-max': { type: 'string' },
         'sample-every': { type: 'string' },
         plot: { type: 'string' },
+        media: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -129,6 +144,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     cpuProfile: str('cpu-profile') ?? null,
     sampleEveryS: whole('sample-every', str('sample-every'), 0, 0, 3_600),
     plot: str('plot') ?? null,
+    media: share('media', str('media')),
     databaseUrl,
     dbPoolMax: str('db-pool-max') === undefined ? null : whole('db-pool-max', str('db-pool-max'), 10, 1, 1000),
     help: values.help === true,
