@@ -166,7 +166,7 @@ const schema = z.object({
   WAGATE_METRICS_KEY: z.string().refine(isStrongAdminKey, 'must carry at least 128 bits: 32 characters or more, at least 8 of them different (openssl rand -hex 24)').optional(),
   WAGATE_METRICS_TENANT_HISTOGRAMS: bool.default(false),
   OPENAI_TRANSCRIPTION_MODEL: z.string().min(1).max(200).optional(),
-  WAGATE_MEDIA_CONCURRENCY: intIn(1, 256).default(4),
+  WAGATE_MEDIA_CONCURRENCY: intIn(1, 256).default(16),
   WAGATE_MEDIA_WAIT_MS: intIn(0, 600_000).default(20_000),
   WAGATE_MEDIA_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').optional(),
   WAGATE_MEDIA_S3_REGION: z.string().min(1).default('us-east-1'),

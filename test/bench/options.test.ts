@@ -15,7 +15,15 @@ describe('wagate bench options', () => {
       cpuProfile: null,
       databaseUrl: null,
       dbPoolMax: null,
+      media: 0,
     });
+  });
+
+  it('takes a share of voice notes as a percentage', () => {
+    expect(parseBenchOptions(['--media', '10%']).media).toBe(0.1);
+    expect(parseBenchOptions(['--media', '25']).media).toBe(0.25);
+    expect(() => parseBenchOptions(['--media', '80%'])).toThrow(/--media: must be a percentage from 0 to 50/);
+    expect(() => parseBenchOptions(['--media', 'some'])).toThrow(BenchOptionsError);
   });
 
   it('takes lists, --no-baseline and a JSON file', () => {
