@@ -238,4 +238,26 @@ describe('inbound media, end to end through the Cloud API simulator and the fake
       await c.end();
     }
   });
+
+  it("retention removes an old message's media file with it", async () => {
+    const { tenant, phoneNumberId, key } = await provisionTenant(h.gw, { agent: { provider: 'demo' } });
+    const { wamid: w } = await sendMedia(phoneNumberId, 'image', await tinyPng(), { mime: 'image/png' });
+    const m = await settledMessage(key, w);
+    expect((await api(h.gw, 'PATCH', `/api/tenants/${tenant.id}`, { retentionDays: 1 })).status).toBe(200);
+    const c = await sqlClient(h.gw.dbUrl);
+    try {
+      const [row] = (await c.query(`SELECT storage_key FROM media WHERE id = $1`, [m.media.file.id])).rows;
+      // The message is answered (its disposition set) and two days old.
+      await eventually(async () => (await c.query(`SELECT 1 FROM messages WHERE wamid = $1 AND disposition IS NOT NULL`, [w])).rowCount === 1, 15_000, 'the turn settled');
+      await c.query(`UPDATE messages SET created_at = now() - interval '2 days' WHERE tenant_id = $1`, [tenant.id]);
+      const report = await h.gw.housekeeping.run();
+      expect(report.messagesExpired).toBeGreaterThan(0);
+      expect(report.mediaRemoved).toBeGreaterThanOrEqual(1);
+      expect(await h.gw.mediaStore.open(row.storage_key)).toBeNull();
+      expect((await c.query(`SELECT 1 FROM media WHERE id = $1`, [m.media.file.id])).rowCount).toBe(0);
+      expect((await api(h.gw, 'GET', `/api/media/${m.media.file.id}`, undefined, key)).status).toBe(404);
+    } finally {
+      await c.end();
+    }
+  });
 });
