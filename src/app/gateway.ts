@@ -172,7 +172,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const apiBase = simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl;
   const mediaDispatcher = createAgentDispatcher();
   const mediaTenantDispatcher = createAgentDispatcher({ egress });
-  const media = new MediaLane(db, log, mediaStore, channels, tenants, {
+  const media = new MediaLane(db, bus, log, mediaStore, channels, tenants, {
     apiBase,
     spoolDir: path.resolve(config.dataDir, 'media-spool'),
     concurrency: config.media.concurrency,

@@ -4,6 +4,7 @@ import { Agent as UndiciAgent, type Dispatcher } from 'undici';
 import { textFormOf } from '../agent/textForm.ts';
 import type { AgentMessage } from '../agent/types.ts';
 import type { Db } from '../db/db.ts';
+import type { Bus } from '../shared/bus.ts';
 import type { IngestResult } from '../ingest/ingest.ts';
 import { mediaKey, type MediaStore } from '../shared/mediaStore.ts';
 import { Semaphore } from '../shared/semaphore.ts';
@@ -75,6 +76,7 @@ export class MediaLane {
 
   constructor(
     private readonly db: Db,
+    private readonly bus: Bus,
     private readonly log: Logger,
     private readonly store: MediaStore,
     private readonly channels: ChannelDirectory,
@@ -212,7 +214,9 @@ export class MediaLane {
     }
     const [res] = await this.db.query<{ media: Record<string, unknown> | null; kept: boolean }>(MEDIA_SETTLE, [row.id, JSON.stringify(outcome)]);
     if (!res.kept && typeof outcome.storageKey === 'string') await this.store.remove([outcome.storageKey]).catch(() => {});
-    this.log.debug({ tenantId, messageId: m.id, kind, status: outcome.status, error: outcome.error, ms: Math.round(performance.now() - started) }, 'media settled');
+    const ms = performance.now() - started;
+    this.bus.emit('media.settled', { tenantId, kind, status: String(outcome.status), error: (outcome.error as string | undefined) ?? null, ms });
+    this.log.debug({ tenantId, messageId: m.id, kind, status: outcome.status, error: outcome.error, ms: Math.round(ms) }, 'media settled');
     return {
       media: res.media ?? m.media,
       row: { id: row.id, kind, status: String(outcome.status), storageKey: (outcome.storageKey as string | undefined) ?? null, mime: (outcome.mime as string | undefined) ?? null, size: (outcome.size as number | undefined) ?? null },

@@ -164,6 +164,7 @@ export function createMetrics({ db, bus, log, tenantHistograms = false }: Metric
     windows.agent.record(e.agentMs);
   });
   on('turn.budget_delayed', (e) => s.turnsBudgetDelayed.labels(e.tenantId).inc());
+  on('media.settled', (e) => s.media.labels(e.tenantId, e.kind, e.status, e.error ?? 'none').inc());
   on('turn.inflight', ({ count }) => {
     inflight = count;
     if (count > inflightPeak) inflightPeak = count;

@@ -30,6 +30,7 @@ export interface Series {
   readonly sendsWaiting: Gauge<string>;
   readonly turns: Counter<'tenant' | 'disposition'>;
   readonly turnsBudgetDelayed: Counter<'tenant'>;
+  readonly media: Counter<'tenant' | 'kind' | 'status' | 'error'>;
   readonly dbRoundTrips: Counter<string>;
   readonly dbConnectionsOpened: Counter<string>;
   readonly embeddedExits: Counter<string>;
@@ -90,6 +91,7 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
       "Turns that waited because their conversation had used the tenant's answer budget (answerBudget).",
       ['tenant'],
     ),
+    media: counter('wagate_media_total', 'Inbound media messages the media lane settled, by type, status (ready, failed) and reason (docs/media.md).', ['tenant', 'kind', 'status', 'error']),
     dbRoundTrips: counter('wagate_db_round_trips_total', 'Database statements sent (each one round trip).'),
     dbConnectionsOpened: counter('wagate_db_connections_opened_total', 'Database connections opened by the pool.'),
     embeddedExits: counter('wagate_embedded_postgres_exits_total', 'Times the embedded PostgreSQL exited on its own (each followed by a restart).'),

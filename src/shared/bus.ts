@@ -45,6 +45,8 @@ export interface Events {
   'turn.budget_delayed': { tenantId: string; conversationId: string; waitMs: number; pending: number };
   /** Turns running now. */
   'turn.inflight': { count: number };
+  /** The media lane settled a media message: ready, or failed with its reason (docs/media.md). */
+  'media.settled': { tenantId: string; kind: string; status: string; error: string | null; ms: number };
 }
 
 export type EventName = keyof Events;

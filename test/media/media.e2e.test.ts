@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, provisionTenant } from '../support/gateway.ts';
+import { api, provisionTenant, TEST_ADMIN_KEY } from '../support/gateway.ts';
 import { sqlClient } from '../support/db.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 import { messagesValue, notification, now, postWebhook, wamid } from '../support/webhooks.ts';
@@ -179,6 +179,8 @@ describe('inbound media, end to end through the Cloud API simulator and the fake
     expect((await sent).body).toBe('echo: [image] not available: too_large');
     expect((await settledMessage(key, w)).media.file).toMatchObject({ status: 'failed', error: 'too_large' });
     expect(h.cloud.media.counts.downloads).toBe(downloads);
+    const metrics = await (await fetch(`${h.gw.url}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })).text();
+    expect(metrics).toMatch(new RegExp(`wagate_media_total\\{tenant="\\d+",kind="image",status="failed",error="too_large"\\} [1-9]`));
   });
 
   it("bytes that do not match the webhook's sha256 are refused: hash_mismatch, nothing served", async () => {
