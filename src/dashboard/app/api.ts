@@ -52,6 +52,8 @@ export interface AgentSettings {
   autoPauseOnOperatorReply: boolean;
   resumeAfterMinutes: number | null;
   answerBudget: { answers: number; perSeconds: number };
+  vision: boolean;
+  transcriptionModel?: string | null;
   hasApiKey: boolean;
   hasSecret: boolean;
 }
