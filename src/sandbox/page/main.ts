@@ -218,6 +218,36 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
     if (el) el.scrollTop = el.scrollHeight;
   }, [messages, typing]);
 
+  // A voice note recorded in the browser, where it allows (MediaRecorder and a microphone).
+  const [recording, setRecording] = useState(false);
+  const recorder = useRef<MediaRecorder | null>(null);
+  const canRecord = typeof MediaRecorder !== 'undefined' && !!navigator.mediaDevices?.getUserMedia;
+  const toggleRecording = async () => {
+    if (recorder.current) {
+      recorder.current.stop();
+      return;
+    }
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const rec = new MediaRecorder(stream);
+      const chunks: Blob[] = [];
+      rec.ondataavailable = (e) => chunks.push(e.data);
+      rec.onstop = () => {
+        stream.getTracks().forEach((t) => t.stop());
+        recorder.current = null;
+        setRecording(false);
+        const type = (rec.mimeType || 'audio/webm').split(';')[0];
+        setFile(new File(chunks, `voice.${type.includes('ogg') ? 'ogg' : type.includes('mp4') ? 'm4a' : 'webm'}`, { type }));
+      };
+      recorder.current = rec;
+      rec.start();
+      setRecording(true);
+      setError(null);
+    } catch (err) {
+      setError(`The microphone is not available: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+
   const send = async (ev: Event) => {
     ev.preventDefault();
     if (sending) return;
@@ -324,6 +354,9 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
             accept: ACCEPT[kind],
             onChange: (e: Event) => setFile((e.target as HTMLInputElement).files?.[0] ?? null),
           })
+        : null,
+      kind === 'audio' && canRecord
+        ? h('button', { type: 'button', class: 'record', 'aria-pressed': recording, onClick: () => void toggleRecording() }, recording ? 'Stop' : file ? 'Record again' : 'Record')
         : null,
       kind === 'document'
         ? h('input', { class: 'filename', 'aria-label': 'File name', placeholder: 'file name', value: filename, maxLength: 240, onInput: (e: Event) => setFilename((e.target as HTMLInputElement).value) })
