@@ -13,7 +13,7 @@ import type { ChannelDirectory } from '../tenancy/channels.ts';
 import type { TenantDirectory } from '../tenancy/tenantSettings.ts';
 import { downloadMedia, MediaError, type Downloaded, type MediaRef } from './download.ts';
 import { isMediaKind, type MediaKind } from './kinds.ts';
-import { MEDIA_OPEN, MEDIA_SETTLE, MEDIA_TIMED_OUT, type MediaRow } from './media.sql.ts';
+import { MEDIA_OPEN, MEDIA_SETTLE, MEDIA_STATE, MEDIA_TIMED_OUT, type MediaRow, type OpenedMediaRow } from './media.sql.ts';
 import { pdfText, PDF_MAX_BYTES, transcribe, visionDataUrl, type TranscriptionTarget } from './understand.ts';
 
 /** A customer message as the lane needs it (a PendingMessage or a stored row). */
@@ -51,6 +51,10 @@ export interface MediaLaneOptions {
 }
 
 const DEFAULT_BACKOFF_MS = [500, 2_000, 8_000];
+/** A pending row younger than this, made by another process, is that process's to finish. */
+const ANOTHER_PROCESS_S = 120;
+/** How often a row another process works on is read again. */
+const POLL_MS = 250;
 /** Settled messages remembered, for the history of later turns (oldest forgotten first). */
 const REMEMBERED = 2_000;
 /** Images kept ready for the model, resized. */
@@ -187,9 +191,14 @@ export class MediaLane {
     const kind = m.type as MediaKind;
     const media = m.media ?? {};
     const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
-    const [row] = await this.db.query<MediaRow>(MEDIA_OPEN, [tenantId, m.id, kind, str(media.id) ?? '', str(media.mime_type), str(media.filename)]);
+    const [row] = await this.db.query<OpenedMediaRow>(MEDIA_OPEN, [tenantId, m.id, kind, str(media.id) ?? '', str(media.mime_type), str(media.filename)]);
     if (!row) throw new Error(`message ${m.id} is gone`);
     if (row.status !== 'pending') return { media: m.media, row: rowSummary(row) };
+    // Another process (the one that ingested it) is on it: wait for its outcome rather than fetch the file twice.
+    if (!row.mine && row.attempts === 0 && row.age_s < ANOTHER_PROCESS_S) {
+      const theirs = await this.outcomeOf(row);
+      if (theirs) return theirs;
+    }
     const ref: MediaRef = { kind, waMediaId: row.wa_media_id, declaredMime: str(media.mime_type), sha256: str(media.sha256), animated: media.animated === true };
     const started = performance.now();
     let got: Downloaded | null = null;
@@ -221,6 +230,20 @@ export class MediaLane {
       media: res.media ?? m.media,
       row: { id: row.id, kind, status: String(outcome.status), storageKey: (outcome.storageKey as string | undefined) ?? null, mime: (outcome.mime as string | undefined) ?? null, size: (outcome.size as number | undefined) ?? null },
     };
+  }
+
+  /** Polls a row another process works on until it settles, at most the turn's wait; null: it did not. */
+  private async outcomeOf(row: MediaRow): Promise<Settled | null> {
+    const until = Date.now() + Math.max(1_000, this.opts.waitMs);
+    while (Date.now() < until && !this.stopping.signal.aborted) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      const [s] = await this.db.query<{ status: string; storage_key: string | null; mime: string | null; size: string | null; media: Record<string, unknown> | null }>(MEDIA_STATE, [row.id]);
+      if (!s) return null;
+      if (s.status !== 'pending') {
+        return { media: s.media, row: { id: row.id, kind: row.kind, status: s.status, storageKey: s.storage_key, mime: s.mime, size: s.size === null ? null : Number(s.size) } };
+      }
+    }
+    return null;
   }
 
   /** Transcribes audio, reads a PDF's text; a failed transcription is the file's error, the file is kept. */

@@ -16,10 +16,17 @@ export const MEDIA_OPEN = sql(
      SELECT $1::bigint, $2::bigint, $3, $4, $5, $6
      WHERE EXISTS (SELECT 1 FROM messages WHERE id = $2::bigint AND tenant_id = $1::bigint)
      ON CONFLICT (message_id) DO NOTHING
-     RETURNING ${COLUMNS})
+     RETURNING ${COLUMNS}, true AS mine, 0::float8 AS age_s)
    SELECT * FROM ins
    UNION ALL
-   SELECT ${COLUMNS} FROM media WHERE message_id = $2::bigint AND tenant_id = $1::bigint AND NOT EXISTS (SELECT 1 FROM ins)`,
+   SELECT ${COLUMNS}, false, extract(epoch FROM now() - updated_at)::float8 FROM media
+   WHERE message_id = $2::bigint AND tenant_id = $1::bigint AND NOT EXISTS (SELECT 1 FROM ins)`,
+);
+
+/** Where a media row another process works on stands ($1 media id), with its message's `media`. */
+export const MEDIA_STATE = sql(
+  'media_state',
+  `SELECT m.status, m.storage_key, m.mime, m.size, msg.media FROM media m JOIN messages msg ON msg.id = m.message_id WHERE m.id = $1::bigint`,
 );
 
 /**
@@ -88,4 +95,10 @@ export interface MediaRow {
   duration_s: number | null;
   pages: number | null;
   attempts: number;
+}
+
+/** MEDIA_OPEN's row: whether this call made it, and how long ago it last changed. */
+export interface OpenedMediaRow extends MediaRow {
+  mine: boolean;
+  age_s: number;
 }
