@@ -8,7 +8,7 @@
  * back through others, type-only imports included.
  */
 // events: the delivery of event webhooks, beside the message path (it reads the rows the stages' triggers write).
-const STAGES = 'webhook|ingest|conversation|agent|outbound|events';
+const STAGES = 'webhook|ingest|conversation|agent|outbound|events|media';
 const GROUND = 'tenancy|db|config|shared';
 const UPPER = 'app|api|dashboard|sandbox|metrics|cli';
 

@@ -2,7 +2,7 @@
  * Runs the fake model in a process of its own, so that a load test's model
  * does not share the gateway's event loop:
  *
- *   tsx bench/fakeModel.main.ts [--port 0] [--latency-ms 0]
+ *   tsx bench/fakeModel.main.ts [--port 0] [--latency-ms 0] [--transcription-latency-ms 0]
  *
  * Prints one JSON line `{"url","openaiBaseUrl","httpAgentUrl"}` on stdout when
  * it listens; on SIGTERM or SIGINT prints `{"closed":true,"count","maxConcurrent"}`
@@ -20,9 +20,9 @@ function wholeNumber(name: string, value: string | undefined, max: number): numb
   return Number(value);
 }
 
-let args: { port?: string; 'latency-ms'?: string };
+let args: { port?: string; 'latency-ms'?: string; 'transcription-latency-ms'?: string };
 try {
-  args = parseArgs({ options: { port: { type: 'string' }, 'latency-ms': { type: 'string' } }, strict: true }).values;
+  args = parseArgs({ options: { port: { type: 'string' }, 'latency-ms': { type: 'string' }, 'transcription-latency-ms': { type: 'string' } }, strict: true }).values;
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\nusage: fakeModel.main.ts [--port N] [--latency-ms N]\n`);
   process.exit(2);
@@ -31,6 +31,7 @@ try {
 const fake = await startFakeModel({
   port: wholeNumber('port', args.port, 65535),
   latencyMs: wholeNumber('latency-ms', args['latency-ms'], 600_000),
+  transcriptionLatencyMs: wholeNumber('transcription-latency-ms', args['transcription-latency-ms'], 600_000),
   record: false,
 });
 process.stdout.write(JSON.stringify({ url: fake.url, openaiBaseUrl: fake.openaiBaseUrl, httpAgentUrl: fake.httpAgentUrl }) + '\n');

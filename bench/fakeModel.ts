@@ -49,6 +49,17 @@ export interface FakeModelOptions {
   latencyMs?: number;
   /** Record each request in `requests` (default true; off for load, where nobody reads them). */
   record?: boolean;
+  /** Latency of `/audio/transcriptions` answers (default 0). */
+  transcriptionLatencyMs?: number;
+}
+
+/** One audio file as `/audio/transcriptions` received it. */
+export interface RecordedTranscription {
+  model: string | null;
+  filename: string | null;
+  mime: string | null;
+  bytes: number;
+  authorization: string | null;
 }
 
 /** Recorded requests kept at most; the oldest half is dropped past it, so a long run stays bounded. */
@@ -75,6 +86,12 @@ export class FakeModel {
   private _count = 0;
   private _connections = 0;
   private url_ = '';
+  /** Each audio file `/audio/transcriptions` received (kept when `record` is on). */
+  readonly transcriptions: RecordedTranscription[] = [];
+  /** The URLs of every image content part the chat endpoint received (data: URLs included), in order. */
+  readonly imageParts: string[] = [];
+  private transcriptionLatencyMs: number;
+  private transcriptionQueue: (string | number)[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -82,6 +99,21 @@ export class FakeModel {
   ) {
     this.latencyMs = opts.latencyMs ?? 0;
     this.record = opts.record ?? true;
+    this.transcriptionLatencyMs = opts.transcriptionLatencyMs ?? 0;
+  }
+
+  /**
+   * The next transcriptions answer these, in order: a string is the
+   * transcript, a number an HTTP error status. Unscripted, the transcript is
+   * `transcript of <file name> (<n> bytes)`.
+   */
+  scriptTranscription(...answers: (string | number)[]): void {
+    this.transcriptionQueue.push(...answers);
+  }
+  /** The latency of `/audio/transcriptions` answers, in ms. */
+  setTranscriptionLatency(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`latency must be ≥ 0 (got ${ms})`);
+    this.transcriptionLatencyMs = ms;
   }
 
   /** Starts a fake model on 127.0.0.1. */
@@ -147,6 +179,9 @@ export class FakeModel {
   /** Forgets recorded requests, scripts and counters; back to echo. */
   reset(): void {
     this.requests.length = 0;
+    this.transcriptions.length = 0;
+    this.imageParts.length = 0;
+    this.transcriptionQueue = [];
     this.queue = [];
     this.mode = { kind: 'echo' };
     this._count = 0;
@@ -158,6 +193,40 @@ export class FakeModel {
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /**
+   * `POST /v1/audio/transcriptions` (multipart, as OpenAI takes it): answers
+   * `{text, language, duration}` after the transcription latency. Returns the
+   * timer, for the caller to clear if the client goes away.
+   */
+  private async transcribe(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<NodeJS.Timeout | undefined> {
+    let form: FormData;
+    try {
+      form = await new Response(new Uint8Array(raw), { headers: { 'content-type': String(req.headers['content-type'] ?? '') } }).formData();
+    } catch {
+      send(res, 400, JSON.stringify({ error: { message: 'not a multipart body', type: 'invalid_request_error' } }));
+      return undefined;
+    }
+    const file = form.get('file');
+    if (!(file instanceof Blob)) {
+      send(res, 400, JSON.stringify({ error: { message: "'file' is required", type: 'invalid_request_error' } }));
+      return undefined;
+    }
+    const filename = file instanceof File ? file.name : null;
+    const model = form.get('model');
+    if (this.record && this.transcriptions.length < MAX_RECORDED) {
+      this.transcriptions.push({ model: typeof model === 'string' ? model : null, filename, mime: file.type || null, bytes: file.size, authorization: req.headers.authorization ?? null });
+    }
+    const answer = this.transcriptionQueue.shift() ?? `transcript of ${filename ?? 'audio'} (${file.size} bytes)`;
+    const respond = () => {
+      if (res.destroyed) return;
+      if (typeof answer === 'number') return send(res, answer, JSON.stringify({ error: { message: `fake error ${answer}`, type: 'server_error' } }));
+      send(res, 200, JSON.stringify({ text: answer, language: 'english', duration: Math.round(file.size / 160) / 100 }));
+    };
+    if (this.transcriptionLatencyMs > 0) return setTimeout(respond, this.transcriptionLatencyMs);
+    respond();
+    return undefined;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -178,6 +247,12 @@ export class FakeModel {
     });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
+    if (req.method === 'POST' && (req.url ?? '').split('?', 1)[0] === '/v1/audio/transcriptions') {
+      req.on('end', () => {
+        void this.transcribe(req, res, Buffer.concat(chunks)).then((t) => (timer = t));
+      });
+      return;
+    }
     req.on('end', () => {
       const rawBody = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
       let body: any = null;
@@ -190,6 +265,7 @@ export class FakeModel {
       if (this.record) {
         if (this.requests.length >= MAX_RECORDED) this.requests.splice(0, MAX_RECORDED / 2);
         this.requests.push({ method: req.method ?? '', path, headers: req.headers, rawBody, body, at: Date.now() });
+        if (this.imageParts.length < MAX_RECORDED) this.imageParts.push(...imageUrlsOf(body));
       }
       const route = req.method === 'POST' && path === '/v1/chat/completions' ? 'openai' : req.method === 'POST' && path === '/http-agent' ? 'http' : null;
       if (!route) return send(res, 404, JSON.stringify({ error: { message: `no route ${req.method} ${path}`, type: 'not_found' } }));
@@ -212,6 +288,17 @@ export class FakeModel {
       else respond();
     });
   }
+}
+
+/** The image URLs of a chat-completions body's content parts. */
+function imageUrlsOf(body: any): string[] {
+  const out: string[] = [];
+  if (!body || !Array.isArray(body.messages)) return out;
+  for (const m of body.messages) {
+    if (!Array.isArray(m?.content)) continue;
+    for (const p of m.content) if (p?.type === 'image_url' && typeof p.image_url?.url === 'string') out.push(p.image_url.url);
+  }
+  return out;
 }
 
 /** Starts a fake model on 127.0.0.1 (see FakeModel). */

@@ -26,6 +26,23 @@ export interface LoadOptions {
    * client and count that wait as acknowledgement time.
    */
   connections?: number;
+  /** Share of messages that are voice notes (0: text only), served by each target's simulator. */
+  mediaShare?: number;
+}
+
+/** The voice note customers send: an Ogg Opus header and filler, as file-type recognises one. */
+export function benchVoiceNote(bytes = 4_000): Buffer {
+  const head = Buffer.alloc(47);
+  head.write('OggS', 0, 'latin1');
+  head[5] = 2;
+  head.writeUInt32LE(1, 14);
+  head[26] = 1;
+  head[27] = 19;
+  head.write('OpusHead', 28, 'latin1');
+  head[36] = 1;
+  head[37] = 1;
+  head.writeUInt32LE(48_000, 40);
+  return Buffer.concat([head, Buffer.alloc(bytes, 7)]);
 }
 
 /** What the load has seen so far. */
@@ -54,6 +71,8 @@ export interface LoadSnapshot {
    */
   ackMs: Summary;
   endToEndMs: Summary;
+  /** The end-to-end times of text messages alone. */
+  textEndToEndMs: Summary;
 }
 
 interface Waiter {
@@ -84,6 +103,11 @@ export class Load {
   private seq = 0;
   private ack = new RollingWindow();
   private e2e = new RollingWindow();
+  private textE2e = new RollingWindow();
+  /** Per target: the voice note on its simulator's shelf, and the answer's end (the fake transcript, echoed). */
+  private readonly voice: { id: string; sha256: string; answerEnds: string }[];
+  /** Every `every`-th message is a voice note (0: none). */
+  private readonly every: number;
   private counts = { sent: 0, answered: 0, answeredMeasured: 0, rejected: 0, failed: 0, unmatched: 0, abandoned: 0 };
   private readonly stamp = Date.now().toString(36);
 
@@ -94,6 +118,11 @@ export class Load {
     for (const sim of opts.simulators) {
       this.offs.push(sim.on('send', (e) => this.onSend(e.phoneNumberId, e.to, e.body)));
     }
+    const share = opts.mediaShare ?? 0;
+    this.every = share > 0 ? Math.max(1, Math.round(1 / share)) : 0;
+    const note = benchVoiceNote();
+    // The gateway names a voice note without a file name voice.ogg; the fake model transcribes it as this and echoes it.
+    this.voice = this.every ? opts.simulators.map((sim) => ({ ...sim.media.add(note, { mime: 'audio/ogg' }), answerEnds: `transcript of voice.ogg (${note.length} bytes)` })) : [];
   }
 
   /** Every customer starts writing. */
@@ -105,6 +134,7 @@ export class Load {
   beginMeasuring(): void {
     this.ack = new RollingWindow();
     this.e2e = new RollingWindow();
+    this.textE2e = new RollingWindow();
     this.counts.answeredMeasured = 0;
     this.measuring = true;
   }
@@ -157,7 +187,7 @@ export class Load {
   }
 
   snapshot(): LoadSnapshot {
-    return { ...this.counts, waiting: this.waiters.size, ackMs: this.ack.sinceStart(), endToEndMs: this.e2e.sinceStart() };
+    return { ...this.counts, waiting: this.waiters.size, ackMs: this.ack.sinceStart(), endToEndMs: this.e2e.sinceStart(), textEndToEndMs: this.textE2e.sinceStart() };
   }
 
   async close(): Promise<void> {
@@ -196,10 +226,13 @@ export class Load {
 
   /** Posts one message and waits for its answer; false when the answer was given up on. */
   private async message(c: Customer, key: string): Promise<boolean> {
+    const target = this.next++ % this.pools.length;
+    const pool = this.pools[target];
+    const voice = this.every > 0 && this.seq % this.every === 0 ? this.voice[target] : null;
     const text = `m${this.stamp}.${(this.seq++).toString(36)} from ${c.waId}`;
-    const raw = notification(c, text, `wamid.BENCH${this.stamp}${this.seq.toString(36)}`);
-    const answered = new Promise<number | null>((resolve) => this.waiters.set(key, { text, resolve }));
-    const pool = this.pools[this.next++ % this.pools.length];
+    const wamid = `wamid.BENCH${this.stamp}${this.seq.toString(36)}`;
+    const raw = voice ? voiceNotification(c, voice, wamid) : notification(c, text, wamid);
+    const answered = new Promise<number | null>((resolve) => this.waiters.set(key, { text: voice ? voice.answerEnds : text, resolve }));
     const measured = this.measuring;
     const started = performance.now();
     this.counts.sent++;
@@ -231,9 +264,33 @@ export class Load {
     if (this.measuring) {
       this.counts.answeredMeasured++;
       this.e2e.record(at - started);
+      if (!voice) this.textE2e.record(at - started);
     }
     return true;
   }
+}
+
+/** A `messages` notification with one voice note, as Meta sends it. */
+function voiceNotification(c: Customer, voice: { id: string; sha256: string }, wamid: string): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: 'BENCH_WABA',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550100', phone_number_id: c.phoneNumberId },
+              contacts: [{ profile: { name: `Customer ${c.waId}` }, wa_id: c.waId }],
+              messages: [{ from: c.waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'audio', audio: { id: voice.id, mime_type: 'audio/ogg; codecs=opus', sha256: voice.sha256, voice: true } }],
+            },
+          },
+        ],
+      },
+    ],
+  });
 }
 
 /** A WhatsApp `messages` notification with one text message, as Meta sends it. */

@@ -127,6 +127,7 @@ function common(o: ReturnType<typeof parseBenchOptions>): Omit<RunSpec, 'pipelin
   return {
     tenants: o.tenants,
     conversations: o.conversations,
+    mediaShare: o.media,
     messages: o.messages,
     warmupS: o.warmupS,
     durationS: o.durationS,

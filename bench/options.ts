@@ -24,6 +24,8 @@ export interface BenchOptions {
   plot: string | null;
   /** Run each wagate run twice: without, then with one event receiver subscribed to every event of every tenant. */
   events: boolean;
+  /** Share of messages that are voice notes (0–0.5; wagate runs only). */
+  media: number;
   help: boolean;
 }
 
@@ -52,6 +54,10 @@ prints one table of the results.
   --plot FILE.png        draw those readings (needs --sample-every)
   --events               run each wagate run again with one event receiver (a local HTTP
                          server) subscribed to every event of every tenant, and compare
+  --media P%             this share of the messages are voice notes (0–50 %, default 0),
+                         transcribed by the fake model in 500 ms; wagate runs only
+                         (the old pipeline has no media). The table then shows the
+                         end-to-end time of text answers alone too
   --database-url URL     a PostgreSQL server to create the runs' databases on
                          (default: an embedded one in a temporary folder)
   --pgbouncer            run each wagate run a second time through Debian's
@@ -80,6 +86,14 @@ function list(name: string, v: string | undefined, fallback: number[], min: numb
   if (v === undefined) return fallback;
   const items = v.split(',').map((s) => whole(name, s.trim(), NaN, min, max));
   return [...new Set(items)];
+}
+
+/** `10%` or `10`: a share from 0 to 50 %. */
+function share(name: string, v: string | undefined): number {
+  if (v === undefined) return 0;
+  const m = /^(\d{1,2}(?:\.\d+)?)%?$/.exec(v.trim());
+  if (!m || Number(m[1]) > 50) throw new BenchOptionsError(`--${name}: must be a percentage from 0 to 50, e.g. 10% (got ${JSON.stringify(v)})`);
+  return Number(m[1]) / 100;
 }
 
 /** Parses the command line; throws BenchOptionsError on anything it does not understand. */
@@ -115,6 +129,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
         'sample-every': { type: 'string' },
         plot: { type: 'string' },
         events: { type: 'boolean' },
+        media: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -142,6 +157,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     cpuProfile: str('cpu-profile') ?? null,
     sampleEveryS: whole('sample-every', str('sample-every'), 0, 0, 3_600),
     plot: str('plot') ?? null,
+    media: share('media', str('media')),
     databaseUrl,
     pgbouncer: values.pgbouncer === true,
     dbPoolMax: str('db-pool-max') === undefined ? null : whole('db-pool-max', str('db-pool-max'), 10, 1, 1000),

@@ -8,7 +8,7 @@ export interface BenchReport {
 
 type Better = 'higher' | 'lower';
 
-const ROWS: { label: string; better: Better; get: (r: RunResult) => number | null }[] = [
+const ROWS: { label: string; better: Better; get: (r: RunResult) => number | null; mediaOnly?: boolean }[] = [
   { label: 'messages answered per second', better: 'higher', get: (r) => r.messagesPerSecond },
   { label: 'webhook acknowledgement p50 (ms)', better: 'lower', get: (r) => r.ackMs.p50 },
   { label: 'webhook acknowledgement p99 (ms)', better: 'lower', get: (r) => r.ackMs.p99 },
@@ -16,6 +16,8 @@ const ROWS: { label: string; better: Better; get: (r: RunResult) => number | nul
   { label: 'gateway overhead p99 (ms)', better: 'lower', get: (r) => r.overheadMs.p99 },
   { label: 'end-to-end p50 (ms)', better: 'lower', get: (r) => r.endToEndMs.p50 },
   { label: 'end-to-end p99 (ms)', better: 'lower', get: (r) => r.endToEndMs.p99 },
+  { label: 'voice notes among the messages (%)', better: 'lower', get: (r) => (r.mediaShare === undefined ? null : r.mediaShare * 100), mediaOnly: true },
+  { label: 'text answers end-to-end p99 (ms)', better: 'lower', get: (r) => r.textEndToEndMs?.p99 ?? null, mediaOnly: true },
   { label: 'database round trips per answered message', better: 'lower', get: (r) => r.dbRoundTripsPerMessage },
   { label: 'new connections per answered message', better: 'lower', get: (r) => r.connectionsOpenedPerMessage },
   { label: 'peak RSS (MB)', better: 'lower', get: (r) => r.peakRssMb },
@@ -57,7 +59,9 @@ export function markdown(runs: { result: RunResult; details: RunDetails }[]): st
     if (base) cols.push({ title: `baseline, model ${lat} ms`, value: (row) => fmt(row.get(base)) });
   }
   const lines = [`| | ${cols.map((c) => c.title).join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`];
-  for (const row of ROWS) lines.push(`| ${row.label} | ${cols.map((c) => c.value(row)).join(' | ')} |`);
+  // The media rows only when a run had media (--media).
+  const withMedia = runs.some((r) => r.result.mediaShare !== undefined);
+  for (const row of ROWS.filter((r) => withMedia || !r.mediaOnly)) lines.push(`| ${row.label} | ${cols.map((c) => c.value(row)).join(' | ')} |`);
   lines.push('');
   for (const { result: r, details: d } of runs) {
     const statements = Object.entries(d.statements)

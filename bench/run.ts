@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
@@ -29,6 +32,8 @@ export interface RunSpec {
   drainS: number;
   /** DB_POOL_MAX of each wagate process; null: the gateway's default. */
   dbPoolMax: number | null;
+  /** Share of messages that are voice notes (wagate only; the baseline has no media). */
+  mediaShare: number;
   /** Folder for a CPU profile of each wagate process; null: no profile. */
   cpuProfileDir: string | null;
   /** Seconds between soak samples of the wagate processes; 0: none. */
@@ -52,6 +57,10 @@ export interface RunResult {
   ackMs: { p50: number | null; p99: number | null };
   overheadMs: { p50: number | null; p99: number | null };
   endToEndMs: { p50: number | null; p99: number | null };
+  /** With --media only: the share of the messages that were voice notes. */
+  mediaShare?: number;
+  /** With --media only: the end-to-end times of the text messages' answers alone. */
+  textEndToEndMs?: { p50: number | null; p99: number | null };
   dbRoundTripsPerMessage: number | null;
   connectionsOpenedPerMessage: number | null;
   peakRssMb: number | null;
@@ -128,7 +137,9 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       await subscribeAllTenants(dbUrl, Buffer.from(SECRET_KEY_HEX, 'hex'), receiver.url, receiver.host);
     }
 
-    const model = spawnChild('fake model', 'bench/fakeModel.main.ts', ['--latency-ms', String(spec.modelLatencyMs)]);
+    const media = spec.pipeline === 'wagate' ? spec.mediaShare : 0;
+    // Voice notes are transcribed by the fake model in 500 ms, a short real transcription's time.
+    const model = spawnChild('fake model', 'bench/fakeModel.main.ts', ['--latency-ms', String(spec.modelLatencyMs), ...(media > 0 ? ['--transcription-latency-ms', '500'] : [])]);
     cleanup.unshift(() => model.stop());
     const { openaiBaseUrl } = await firstJsonLine<{ openaiBaseUrl: string }>(model);
 
@@ -143,7 +154,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
     const targets: Target[] = [];
     for (let i = 0; i < processes; i++) {
       const t = spec.pipeline === 'wagate'
-        ? await startWagate(ports[i], dbUrl, spec.pooler ? env.pgbouncer!.through(dbUrl) : null, simulators[i].url, openaiBaseUrl, spec, receiver?.host ?? null)
+        ? await startWagate(ports[i], dbUrl, spec.pooler ? env.pgbouncer!.through(dbUrl) : null, simulators[i].url, openaiBaseUrl, spec, receiver?.host ?? null, media > 0 ? await mediaDir(cleanup) : null)
         : await startBaselineChild(ports[i], dbUrl, simulators[i].url, openaiBaseUrl);
       cleanup.unshift(() => t.child.stop());
       targets.push(t);
@@ -153,7 +164,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       phoneNumberId: channels[i % channels.length].phoneNumberId,
       waId: String(100_000_000_000 + i),
     }));
-    const load = new Load({ targets: targets.map((t) => t.url), simulators, appSecret: APP_SECRET, customers, messagesPerCustomer: spec.messages });
+    const load = new Load({ targets: targets.map((t) => t.url), simulators, appSecret: APP_SECRET, customers, messagesPerCustomer: spec.messages, mediaShare: media });
     cleanup.unshift(() => load.close());
 
     const started = performance.now();
@@ -232,6 +243,7 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
       ackMs: { p50: snap.ackMs.p50, p99: snap.ackMs.p99 },
       overheadMs: { p50: ms(bucketQuantile(overhead, 0.5)), p99: ms(bucketQuantile(overhead, 0.99)) },
       endToEndMs: { p50: snap.endToEndMs.p50, p99: snap.endToEndMs.p99 },
+      ...(spec.mediaShare > 0 ? { mediaShare: media, textEndToEndMs: { p50: snap.textEndToEndMs.p50, p99: snap.textEndToEndMs.p99 } } : {}),
       dbRoundTripsPerMessage: answered > 0 ? round(delta('wagate_db_round_trips_total') / answered) : null,
       connectionsOpenedPerMessage: answered > 0 ? round(delta('wagate_db_connections_opened_total') / answered) : null,
       peakRssMb: memEnd ? round(memEnd.peakMb) : null,
@@ -267,8 +279,15 @@ export async function runOnce(env: RunEnvironment, spec: RunSpec): Promise<{ res
   }
 }
 
+/** A data folder for a run's media files, removed with the run. */
+async function mediaDir(cleanup: (() => Promise<unknown>)[]): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'wagate-bench-media-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** One wagate process; with `pooledUrl`, its pool goes there (a transaction-mode pooler) and the rest straight to `dbUrl`. */
-async function startWagate(port: number, dbUrl: string, pooledUrl: string | null, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec, eventReceiverHost: string | null): Promise<Target> {
+async function startWagate(port: number, dbUrl: string, pooledUrl: string | null, cloudUrl: string, openaiBaseUrl: string, spec: RunSpec, eventReceiverHost: string | null, dataDir: string | null): Promise<Target> {
   const child = spawnChild('wagate', 'bin/wagate.mjs', ['start'], {
     nodeArgs: spec.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.cpuProfileDir}`] : [],
     env: {
@@ -288,6 +307,7 @@ async function startWagate(port: number, dbUrl: string, pooledUrl: string | null
       ...(spec.dbPoolMax !== null ? { DB_POOL_MAX: String(spec.dbPoolMax) } : {}),
       // The receiver is on loopback: the operator allows it, as a test deployment would.
       ...(eventReceiverHost ? { WAGATE_EGRESS_ALLOW: eventReceiverHost } : {}),
+      ...(dataDir ? { WAGATE_DATA_DIR: dataDir, OPENAI_TRANSCRIPTION_MODEL: 'bench-transcribe' } : {}),
     },
   });
   const url = `http://127.0.0.1:${port}`;

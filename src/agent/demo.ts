@@ -59,8 +59,8 @@ export function firstSentence(prompt: string): string {
  * The `demo` provider: built in, offline and deterministic (no clock, no
  * randomness), for the sandbox and first steps. It greets (quoting the first
  * sentence of the system prompt), answers a few keywords (opening hours,
- * price, help), hands off when asked for a human, thanks for media and
- * otherwise echoes. A greeting or help comes with buttons for those topics
+ * price, help), hands off when asked for a human, says what it received of
+ * media (never more than the text form holds) and otherwise echoes. A greeting or help comes with buttons for those topics
  * (DEMO_BUTTONS), and a tapped button answers its topic. A turn of several messages gets one reply answering
  * each of them in order; the greeting comes once, first.
  */
@@ -110,7 +110,7 @@ export function demoAnswer(systemPrompt: string, messages: readonly string[]): A
     const form = parseTextForm(content);
     if (form.kind === null && HUMAN.test(content)) return { reply: DEMO_HANDOFF_REPLY, handoff: true };
     if (form.kind !== null) {
-      parts.push(`Thanks for ${MEDIA_NAMES[form.kind]}${form.text ? ` ("${form.text}")` : ''}. I can't look at it, but a person can if you need.`);
+      parts.push(mediaAnswer(form));
       continue;
     }
     const text = content.trim();
@@ -128,6 +128,29 @@ export function demoAnswer(systemPrompt: string, messages: readonly string[]): A
   const reply = parts.join('\n');
   // A greeting or the help offers the topics as buttons (the reply goes out as text with them numbered if it is too long for a button message).
   return greet || menu ? { reply, handoff: false, choice: { kind: 'buttons', buttons: DEMO_BUTTONS.map((b) => ({ ...b })) } } : { reply, handoff: false };
+}
+
+/** Words of a PDF's text quoted in the answer. */
+const FIRST_WORDS = 12;
+
+/**
+ * The answer to a media message: what was really received, as the text form
+ * says it (type, file name, size, duration or page count, a PDF's first
+ * words, a voice note's transcript when there is one), never more.
+ */
+function mediaAnswer(form: ParsedTextForm): string {
+  const kind = form.kind!;
+  const thanks = `Thanks for ${MEDIA_NAMES[kind]}${form.text ? ` ("${form.text}")` : ''}.`;
+  if (form.unavailable) return `${thanks} I could not open it (${form.unavailable.replace(/_/g, ' ')}), but a person can look into it.`;
+  if (form.facts.length === 0 && !form.transcript && !form.excerpt) return `${thanks} I can't look at it, but a person can if you need.`;
+  const said: string[] = [thanks];
+  if (form.facts.length) said.push(`I received ${form.facts.join(', ')}.`);
+  if (kind === 'audio') said.push(form.transcript ? `I heard: "${form.transcript}"` : 'I have no transcript of it.');
+  if (form.excerpt) {
+    const words = form.excerpt.split(/\s+/);
+    said.push(`It begins: "${words.slice(0, FIRST_WORDS).join(' ')}${words.length > FIRST_WORDS ? '…' : ''}"`);
+  }
+  return said.join(' ');
 }
 
 /** "hi", "hello there", "hola Ava!": a greeting with at most one word after it says nothing more to answer. */

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { EgressPolicy } from '../shared/egress.ts';
+import { userContent, type ChatContent } from './mediaParts.ts';
 import { createAgentDispatcher, postJson } from './postJson.ts';
 import { runToolCalls, type ToolRoundMessage } from './tools/toolRounds.ts';
 import { AgentError, type Agent, type AgentInput, type AgentOutput, type ToolDefinition } from './types.ts';
@@ -65,7 +66,7 @@ export function chatCompletionsBody(
   if (input.config.systemPrompt.trim()) messages.push({ role: 'system', content: input.config.systemPrompt });
   for (const m of input.history) messages.push({ role: m.role, content: m.content });
   // Each customer message of the turn is its own user message, and nothing follows the last.
-  for (const m of input.turn) messages.push({ role: 'user', content: m.content });
+  for (const m of input.turn) messages.push({ role: 'user', content: userContent(m) });
   if (extra.rounds) messages.push(...extra.rounds);
   return JSON.stringify({ model, messages, tools: [HANDOFF_TOOL, REPLY_WITH_BUTTONS_TOOL, REPLY_WITH_LIST_TOOL, REPLY_WITH_MEDIA_TOOL, ...(extra.tools ?? [])], stream: false });
 }

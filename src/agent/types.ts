@@ -7,6 +7,8 @@ export interface AgentMessage {
   role: 'user' | 'assistant';
   /** Text, or the short text form of media (`[image] caption`). */
   content: string;
+  /** Images for a model that takes them (agent field `vision`): JPEG data URLs, customer messages of the turn only. */
+  images?: string[];
 }
 
 /** Everything an agent needs for one turn. Nothing here is shared between calls. */

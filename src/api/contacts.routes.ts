@@ -31,8 +31,11 @@ export const eraseContactRoute = route({
 });
 
 /** Erasure on request (docs/security.md, "Erasing a customer"). */
-export async function contactRoutes(app: FastifyInstance, { db, audit, auth }: { db: Db; audit: AuditLog; auth: Authenticator }): Promise<void> {
-  handle(app, eraseContactRoute, (req) => auth.principal(req), async (p, { params }) =>
-    eraseContact(db, audit, params.contactId, p.kind === 'admin' ? null : p.tenantId, actorOf(p)),
-  );
+export async function contactRoutes(app: FastifyInstance, { db, audit, auth, onErased }: { db: Db; audit: AuditLog; auth: Authenticator; onErased?: () => void }): Promise<void> {
+  handle(app, eraseContactRoute, (req) => auth.principal(req), async (p, { params }) => {
+    const result = await eraseContact(db, audit, params.contactId, p.kind === 'admin' ? null : p.tenantId, actorOf(p));
+    // Their media files go with housekeeping's media sweep, started now.
+    onErased?.();
+    return result;
+  });
 }

@@ -6,6 +6,7 @@ import { auditRoute } from './audit.routes.ts';
 import { channelRouteSpecs } from './channels.routes.ts';
 import { templateRouteSpecs } from './templates.routes.ts';
 import { eraseContactRoute } from './contacts.routes.ts';
+import { getMediaRoute } from './media.routes.ts';
 import { docsAssetRoute, docsPageRoute } from './docs.routes.ts';
 import { eventsRoute } from './events.routes.ts';
 import { eventSubscriptionRouteSpecs } from './eventSubscriptions.routes.ts';
@@ -58,6 +59,7 @@ export const allRoutes: RouteSpec[] = [
   ...toolRouteSpecs,
   ...templateRouteSpecs,
   eraseContactRoute,
+  getMediaRoute,
   auditRoute,
   ...eventSubscriptionRouteSpecs,
   ...externalRoutes,

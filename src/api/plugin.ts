@@ -14,6 +14,8 @@ import { apiKeyRoutes } from './apiKeys.routes.ts';
 import { auditRoutes } from './audit.routes.ts';
 import { channelRoutes } from './channels.routes.ts';
 import { contactRoutes } from './contacts.routes.ts';
+import { mediaRoutes } from './media.routes.ts';
+import type { MediaStore } from '../shared/mediaStore.ts';
 import type { Authenticator } from './auth.ts';
 import { conversationRoutes } from './conversations.routes.ts';
 import type { EventHub } from './eventHub.ts';
@@ -61,6 +63,8 @@ export interface OperatorApiDeps {
   /** Event webhooks: the subscriptions, and the delivery worker's wake-up (a resume, a redelivery). */
   eventSubscriptions: EventSubscriptions;
   wakeEventDelivery: () => void;
+  /** Where inbound media files are kept (GET /api/media/:id). */
+  mediaStore: MediaStore;
 }
 
 /**
@@ -92,7 +96,8 @@ export async function operatorApiRoutes(app: FastifyInstance, deps: OperatorApiD
   await tenantLifecycleRoutes(app, { lifecycle: deps.lifecycle, auth, onDeletion: deps.onRemoval });
   await channelRoutes(app, { channels: deps.channelAdmin, auth, onRemoval: deps.onRemoval });
   await toolRoutes(app, { tools: deps.tools, auth, audit });
-  await contactRoutes(app, { db, audit, auth });
+  await contactRoutes(app, { db, audit, auth, onErased: deps.onRemoval });
+  await mediaRoutes(app, { db, auth, store: deps.mediaStore });
   await auditRoutes(app, { audit, auth });
   await eventSubscriptionRoutes(app, { subscriptions: deps.eventSubscriptions, auth, audit, wake: deps.wakeEventDelivery });
   await sessionRoutes(app, { provisioning, auth, sessions: deps.sessions, limiter });

@@ -48,6 +48,22 @@ export const toolCallShape = z.object({
   createdAt: z.string(),
 });
 
+export const mediaFileShape = z.object({
+  id: z.string().nullable().describe('GET /api/media/{id} serves the file'),
+  status: z.enum(['pending', 'ready', 'failed']),
+  error: z
+    .enum(['too_large', 'unsupported', 'download_failed', 'type_mismatch', 'hash_mismatch', 'transcription_failed', 'timed_out'])
+    .nullable()
+    .describe('why the file, or what it says, is not available; timed_out: a turn stopped waiting for it and answered the text form'),
+  mimeType: z.string().nullable().describe('the type the bytes really are'),
+  size: z.number().int().nullable().describe('bytes'),
+  transcript: z.string().nullable().describe('voice notes and audio, when the tenant transcribes'),
+  language: z.string().nullable(),
+  excerpt: z.string().nullable().describe("a PDF's first characters"),
+  pages: z.number().int().nullable(),
+  durationSeconds: z.number().nullable(),
+});
+
 export const messageShape = z.object({
   id: z.string(),
   conversationId: z.string(),
@@ -57,7 +73,12 @@ export const messageShape = z.object({
   type: z.string().describe('text, image, document, location, reaction, … as WhatsApp names it'),
   text: z.string().nullable().describe('the text, caption, button title … of the message; plain text, never HTML'),
   media: z
-    .object({ mimeType: z.string().nullable(), caption: z.string().nullable(), filename: z.string().nullable() })
+    .object({
+      mimeType: z.string().nullable(),
+      caption: z.string().nullable(),
+      filename: z.string().nullable(),
+      file: mediaFileShape.nullable().describe('the file as wagate kept and understood it; null until the media lane has looked at it'),
+    })
     .nullable()
     .describe('media messages only'),
   status: z.string().describe('inbound: received; outbound: queued, sent, delivered, read, failed'),
@@ -254,6 +275,8 @@ export const agentShape = z.object({
     .object({ name: z.string(), language: z.string(), parameters: z.union([z.array(z.string()), z.record(z.string(), z.string())]).optional() })
     .nullable()
     .describe('opt-in: the template sent when the agent has an answer but the 24-hour window closed; null: nothing is sent (window_closed)'),
+  vision: z.boolean().describe("the model takes images: customers' images and stickers reach it as image content parts"),
+  transcriptionModel: z.string().nullable().optional().describe('the /audio/transcriptions model for voice notes; absent: OPENAI_TRANSCRIPTION_MODEL; null: no transcription'),
   hasApiKey: z.boolean().describe('apiKey is write-only: only whether one is set'),
   hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
 });

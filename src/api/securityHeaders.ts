@@ -21,6 +21,8 @@ export const PAGE_CSP = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
+  // Customers' voice notes and videos, from GET /api/media/:id.
+  "media-src 'self'",
   "connect-src 'self'",
   "manifest-src 'self'",
   "base-uri 'none'",

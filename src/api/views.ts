@@ -1,4 +1,8 @@
 import { DISPOSITIONS, type ConversationShape, type MessageShape } from './schemas.ts';
+import type { z } from 'zod';
+import type { mediaFileShape } from './schemas.ts';
+
+type MediaFileShape = z.infer<typeof mediaFileShape>;
 
 /** A message as MESSAGE_COLUMNS selects it, through row_to_json / json_agg (times are strings there). */
 export interface MessageRow {
@@ -65,10 +69,34 @@ function errorOf(r: MessageRow): MessageShape['error'] {
   return null;
 }
 
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const FILE_STATUSES = new Set(['pending', 'ready', 'failed']);
+const FILE_ERRORS = new Set(['too_large', 'unsupported', 'download_failed', 'type_mismatch', 'hash_mismatch', 'transcription_failed', 'timed_out']);
+
+/** What the media lane wrote of a message's file (`media.file`), as the API shows it. */
+function fileView(v: unknown): MediaFileShape | null {
+  if (!v || typeof v !== 'object') return null;
+  const f = v as Record<string, unknown>;
+  const status = str(f.status);
+  const error = str(f.error);
+  return {
+    id: str(f.id),
+    status: status && FILE_STATUSES.has(status) ? (status as MediaFileShape['status']) : 'pending',
+    error: error && FILE_ERRORS.has(error) ? (error as MediaFileShape['error']) : null,
+    mimeType: str(f.mime),
+    size: num(f.size),
+    transcript: str(f.transcript),
+    language: str(f.language),
+    excerpt: str(f.excerpt),
+    pages: num(f.pages),
+    durationSeconds: num(f.duration),
+  };
+}
+
 /** The API's message shape (docs/api.md). */
 export function messageView(r: MessageRow): MessageShape {
   const media = r.media
-    ? { mimeType: str(r.media.mime_type), caption: str(r.media.caption), filename: str(r.media.filename) }
+    ? { mimeType: str(r.media.mime_type), caption: str(r.media.caption), filename: str(r.media.filename), file: fileView(r.media.file) }
     : null;
   return {
     id: r.id,

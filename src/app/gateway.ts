@@ -34,6 +34,10 @@ import { demoToolSecret, demoToolUrl, ensureDemoTool } from '../sandbox/demoTool
 import { createEgressDispatcher } from '../shared/egressDispatcher.ts';
 import { RichSender } from '../conversation/richSend.ts';
 import { TemplateSync } from '../outbound/templateSync.ts';
+import { MediaLane } from '../media/lane.ts';
+import { FileMediaStore, type MediaStore } from '../shared/mediaStore.ts';
+import { S3MediaStore } from '../shared/s3MediaStore.ts';
+import path from 'node:path';
 import { Semaphore } from '../shared/semaphore.ts';
 import { ApiKeys } from '../tenancy/apiKeys.ts';
 import { AuditLog } from '../tenancy/auditLog.ts';
@@ -67,6 +71,8 @@ export interface Gateway {
   readonly provisioning: Provisioning;
   /** Tenant deletions, channel removals and retention, in batches. */
   readonly housekeeping: Housekeeping;
+  /** Where inbound media files are kept (docs/media.md). */
+  readonly mediaStore: MediaStore;
   readonly metrics: Metrics;
   /** Pause, resume and manual sends, as the operator API uses them. */
   readonly takeover: Takeover;
@@ -169,7 +175,10 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const audit = new AuditLog(db);
   const tenantLifecycle = new TenantLifecycle(db, provisioning, audit);
   const channelAdmin = new ChannelAdmin(db, config.secretKey, audit);
-  const housekeeping = new Housekeeping(db, log, { ...DEFAULT_HOUSEKEEPING, ...timings.housekeeping });
+  // Inbound media files: under WAGATE_DATA_DIR, or in an S3-compatible bucket (docs/media.md).
+  const mediaStore = overrides.mediaStore ?? (config.media.s3 ? new S3MediaStore({ ...config.media.s3 }) : new FileMediaStore(path.resolve(config.dataDir, 'media')));
+  stops.add('media store', () => mediaStore.close());
+  const housekeeping = new Housekeeping(db, log, { ...DEFAULT_HOUSEKEEPING, ...timings.housekeeping }, mediaStore);
   housekeeping.start();
   stops.add('housekeeping', () => housekeeping.stop());
   const metrics = createMetrics({ db, bus, log, tenantHistograms: config.metrics.tenantHistograms });
@@ -198,9 +207,29 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     simulator = sim;
   }
 
+  // The media lane: fetches, keeps and understands inbound media in its own bounded lane.
+  const apiBase = simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl;
+  const laneDispatcher = createAgentDispatcher();
+  const laneTenantDispatcher = createAgentDispatcher({ egress });
+  const media = new MediaLane(db, bus, log, mediaStore, channels, tenants, {
+    apiBase,
+    spoolDir: path.resolve(config.dataDir, 'media-spool'),
+    concurrency: config.media.concurrency,
+    waitMs: config.media.waitMs,
+    transcriptionModel: config.media.transcriptionModel,
+    openai: { baseUrl: config.openai.baseUrl, apiKey: config.openai.apiKey },
+    dispatcher: laneDispatcher,
+    tenantDispatcher: laneTenantDispatcher,
+    backoffMs: timings.mediaBackoffMs,
+  });
+  stops.add('media lane', async () => {
+    await media.stop();
+    await Promise.all([laneDispatcher.close(), laneTenantDispatcher.close()]);
+  });
+
   // The message path: Cloud API, agents, the runner, and ingest feeding it.
   let runner: ConversationRunner | null = null;
-  const cloudApi = createCloudApi(simulator ? simulator.url + '/v25.0' : config.whatsappApiUrl);
+  const cloudApi = createCloudApi(apiBase);
   stops.add('cloud api', () => cloudApi.close());
   // Media a tenant or its agent names by URL is the tenant's address: fetched under the egress policy.
   const mediaDispatcher = createEgressDispatcher(egress, { keepAliveTimeout: 10_000 });
@@ -219,7 +248,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     const demoToolDispatcher = demoTool ? createAgentDispatcher({ egress: demoTool.policy }) : null;
     stops.add('tool calls', () => Promise.all([toolDispatcher.close(), demoToolDispatcher?.close()]).then(() => undefined));
     const toolCaller = new ToolCaller(db, (tenantId) => (demoToolDispatcher && tenantId === demoTool?.tenantId ? demoToolDispatcher : toolDispatcher), bus);
-    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, tools: toolCaller, mediaDispatcher });
+    const turns = new TurnRunner(db, bus, log, lease, tenants, channels, agents, cloudApi, { agentBackoffMs: timings.agentBackoffMs, tools: toolCaller, mediaDispatcher, media });
     const delivery = new Delivery(db, bus, log, lease, channels, cloudApi, pacer, outboundRows, { retry: timings.retry });
     const started = new ConversationRunner(db, bus, log, lease, tenants, limiter, turns, delivery, processLock, runnerOptions);
     stops.add('runner', () => started.stop(config.shutdownGraceMs));
@@ -237,6 +266,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     // The hand-off: what a statement committed goes to the runner, in this process, with no wait.
     onCommitted: (result) => {
       overrides.onIngested?.(result);
+      media.onIngested(result);
       runner?.onIngested(result);
     },
     onHandOffError: (err) => log.error({ err }, 'handing ingested messages to the runner failed; the sweep will find them'),
@@ -255,7 +285,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   const onRemoval = () => void housekeeping.kick().catch((err) => log.warn({ err }, 'housekeeping failed; it runs again later'));
   const server = await buildServer({
     config, log, db, bus, lifecycle, channels, provisioning, auth, apiKeys, sessions, audit, tenantLifecycle, channelAdmin, onRemoval,
-    ingest, takeover, rich, templateSync, hub, metrics, simulator, eventSubscriptions, wakeEventDelivery: () => eventDelivery.wake(),
+    ingest, takeover, rich, templateSync, hub, metrics, simulator, eventSubscriptions, wakeEventDelivery: () => eventDelivery.wake(), mediaStore,
     tools: toolAdmin, demoToolSecret: demoTool?.secret ?? null,
   });
   http = server;
@@ -280,6 +310,7 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
     leaseOwner: lease.owner,
     provisioning,
     housekeeping,
+    mediaStore,
     metrics,
     takeover,
     runner,

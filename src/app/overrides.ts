@@ -6,6 +6,7 @@ import type { RunnerOptions } from '../conversation/runner.ts';
 import type { EventDeliveryOptions } from '../events/eventDelivery.ts';
 import type { CloudApiSimulator } from '../sandbox/cloudApiSimulator.ts';
 import type { EgressLookup } from '../shared/egress.ts';
+import type { MediaStore } from '../shared/mediaStore.ts';
 import type { HousekeepingOptions } from '../tenancy/housekeeping.ts';
 
 /**
@@ -26,6 +27,8 @@ export interface PipelineTimings {
   housekeeping?: Partial<HousekeepingOptions>;
   /** Event delivery: polling, timeout, retries and the auto-pause (default: docs/events.md). */
   events?: Partial<EventDeliveryOptions>;
+  /** Waits between media attempts after a temporary failure (default 0.5 s, 2 s, 8 s). */
+  mediaBackoffMs?: number[];
 }
 
 /**
@@ -58,4 +61,6 @@ export interface GatewayOverrides {
    * DNS rebinding answer differently at each.
    */
   egressLookup?: EgressLookup;
+  /** The media store to use instead of the configured one (tests of the S3 store). */
+  mediaStore?: MediaStore;
 }

@@ -9,6 +9,7 @@ import type { Sessions } from '../api/sessions.ts';
 import { API_HEADERS, addSecurityHeaders, isApiPath } from '../api/securityHeaders.ts';
 import type { Config } from '../config/config.ts';
 import type { RichSender } from '../conversation/richSend.ts';
+import type { MediaStore } from '../shared/mediaStore.ts';
 import type { Takeover } from '../conversation/takeover.ts';
 import type { TemplateSync } from '../outbound/templateSync.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
@@ -74,6 +75,8 @@ export interface ServerDeps {
   /** Event webhooks: the subscriptions, and the delivery worker's wake-up. */
   eventSubscriptions: EventSubscriptions;
   wakeEventDelivery: () => void;
+  /** Where inbound media files are kept. */
+  mediaStore: MediaStore;
 }
 
 /**
@@ -152,7 +155,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(async (checked) => {
     refuseMalformedText(checked);
     await checked.register(async (scope) => metricsRoutes(scope, { metrics: deps.metrics, auth, metricsKey: config.metrics.key }));
-    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, rich: deps.rich, templateSync: deps.templateSync, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, tools: deps.tools, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance(), eventSubscriptions: deps.eventSubscriptions, wakeEventDelivery: deps.wakeEventDelivery }));
+    await checked.register(async (scope) => operatorApiRoutes(scope, { db, provisioning: deps.provisioning, takeover: deps.takeover, rich: deps.rich, templateSync: deps.templateSync, hub: deps.hub, auth, apiKeys: deps.apiKeys, sessions: deps.sessions, audit: deps.audit, lifecycle: deps.tenantLifecycle, channelAdmin: deps.channelAdmin, tools: deps.tools, onRemoval: deps.onRemoval, performance: () => deps.metrics.performance(), eventSubscriptions: deps.eventSubscriptions, wakeEventDelivery: deps.wakeEventDelivery, mediaStore: deps.mediaStore }));
     await checked.register(async (scope) => dashboardRoutes(scope));
     const simulator = deps.simulator;
     if (simulator) await checked.register(async (scope) => sandboxRoutes(scope, { db, simulator, appSecret: config.whatsappAppSecret }));

@@ -70,6 +70,20 @@ export interface Config {
   readonly http: HttpConfig;
   /** What `/metrics` exposes and who may read it. */
   readonly metrics: MetricsConfig;
+  /** Inbound media: where files go, the lane's size, how long a turn waits (docs/media.md). */
+  readonly media: MediaConfig;
+}
+
+/** The inbound media settings (docs/media.md, "Settings"). */
+export interface MediaConfig {
+  /** The default transcription model of tenants that set none (OPENAI_TRANSCRIPTION_MODEL); null: no transcription. */
+  readonly transcriptionModel: string | null;
+  /** Media messages fetched and understood at once, per process (WAGATE_MEDIA_CONCURRENCY). */
+  readonly concurrency: number;
+  /** How long a turn with a media message waits for it (WAGATE_MEDIA_WAIT_MS). */
+  readonly waitMs: number;
+  /** An S3-compatible bucket (WAGATE_MEDIA_S3_BUCKET …); null: files under WAGATE_DATA_DIR/media. */
+  readonly s3: { readonly bucket: string; readonly region: string; readonly endpoint: string | null; readonly prefix: string } | null;
 }
 
 /** The metrics settings (docs/operations.md, "Metrics"). */
@@ -170,6 +184,13 @@ const schema = z.object({
   WAGATE_TRUST_PROXY: z.string().optional().transform(orIssue((v) => parseTrustProxy(v ?? ''))),
   WAGATE_METRICS_KEY: z.string().refine(isStrongAdminKey, 'must carry at least 128 bits: 32 characters or more, at least 8 of them different (openssl rand -hex 24)').optional(),
   WAGATE_METRICS_TENANT_HISTOGRAMS: bool.default(false),
+  OPENAI_TRANSCRIPTION_MODEL: z.string().min(1).max(200).optional(),
+  WAGATE_MEDIA_CONCURRENCY: intIn(1, 256).default(16),
+  WAGATE_MEDIA_WAIT_MS: intIn(0, 600_000).default(20_000),
+  WAGATE_MEDIA_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').optional(),
+  WAGATE_MEDIA_S3_REGION: z.string().min(1).default('us-east-1'),
+  WAGATE_MEDIA_S3_ENDPOINT: url.optional(),
+  WAGATE_MEDIA_S3_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or path segments each ending in /').default(''),
 });
 
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'DATABASE_DIRECT_URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN', 'WAGATE_ADMIN_KEY', 'WAGATE_SECRET_KEY', 'OPENAI_API_KEY', 'WAGATE_SECRET_KEY_PREVIOUS', 'WAGATE_METRICS_KEY']);
@@ -276,6 +297,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
       trustProxy: e.WAGATE_TRUST_PROXY,
     }),
     metrics: Object.freeze({ key: e.WAGATE_METRICS_KEY ?? null, tenantHistograms: e.WAGATE_METRICS_TENANT_HISTOGRAMS }),
+    media: Object.freeze({
+      transcriptionModel: e.OPENAI_TRANSCRIPTION_MODEL ?? null,
+      concurrency: e.WAGATE_MEDIA_CONCURRENCY,
+      waitMs: e.WAGATE_MEDIA_WAIT_MS,
+      s3: e.WAGATE_MEDIA_S3_BUCKET
+        ? Object.freeze({ bucket: e.WAGATE_MEDIA_S3_BUCKET, region: e.WAGATE_MEDIA_S3_REGION, endpoint: e.WAGATE_MEDIA_S3_ENDPOINT ?? null, prefix: e.WAGATE_MEDIA_S3_PREFIX })
+        : null,
+    }),
   });
 }
 

@@ -13,6 +13,8 @@ import type { ToolCaller } from '../agent/tools/toolCaller.ts';
 import type { AgentMessage, AgentOutput, ToolSession } from '../agent/types.ts';
 import type { Db } from '../db/db.ts';
 import type { HistoryMessage } from '../ingest/ingest.ts';
+import { isMediaKind } from '../media/kinds.ts';
+import type { MediaLane } from '../media/lane.ts';
 import type { CloudApi } from '../outbound/types.ts';
 import { splitText } from '../outbound/split.ts';
 import type { Bus } from '../shared/bus.ts';
@@ -62,6 +64,8 @@ export interface TurnOptions {
    * egress policy. Without it such a reply goes out as text with the URL.
    */
   mediaDispatcher?: Dispatcher;
+  /** The media lane: a turn with a media message waits for it (docs/media.md); text-only turns never touch it. */
+  media?: Pick<MediaLane, 'turnMessages' | 'withSettled'> | null;
 }
 
 /**
@@ -132,8 +136,11 @@ export class TurnRunner {
   private async askAgent(view: ConversationView, tenant: TenantSettings, batch: PendingMessage[], turnId: string, signal: AbortSignal): Promise<AgentResult> {
     const cfg = tenant.agent;
     const started = performance.now();
+    const media = this.opts.media ?? null;
     try {
       const tools = this.toolSession(view, tenant, batch, turnId);
+      const turn = media && batch.some((m) => isMediaKind(m.type)) ? await media.turnMessages(view.tenantId, view.channelId, batch, cfg, signal) : toAgentMessages(batch);
+      const past = view.history.slice(-cfg.historyLength);
       const out = await callAgent(this.agents.agentFor(cfg.provider), {
         tenantId: view.tenantId,
         conversationId: view.id,
@@ -141,8 +148,8 @@ export class TurnRunner {
         apiKey: tenant.apiKey,
         secret: tenant.secret,
         contact: view.contact,
-        history: toAgentMessages(view.history.slice(-cfg.historyLength)),
-        turn: toAgentMessages(batch),
+        history: toAgentMessages(media ? past.map((h) => media.withSettled(h)) : past),
+        turn,
         signal,
         tools,
       }, { backoffMs: this.opts.agentBackoffMs });

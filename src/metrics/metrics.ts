@@ -172,6 +172,7 @@ export function createMetrics({ db, bus, log, tenantHistograms = false }: Metric
     if (!child) toolTimes.set(e.status, (child = s.toolCallTime.child(e.status)));
     child.observe(e.ms / 1000);
   });
+  on('media.settled', (e) => s.media.labels(e.tenantId, e.kind, e.status, e.error ?? 'none').inc());
   on('turn.inflight', ({ count }) => {
     inflight = count;
     if (count > inflightPeak) inflightPeak = count;

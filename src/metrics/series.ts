@@ -32,6 +32,7 @@ export interface Series {
   readonly turnsBudgetDelayed: Counter<'tenant'>;
   readonly toolCalls: Counter<'tenant' | 'status'>;
   readonly toolCallTime: LabelledHistogram;
+  readonly media: Counter<'tenant' | 'kind' | 'status' | 'error'>;
   readonly dbRoundTrips: Counter<string>;
   readonly dbConnectionsOpened: Counter<string>;
   readonly embeddedExits: Counter<string>;
@@ -94,6 +95,7 @@ export function createSeries(pool: () => { total: number; idle: number; waiting:
     ),
     toolCalls: counter('wagate_tool_calls_total', 'Tenant tool calls the agent asked for, by outcome (reused: answered from an earlier identical call).', ['tenant', 'status']),
     toolCallTime: seconds('wagate_tool_call_seconds', "Time of a tenant tool endpoint's answer (calls made), by outcome.", ['status']),
+    media: counter('wagate_media_total', 'Inbound media messages the media lane settled, by type, status (ready, failed) and reason (docs/media.md).', ['tenant', 'kind', 'status', 'error']),
     dbRoundTrips: counter('wagate_db_round_trips_total', 'Database statements sent (each one round trip).'),
     dbConnectionsOpened: counter('wagate_db_connections_opened_total', 'Database connections opened by the pool.'),
     embeddedExits: counter('wagate_embedded_postgres_exits_total', 'Times the embedded PostgreSQL exited on its own (each followed by a restart).'),

@@ -7,6 +7,7 @@ import { sign } from '../webhook/signature.ts';
 import { checkInteractive, checkMedia, checkReaction, checkTemplate, parseUpload, SimError, type CheckedMessage, type SimTemplate } from './simulatorMessages.ts';
 
 export type { SimTemplate } from './simulatorMessages.ts';
+import { MediaShelf } from './simulatorMedia.ts';
 
 /** Milliseconds after an accepted send at which each status is posted back; null: that status is not posted. */
 export interface StatusDelays {
@@ -171,6 +172,8 @@ export interface CloudApiSimulator {
   upload(id: string): { bytes: Buffer; mimeType: string; filename: string } | undefined;
   stats(): SimulatorStats;
   on<K extends keyof SimulatorEvents>(name: K, fn: (e: SimulatorEvents[K]) => void): () => void;
+  /** Media customers send: served through `GET /{media-id}` and its URL, as the Cloud API does. */
+  readonly media: MediaShelf;
   /** The next event of that name matching `predicate`; rejects after timeoutMs (default 10 s). */
   once<K extends keyof SimulatorEvents>(name: K, predicate?: (e: SimulatorEvents[K]) => boolean, timeoutMs?: number): Promise<SimulatorEvents[K]>;
   close(): Promise<void>;
@@ -263,7 +266,10 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     }
   }
 
+  const media = new MediaShelf(() => `http://${host}:${port}`);
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (media.handle(req, res, checkToken)) return;
     stats.requests++;
     if (++stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
     res.once('close', () => stats.inFlight--);
@@ -532,6 +538,7 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
     if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`webhook answered ${res.statusCode}`);
   }
 
+  let port = 0;
   const server = createServer({ keepAliveTimeout: 30_000 }, onRequest);
   server.headersTimeout = 35_000;
   server.on('connection', () => stats.connections++);
@@ -544,12 +551,13 @@ export async function startCloudApiSimulator(opts: SimulatorOptions = {}): Promi
       });
     });
   await listen(opts.port ?? 0);
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   let down = false;
 
   return {
     url: `http://${host}:${port}`,
     port,
+    media,
     script(...responses) {
       for (const r of responses) {
         if (r.delayMs !== undefined) nonNegative('delayMs', r.delayMs);

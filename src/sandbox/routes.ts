@@ -13,6 +13,7 @@ import { AppError, badRequest, notFound } from '../shared/errors.ts';
 import { sign } from '../webhook/signature.ts';
 import { metaJson, type CloudApiSimulator } from './cloudApiSimulator.ts';
 import { SANDBOX_PHONE_NUMBER_ID } from './setup.ts';
+import { samplePdf, samplePhoto } from './sampleMedia.ts';
 
 /** What the phone page uses. */
 export interface SandboxDeps {
@@ -50,6 +51,18 @@ export const SANDBOX_CHAT = sql(
      AND (m.direction = 'inbound' OR m.status IN ('sent', 'delivered', 'read'))
    ORDER BY m.id DESC LIMIT 200`,
 );
+
+/** A file the phone page uploads (the bytes are the body). */
+const uploadQuery = z.strictObject({
+  type: z.enum(['image', 'audio', 'document', 'video']),
+  mime: z.string().trim().max(200).regex(/^[\w.+-]+\/[\w.+-]+(;.*)?$/, 'a MIME type').optional(),
+  filename: z.string().trim().min(1).max(240).optional(),
+  caption: z.string().max(1024).optional(),
+  name: z.string().trim().min(1).max(100).optional(),
+});
+
+/** The largest file the phone page may send (Meta's own limits are checked by the gateway, as for any customer). */
+const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
 
 const waIdParam = z.strictObject({ waId: z.string().regex(/^\d{5,20}$/, 'a phone number in digits') });
 
@@ -146,7 +159,26 @@ export async function sandboxRoutes(app: FastifyInstance, deps: SandboxDeps): Pr
     const body = parse(sendBody, req.body ?? {}, false);
     const ch = await channel();
     const wamid = `wamid.SANDBOX${randomBytes(12).toString('hex').toUpperCase()}`;
-    const notification = buildNotification(ch.display_phone_number, waId, body.name ?? `Customer ${waId.slice(-4)}`, wamid, body);
+    // A photo or document sent without a file: a real sample file, served by the simulator like any other.
+    let media: SandboxMedia | null = null;
+    if (body.type === 'image') media = shelve(simulator, await samplePhoto(), 'image/png', null);
+    if (body.type === 'document') media = shelve(simulator, samplePdf(`Sample document from ${body.name ?? 'a customer'}`, 'Page two of the sample'), 'application/pdf', body.filename ?? 'document.pdf');
+    const notification = buildNotification(ch.display_phone_number, waId, body.name ?? `Customer ${waId.slice(-4)}`, wamid, { type: body.type, text: body.text, caption: body.caption, choice: body.choice }, media);
+    await postSigned(app, deps.appSecret, metaJson(notification));
+    return reply.code(201).send({ wamid });
+  });
+
+  // A file the customer chose on the phone page: its bytes are the body.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES }, (_req, body, done) => done(null, body));
+  app.post('/sandbox/api/chats/:waId/media', { bodyLimit: MAX_UPLOAD_BYTES }, async (req, reply) => {
+    const { waId } = parse(waIdParam, req.params, true);
+    const q = parse(uploadQuery, req.query ?? {}, false);
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw badRequest('invalid_request', 'the body must be the file, as application/octet-stream');
+    const ch = await channel();
+    const wamid = `wamid.SANDBOX${randomBytes(12).toString('hex').toUpperCase()}`;
+    const mime = q.mime ?? 'application/octet-stream';
+    const media = shelve(simulator, req.body, mime, q.type === 'document' ? (q.filename ?? 'document') : null);
+    const notification = buildNotification(ch.display_phone_number, waId, q.name ?? `Customer ${waId.slice(-4)}`, wamid, { type: q.type, caption: q.caption }, media);
     await postSigned(app, deps.appSecret, metaJson(notification));
     return reply.code(201).send({ wamid });
   });
@@ -184,16 +216,30 @@ function parse<T extends z.ZodType>(schema: T, input: unknown, isPath: boolean):
   throw badRequest('invalid_request', `${issue.path.length ? issue.path.join('.') + ': ' : ''}${issue.message}`);
 }
 
+/** A file on the simulator's shelf, as the webhook names it. */
+interface SandboxMedia {
+  id: string;
+  mime: string;
+  sha256: string;
+  filename: string | null;
+}
+
+/** Puts a file on the simulator's shelf for the demo channel. */
+function shelve(simulator: CloudApiSimulator, bytes: Buffer, mime: string, filename: string | null): SandboxMedia {
+  const s = simulator.media.add(bytes, { mime, phoneNumberId: SANDBOX_PHONE_NUMBER_ID });
+  return { id: s.id, mime, sha256: s.sha256Base64, filename };
+}
+
 /** A `messages` notification as Meta sends it for one customer message. */
 function buildNotification(
   displayPhoneNumber: string,
   waId: string,
   name: string,
   wamid: string,
-  body: z.infer<typeof sendBody>,
+  body: { type: string; text?: string; caption?: string; choice?: z.infer<typeof sendBody>['choice'] },
+  media: SandboxMedia | null,
 ): Record<string, unknown> {
   const message: Record<string, unknown> = { from: waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: body.type };
-  const mediaId = `sandbox-media-${randomBytes(6).toString('hex')}`;
   if (body.type === 'choice' && body.choice) {
     const c = body.choice;
     message.context = { from: displayPhoneNumber.replace(/\D/g, ''), id: c.context };
@@ -206,15 +252,16 @@ function buildNotification(
       message.interactive = { type: c.kind, [c.kind]: { id: c.id, title: c.title, ...(c.description ? { description: c.description } : {}) } };
     }
   } else if (body.type === 'text') message.text = { body: body.text };
-  else if (body.type === 'image') message.image = { id: mediaId, mime_type: 'image/jpeg', sha256: randomBytes(32).toString('base64'), ...(body.caption ? { caption: body.caption } : {}) };
-  else
-    message.document = {
-      id: mediaId,
-      mime_type: 'application/pdf',
-      sha256: randomBytes(32).toString('base64'),
-      filename: body.filename ?? 'document.pdf',
-      ...(body.caption ? { caption: body.caption } : {}),
+  else if (media) {
+    message[body.type] = {
+      id: media.id,
+      mime_type: media.mime,
+      sha256: media.sha256,
+      ...(body.type === 'audio' ? { voice: true } : {}),
+      ...(media.filename ? { filename: media.filename } : {}),
+      ...(body.caption && body.type !== 'audio' ? { caption: body.caption } : {}),
     };
+  }
   return {
     object: 'whatsapp_business_account',
     entry: [

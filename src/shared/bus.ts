@@ -51,6 +51,8 @@ export interface Events {
    * (`invalid_arguments`), or answered from an earlier identical call (`reused`).
    */
   'tool.call': { tenantId: string; conversationId: string; tool: string; status: 'ok' | 'error' | 'timeout' | 'invalid_arguments' | 'reused'; ms: number };
+  /** The media lane settled a media message: ready, or failed with its reason (docs/media.md). */
+  'media.settled': { tenantId: string; kind: string; status: string; error: string | null; ms: number };
 }
 
 export type EventName = keyof Events;

@@ -37,6 +37,8 @@ export const agentConfigInput = z.strictObject({
   markReadWithTyping: z.boolean().optional(),
   autoPauseOnOperatorReply: z.boolean().optional(),
   resumeAfterMinutes: z.number().int().min(1).max(525_600).nullable().optional(),
+  vision: z.boolean().optional(),
+  transcriptionModel: text(200).min(1).nullable().optional(),
   answerBudget: z
     .strictObject({
       answers: z.number().int().min(1).max(MAX_BUDGET_ANSWERS),
@@ -75,6 +77,13 @@ export interface AgentConfig {
   markReadWithTyping: boolean;
   autoPauseOnOperatorReply: boolean;
   resumeAfterMinutes: number | null;
+  /** The model takes images: a customer's images and stickers reach it as image content parts (docs/media.md). */
+  vision: boolean;
+  /**
+   * The model of `/audio/transcriptions` for voice notes; undefined stored: the
+   * process default (OPENAI_TRANSCRIPTION_MODEL); null: no transcription.
+   */
+  transcriptionModel: string | null | undefined;
   /** At most `answers` agent replies to one conversation in any `perSeconds` (docs/behaviour.md, "The answer budget"). */
   answerBudget: AnswerBudget;
   /** Rounds of tenant tool calls the openai agent may make in one turn; 0 offers no tenant tools (docs/tools.md). */
@@ -133,6 +142,8 @@ export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: Agen
     answerBudget: stored.answerBudget ?? DEFAULT_ANSWER_BUDGET,
     maxToolRounds: stored.maxToolRounds ?? DEFAULT_TOOL_ROUNDS,
     windowClosedTemplate: stored.windowClosedTemplate ?? null,
+    vision: stored.vision ?? false,
+    transcriptionModel: stored.transcriptionModel,
   };
 }
 

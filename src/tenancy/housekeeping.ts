@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/db.ts';
-import { applyRetention, purgeChannel, purgeTenant, REMOVAL_BATCH } from './removal.ts';
+import type { MediaStore } from '../shared/mediaStore.ts';
+import { applyRetention, purgeChannel, purgeTenant, removeOrphanMedia, REMOVAL_BATCH } from './removal.ts';
 import { EVENT_PRUNE_BATCH, PENDING_REMOVALS, RETENTION_TENANTS } from './removal.sql.ts';
 
 /** How often housekeeping runs, and its batch size (tests shorten the one and shrink the other). */
@@ -20,14 +21,17 @@ export interface HousekeepingReport {
   rowsRemoved: number;
   messagesExpired: number;
   eventsPruned: number;
+  /** Media files (and rows) removed because their message is gone. */
+  mediaRemoved: number;
 }
 
 /**
  * The periodic job of data removal: finishes the deletion of tenants and
  * channels marked for it (the marks are rows, so a deletion survives a
  * restart and any process may finish it), removes messages older than a
- * tenant's retention period, and prunes old events. Everything in batches,
- * each its own short transaction. One run at a time per process; several processes may run at
+ * tenant's retention period, the media files of messages gone, and prunes old
+ * events. Everything in batches, each its own short transaction. One run at a
+ * time per process; several processes may run at
  * once (a batch that finds its rows gone removes fewer).
  */
 export class Housekeeping {
@@ -40,6 +44,8 @@ export class Housekeeping {
     private readonly db: Db,
     private readonly log: Logger,
     private readonly opts: HousekeepingOptions = DEFAULT_HOUSEKEEPING,
+    /** The media store: files of media whose message is gone are removed with their rows. */
+    private readonly media: MediaStore | null = null,
   ) {}
 
   start(): void {
@@ -82,11 +88,11 @@ export class Housekeeping {
   }
 
   private async runOnce(): Promise<HousekeepingReport> {
-    const report: HousekeepingReport = { tenantsDeleted: [], channelsRemoved: [], rowsRemoved: 0, messagesExpired: 0, eventsPruned: 0 };
+    const report: HousekeepingReport = { tenantsDeleted: [], channelsRemoved: [], rowsRemoved: 0, messagesExpired: 0, eventsPruned: 0, mediaRemoved: 0 };
     const batch = this.opts.batchSize;
     for (const r of await this.db.query<{ kind: 'tenant' | 'channel'; id: string }>(PENDING_REMOVALS)) {
       if (this.stopped) return report;
-      const done = r.kind === 'tenant' ? await purgeTenant(this.db, r.id, batch) : await purgeChannel(this.db, r.id, batch);
+      const done = r.kind === 'tenant' ? await purgeTenant(this.db, r.id, batch, this.media ?? undefined) : await purgeChannel(this.db, r.id, batch);
       report.rowsRemoved += done.rows;
       if (!done.done) continue;
       (r.kind === 'tenant' ? report.tenantsDeleted : report.channelsRemoved).push(r.id);
@@ -103,6 +109,11 @@ export class Housekeeping {
       const [r] = await this.db.query<{ n: number }>(EVENT_PRUNE_BATCH, [this.opts.eventDays, batch]);
       report.eventsPruned += r.n;
       if (r.n < batch) break;
+    }
+    // Media whose message went (retention, contact erasure, channel removal): files first, then rows.
+    if (this.media && !this.stopped) {
+      report.mediaRemoved = await removeOrphanMedia(this.db, this.media, null, batch);
+      if (report.mediaRemoved > 0) this.log.info({ media: report.mediaRemoved }, 'media of removed messages removed');
     }
     return report;
   }

@@ -115,6 +115,15 @@ describe('firstSentence', () => {
     expect(s).toHaveLength(201);
     expect(s.endsWith('…')).toBe(true);
   });
+
+  it('says what it really received of media, and never makes up a transcript', async () => {
+    expect((await ask(['[audio, 0:07, 9 KB] transcript: where is my parcel'])).reply).toBe('Thanks for the audio message. I received 0:07, 9 KB. I heard: "where is my parcel"');
+    expect((await ask(['[audio, 9 KB]'])).reply).toBe('Thanks for the audio message. I received 9 KB. I have no transcript of it.');
+    expect((await ask(['[document invoice.pdf, application/pdf, 13 KB, 3 pages] March\ntext: one two three four five six seven eight nine ten eleven twelve thirteen'])).reply).toBe(
+      'Thanks for the document ("March"). I received invoice.pdf, application/pdf, 13 KB, 3 pages. It begins: "one two three four five six seven eight nine ten eleven twelve…"',
+    );
+    expect((await ask(['[image] my bike\nnot available: too_large'])).reply).toBe('Thanks for the image ("my bike"). I could not open it (too large), but a person can look into it.');
+  });
 });
 
 describe('demo agent with the order_status tool', () => {

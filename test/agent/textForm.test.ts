@@ -65,9 +65,22 @@ describe('textForm', () => {
   });
 
   it('reads its own forms back', () => {
-    expect(parseTextForm('[image] my bike')).toEqual({ kind: 'image', text: 'my bike' });
-    expect(parseTextForm('[document report.pdf] March')).toEqual({ kind: 'document', text: 'March' });
-    expect(parseTextForm('[audio]')).toEqual({ kind: 'audio', text: '' });
-    expect(parseTextForm('plain [image] text')).toEqual({ kind: null, text: 'plain [image] text' });
+    const none = { facts: [], transcript: null, excerpt: null, unavailable: null };
+    expect(parseTextForm('[image] my bike')).toEqual({ kind: 'image', text: 'my bike', ...none });
+    expect(parseTextForm('[document report.pdf] March')).toEqual({ kind: 'document', text: 'March', ...none, facts: ['report.pdf'] });
+    expect(parseTextForm('[audio]')).toEqual({ kind: 'audio', text: '', ...none });
+    expect(parseTextForm('plain [image] text')).toEqual({ kind: null, text: 'plain [image] text', ...none });
+  });
+
+  it('gives the agent what the media lane understood of a file, and reads it back', () => {
+    const pdf = { type: 'document', body: 'March', media: { filename: 'invoice.pdf', file: { status: 'ready', mime: 'application/pdf', size: 12_800, pages: 3, excerpt: 'Invoice 4711 total 99 EUR' } } };
+    expect(textFormOf(pdf)).toBe('[document invoice.pdf, application/pdf, 13 KB, 3 pages] March\ntext: Invoice 4711 total 99 EUR');
+    const voice = { type: 'audio', body: null, media: { voice: true, file: { status: 'ready', size: 9_000, duration: 7.4, transcript: 'where is my parcel' } } };
+    expect(textFormOf(voice)).toBe('[audio, 0:07, 9 KB] transcript: where is my parcel');
+    const failed = { type: 'image', body: 'my bike', media: { file: { status: 'failed', error: 'too_large' } } };
+    expect(textFormOf(failed)).toBe('[image] my bike\nnot available: too_large');
+    expect(parseTextForm(textFormOf(pdf)!)).toEqual({ kind: 'document', text: 'March', facts: ['invoice.pdf', 'application/pdf', '13 KB', '3 pages'], transcript: null, excerpt: 'Invoice 4711 total 99 EUR', unavailable: null });
+    expect(parseTextForm(textFormOf(voice)!)).toMatchObject({ kind: 'audio', text: '', facts: ['0:07', '9 KB'], transcript: 'where is my parcel' });
+    expect(parseTextForm(textFormOf(failed)!)).toMatchObject({ kind: 'image', text: 'my bike', unavailable: 'too_large' });
   });
 });

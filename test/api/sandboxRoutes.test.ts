@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oggOpus } from '../media/fixtures.ts';
 import { SANDBOX_PHONE_NUMBER_ID } from '../../src/sandbox/setup.ts';
 import { api, provisionTenant } from '../support/gateway.ts';
 import { eventually } from '../support/pipeline.ts';
@@ -17,13 +21,16 @@ async function post(h: ApiHarness, waId: string, body: unknown, headers: Record<
 describe('the sandbox phone page and its API', () => {
   let h: ApiHarness;
   let key: string;
+  let dataDir: string;
   beforeAll(async () => {
-    h = await startApiGateway({ sandbox: true });
+    dataDir = await mkdtemp(path.join(tmpdir(), 'wagate-sandbox-'));
+    h = await startApiGateway({ sandbox: true, env: { WAGATE_DATA_DIR: dataDir } });
     const t = await provisionTenant(h.gw, { name: 'Demo Bikes', phoneNumberId: SANDBOX_PHONE_NUMBER_ID, agent: { provider: 'demo', systemPrompt: 'You are Ava. Be kind.' } });
     key = t.key;
   });
   afterAll(async () => {
     await h?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   it('serves /sandbox with the strict page policy', async () => {
@@ -106,6 +113,32 @@ describe('the sandbox phone page and its API', () => {
       ['image', 'my bike', null],
       ['document', null, 'receipt.pdf'],
     ]);
+  });
+
+  it('a voice note and a photo sent from the phone are real files: the demo agent says what it received, never a made-up transcript', async () => {
+    const events = await openEventStream(`${h.gw.url}/sandbox/api/events`, {});
+    try {
+      await events.next((e) => e.event === 'ready');
+      const audio = oggOpus(5000);
+      const up = await fetch(`${h.gw.url}/sandbox/api/chats/15550002010/media?type=audio&mime=audio%2Fogg&name=Dora`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(audio) });
+      expect(up.status).toBe(201);
+      const heard = await events.next((e) => e.event === 'reply' && e.data.waId === '15550002010', 20_000);
+      expect(heard.data.text).toBe(`Thanks for the audio message. I received ${Math.round(audio.length / 1024)} KB. I have no transcript of it.`);
+      const photo = await post(h, '15550002010', { type: 'image', caption: 'my bike' });
+      expect(photo.status).toBe(201);
+      const seen = await events.next((e) => e.event === 'reply' && e.data.waId === '15550002010' && e.data.text.includes('my bike'), 20_000);
+      expect(seen.data.text).toMatch(/^Thanks for the image \("my bike"\)\. I received \d+ KB\.$/);
+      const doc = await post(h, '15550002010', { type: 'document', filename: 'sample.pdf', name: 'Dora' });
+      expect(doc.status).toBe(201);
+      const read = await events.next((e) => e.event === 'reply' && e.data.waId === '15550002010' && e.data.text.includes('sample.pdf'), 20_000);
+      expect(read.data.text).toMatch(/^Thanks for the document\. I received sample\.pdf, application\/pdf, \d+ B, 2 pages\. It begins: "Sample document from Dora Page two of the sample"$/);
+    } finally {
+      events.close();
+    }
+    const bad = await fetch(`${h.gw.url}/sandbox/api/chats/15550002010/media?type=sticker`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([1]) });
+    expect(bad.status).toBe(400);
+    const empty = await fetch(`${h.gw.url}/sandbox/api/chats/15550002010/media?type=image`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array() });
+    expect(empty.status).toBe(400);
   });
 
   it('400 for an empty, invalid or NUL-bearing message, 404 for a number that is not one; another site may not post', async () => {

@@ -16,11 +16,24 @@ describe('wagate bench options', () => {
       databaseUrl: null,
       pgbouncer: false,
       dbPoolMax: null,
+      media: 0,
     });
   });
 
   it('takes --pgbouncer (each wagate run again through PgBouncer)', () => {
     expect(parseBenchOptions(['--pgbouncer', '--database-url', 'postgres://u:p@127.0.0.1:5432/x'])).toMatchObject({ pgbouncer: true, databaseUrl: 'postgres://u:p@127.0.0.1:5432/x' });
+  });
+
+  it('takes --events (each wagate run again with an event receiver)', () => {
+    expect(parseBenchOptions(['--events'])).toMatchObject({ events: true });
+    expect(parseBenchOptions([])).toMatchObject({ events: false });
+  });
+
+  it('takes a share of voice notes as a percentage', () => {
+    expect(parseBenchOptions(['--media', '10%']).media).toBe(0.1);
+    expect(parseBenchOptions(['--media', '25']).media).toBe(0.25);
+    expect(() => parseBenchOptions(['--media', '80%'])).toThrow(/--media: must be a percentage from 0 to 50/);
+    expect(() => parseBenchOptions(['--media', 'some'])).toThrow(BenchOptionsError);
   });
 
   it('takes lists, --no-baseline and a JSON file', () => {

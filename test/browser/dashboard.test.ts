@@ -5,6 +5,7 @@ import type { BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, runBrowserTests } from './chromium.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandboxProcess.ts';
+import { oggOpus } from '../media/fixtures.ts';
 
 const OUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test-output');
 const WAIT = 15_000;
@@ -209,6 +210,36 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     }
     await dash.waitForTimeout(300);
     expect(trouble.dialogs).toEqual([]);
+  });
+
+  it('a photo and a voice note sent from the phone are shown in the dashboard: a thumbnail that opens full size, a player', async () => {
+    const sharp = (await import('sharp')).default;
+    const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 10, g: 160, b: 90 } } }).png().toBuffer();
+    await phone.goto(sandbox.url + '/sandbox');
+    await phone.fill('#nc-name', 'Mia');
+    await phone.fill('#nc-number', '15550007777');
+    await phone.click('form.new-customer button[type=submit]');
+    await expect.poll(() => phone.locator('.phone-head .as').textContent(), { timeout: WAIT }).toBe('as Mia');
+    const send = async (kind: 'image' | 'audio', file: { name: string; mimeType: string; buffer: Buffer }, caption = '') => {
+      const mine = await phone.locator('.bubble.me').count();
+      await phone.selectOption('#kind', kind);
+      await phone.setInputFiles('input.file', file);
+      await phone.fill('#message', caption);
+      await phone.click('button.send');
+      await expect.poll(() => phone.locator('.bubble.me').count(), { timeout: WAIT }).toBe(mine + 1);
+    };
+    await send('image', { name: 'bike.png', mimeType: 'image/png', buffer: png }, 'my green bike');
+    await expect.poll(theirBubbles, { timeout: WAIT }).toContainEqual(expect.stringContaining('Thanks for the image ("my green bike"). I received'));
+    await send('audio', { name: 'note.ogg', mimeType: 'audio/ogg', buffer: oggOpus(3000) });
+    await expect.poll(theirBubbles, { timeout: WAIT }).toContainEqual(expect.stringContaining('I have no transcript of it.'));
+
+    await dash.click('nav a:has-text("Conversations")');
+    await dash.locator('a.conversation', { hasText: 'Mia' }).click();
+    const thumb = dash.locator('.msg.in .media img.thumb');
+    await thumb.waitFor({ timeout: WAIT });
+    await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: WAIT }).toBe(300);
+    expect(await dash.locator('.msg.in .media a.media-open').getAttribute('href')).toMatch(/^\/api\/media\/\d+$/);
+    expect(await dash.locator('.msg.in .media audio').count()).toBe(1);
   });
 
   it('the pages carry a strict CSP and the usual security headers, and logged no error at all', async () => {

@@ -154,6 +154,25 @@ describe('loadConfig', () => {
     expect((err as ConfigError).message.split('\n')).toEqual((err as ConfigError).problems);
   });
 
+  it('reads the media settings: the filesystem by default, an S3-compatible bucket when named', () => {
+    expect(loadConfig(REQUIRED).media).toEqual({ transcriptionModel: null, concurrency: 16, waitMs: 20_000, s3: null });
+    const c = loadConfig({
+      ...REQUIRED,
+      OPENAI_TRANSCRIPTION_MODEL: 'whisper-1',
+      WAGATE_MEDIA_CONCURRENCY: '32',
+      WAGATE_MEDIA_WAIT_MS: '5000',
+      WAGATE_MEDIA_S3_BUCKET: 'acme-media',
+      WAGATE_MEDIA_S3_ENDPOINT: 'https://minio.internal:9000/',
+      WAGATE_MEDIA_S3_PREFIX: 'wagate/',
+    });
+    expect(c.media).toEqual({ transcriptionModel: 'whisper-1', concurrency: 32, waitMs: 5000, s3: { bucket: 'acme-media', region: 'us-east-1', endpoint: 'https://minio.internal:9000', prefix: 'wagate/' } });
+    expect(configError({ WAGATE_MEDIA_S3_BUCKET: 'Not A Bucket', WAGATE_MEDIA_S3_PREFIX: '../x', WAGATE_MEDIA_CONCURRENCY: '0' }).problems).toEqual([
+      'WAGATE_MEDIA_CONCURRENCY: must be between 1 and 256 (got "0")',
+      'WAGATE_MEDIA_S3_BUCKET: must be an S3 bucket name (got "Not A Bucket")',
+      'WAGATE_MEDIA_S3_PREFIX: must be empty or path segments each ending in / (got "../x")',
+    ]);
+  });
+
   it('relaxes the required variables in sandbox mode, with its own webhook secrets', () => {
     const c = loadConfig({}, { sandbox: true });
     expect(c.sandbox).toBe(true);

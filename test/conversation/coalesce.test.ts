@@ -75,7 +75,8 @@ describe('messages that arrive while a turn runs join it', () => {
       h.model.setLatency(0);
     }
     expect(sends.to(wa)).toEqual(['echo: can you fix it?']);
-    expect(turnMessages(h.model.requests.slice(before).at(-1)!.body)).toEqual(['look at this', '[image] my broken bike', 'can you fix it?']);
+    // The simulator has no file of that media id: the text form says the image is not available.
+    expect(turnMessages(h.model.requests.slice(before).at(-1)!.body)).toEqual(['look at this', '[image] my broken bike\nnot available: download_failed', 'can you fix it?']);
   });
 
   it('Meta delivering the same message again while its turn runs: no restart, one agent call, one answer', async () => {

@@ -37,6 +37,8 @@ export async function startPipeline(
     egressLookup?: EgressLookup;
     /** The gateway's logger (default: silent unless TEST_LOG_LEVEL). */
     log?: GatewayOverrides['log'];
+    /** A media store instead of the configured one. */
+    mediaStore?: GatewayOverrides['mediaStore'];
   } = {},
 ): Promise<PipelineHarness> {
   const model = opts.model ?? (await startFakeModel());
@@ -53,6 +55,7 @@ export async function startPipeline(
     answer: true,
     egressLookup: opts.egressLookup,
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.mediaStore ? { mediaStore: opts.mediaStore } : {}),
     timings: { ...FAST, ...opts.pipeline, runner: { ...FAST.runner, ...opts.pipeline?.runner } },
   });
   return {

@@ -93,6 +93,8 @@ export interface AgentSettings {
   resumeAfterMinutes: number | null;
   answerBudget: { answers: number; perSeconds: number };
   maxToolRounds: number;
+  vision: boolean;
+  transcriptionModel?: string | null;
   hasApiKey: boolean;
   hasSecret: boolean;
 }

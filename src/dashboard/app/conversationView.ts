@@ -1,6 +1,7 @@
 import { h } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Conversation, type Message } from './api.ts';
+import { MediaBlock } from './mediaView.ts';
 import { authorLabel, contactName, contactNumber, dispositionText, fullTime, mediaLabel, shortTime, statusText } from './format.ts';
 import { debounce, type Live } from './live.ts';
 import { TemplateSender, windowOpen, WindowState } from './templatePanel.ts';
@@ -143,7 +144,7 @@ function MessageItem(props: { m: Message }) {
         KIND_LABELS[m.type] ? h('span', { class: 'kind' }, inbound && m.type === 'interactive' ? 'tapped' : KIND_LABELS[m.type]) : null,
         h('time', { dateTime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt)),
       ),
-      media ? h('div', { class: 'media' }, media) : null,
+      media ? h(MediaBlock, { m }) : null,
       m.text ? h('p', { class: 'text' }, m.text) : media ? null : h('p', { class: 'text muted' }, `[${m.type}]`),
     ),
     m.toolCalls.length > 0 ? h(ToolCalls, { calls: m.toolCalls }) : null,

@@ -33,6 +33,7 @@ function toForm(t: TenantSettings): Form {
     markReadWithTyping: a.markReadWithTyping,
     autoPauseOnOperatorReply: a.autoPauseOnOperatorReply,
     resumeAfterMinutes: a.resumeAfterMinutes === null ? '' : String(a.resumeAfterMinutes),
+    vision: a.vision,
   };
 }
 
@@ -65,6 +66,7 @@ function toPatch(f: Form): Record<string, unknown> {
     handoffOnAgentFailure: f.handoffOnAgentFailure,
     markReadWithTyping: f.markReadWithTyping,
     autoPauseOnOperatorReply: f.autoPauseOnOperatorReply,
+    vision: f.vision,
     resumeAfterMinutes: orNull(f.resumeAfterMinutes) === null ? null : int(f.resumeAfterMinutes),
     baseUrl: orNull(f.baseUrl),
     url: orNull(f.url),
@@ -186,6 +188,7 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
         num('historyLength', 'History length', `Messages of the conversation the agent sees, at most ${tenant.limits.maxHistoryLength}.`, { max: tenant.limits.maxHistoryLength }),
         num('timeoutMs', 'Timeout (ms)', 'An agent call longer than this is tried again (3 tries in all).', { min: 100, max: 300000 }),
         form.provider === 'openai' ? num('maxToolRounds', 'Tool rounds', 'Rounds of calls to your tools (the Tools page) in one answer, 0 to 8. 0: no tools.', { max: 8 }) : null,
+        form.provider === 'openai' ? check('vision', 'The model takes images', "Customers' photos and stickers reach it as images, not only by their caption.") : null,
       ),
       group(
         'Bursts of messages',

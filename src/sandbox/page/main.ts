@@ -59,6 +59,19 @@ async function json<T>(method: string, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
+/** Sends a chosen file as the customer: its bytes as the body, what Meta's webhook says of it in the query. */
+async function upload(path: string, file: File, query: Record<string, string | undefined>): Promise<{ wamid: string }> {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v) q.set(k, v);
+  const res = await fetch(`${path}?${q.toString()}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file });
+  const data = (await res.json().catch(() => null)) as any;
+  if (!res.ok) throw new Error(data?.error?.message ?? `upload failed (${res.status})`);
+  return data as { wamid: string };
+}
+
+/** What the file input offers for each kind. */
+const ACCEPT: Record<string, string> = { image: 'image/*', audio: 'audio/*', document: '.pdf,.txt,.csv,.doc,.docx,.xls,.xlsx,application/pdf,text/*' };
+
 const time = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
 
 function selectedFromHash(): string | null {
@@ -166,8 +179,10 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
   const [messages, setMessages] = useState<ChatMessage[]>([]);
   const [typing, setTyping] = useState(false);
   const [text, setText] = useState('');
-  const [kind, setKind] = useState<'text' | 'image' | 'document'>('text');
+  const [kind, setKind] = useState<'text' | 'image' | 'audio' | 'document'>('text');
   const [filename, setFilename] = useState('');
+  const [file, setFile] = useState<File | null>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
   const [error, setError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
   const chatRef = useRef<HTMLOListElement>(null);
@@ -237,14 +252,47 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
     }
   };
 
+  // A voice note recorded in the browser, where it allows (MediaRecorder and a microphone).
+  const [recording, setRecording] = useState(false);
+  const recorder = useRef<MediaRecorder | null>(null);
+  const canRecord = typeof MediaRecorder !== 'undefined' && !!navigator.mediaDevices?.getUserMedia;
+  const toggleRecording = async () => {
+    if (recorder.current) {
+      recorder.current.stop();
+      return;
+    }
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const rec = new MediaRecorder(stream);
+      const chunks: Blob[] = [];
+      rec.ondataavailable = (e) => chunks.push(e.data);
+      rec.onstop = () => {
+        stream.getTracks().forEach((t) => t.stop());
+        recorder.current = null;
+        setRecording(false);
+        const type = (rec.mimeType || 'audio/webm').split(';')[0];
+        setFile(new File(chunks, `voice.${type.includes('ogg') ? 'ogg' : type.includes('mp4') ? 'm4a' : 'webm'}`, { type }));
+      };
+      recorder.current = rec;
+      rec.start();
+      setRecording(true);
+      setError(null);
+    } catch (err) {
+      setError(`The microphone is not available: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+
   const send = async (ev: Event) => {
     ev.preventDefault();
     if (sending) return;
     if (kind === 'text' && !text.trim()) return;
+    if (kind === 'audio' && !file) return setError('Choose an audio file to send as a voice note.');
     // Take what is written and clear the box at once: the customer may start the next message while this one goes.
-    const sent = { kind, text, filename: filename.trim() };
+    const sent = { kind, text, filename: filename.trim() || file?.name || '', file };
     setText('');
     setFilename('');
+    setFile(null);
+    if (fileRef.current) fileRef.current.value = '';
     setKind('text');
     setSending(true);
     setError(null);
@@ -255,7 +303,15 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
       if (sent.kind === 'document' && sent.filename) body.filename = sent.filename;
     }
     try {
-      const { wamid } = await json<{ wamid: string }>('POST', `/sandbox/api/chats/${customer.waId}/messages`, body);
+      const { wamid } = sent.file
+        ? await upload(`/sandbox/api/chats/${customer.waId}/media`, sent.file, {
+            type: sent.kind,
+            mime: sent.file.type || undefined,
+            filename: sent.kind === 'document' ? sent.filename || undefined : undefined,
+            caption: sent.kind !== 'audio' && sent.text.trim() ? sent.text : undefined,
+            name: customer.name ?? undefined,
+          })
+        : await json<{ wamid: string }>('POST', `/sandbox/api/chats/${customer.waId}/messages`, body);
       mine.current.add(wamid);
       setMessages((prev) => [
         ...prev,
@@ -298,7 +354,7 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
         h(
           'li',
           { key: m.id, class: 'bubble ' + (m.fromMe ? 'me' : 'them'), 'data-wamid': m.wamid ?? undefined },
-          m.type === 'image' || m.type === 'document' ? h('span', { class: 'attachment' }, m.type === 'image' ? '📷 Photo' : `📄 ${m.filename ?? 'Document'}`) : null,
+          m.type === 'image' || m.type === 'document' || m.type === 'audio' ? h('span', { class: 'attachment' }, m.type === 'image' ? '📷 Photo' : m.type === 'audio' ? '🎤 Voice note' : `📄 ${m.filename ?? 'Document'}`) : null,
           m.text ? h('span', { class: 'btext' }, m.text) : null,
           m.options?.length ? h(Choices, { message: m, onTap: (o: Option) => void tap(m, o) }) : null,
           h(
@@ -321,8 +377,22 @@ function Phone(props: { customer: Customer; business: State['business'] }) {
         { id: 'kind', value: kind, onChange: (e: Event) => setKind((e.target as HTMLSelectElement).value as typeof kind), title: 'Send as' },
         h('option', { value: 'text' }, 'Text'),
         h('option', { value: 'image' }, 'Photo'),
+        h('option', { value: 'audio' }, 'Voice note'),
         h('option', { value: 'document' }, 'Document'),
       ),
+      kind !== 'text'
+        ? h('input', {
+            type: 'file',
+            ref: fileRef,
+            class: 'file',
+            'aria-label': kind === 'audio' ? 'Audio file' : kind === 'image' ? 'Photo file (optional: a sample photo otherwise)' : 'Document file (optional: a sample PDF otherwise)',
+            accept: ACCEPT[kind],
+            onChange: (e: Event) => setFile((e.target as HTMLInputElement).files?.[0] ?? null),
+          })
+        : null,
+      kind === 'audio' && canRecord
+        ? h('button', { type: 'button', class: 'record', 'aria-pressed': recording, onClick: () => void toggleRecording() }, recording ? 'Stop' : file ? 'Record again' : 'Record')
+        : null,
       kind === 'document'
         ? h('input', { class: 'filename', 'aria-label': 'File name', placeholder: 'file name', value: filename, maxLength: 240, onInput: (e: Event) => setFilename((e.target as HTMLInputElement).value) })
         : null,
