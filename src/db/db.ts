@@ -157,7 +157,6 @@ export function createDb(opts: DbOptions): Db {
 
   async function run<R>(client: pg.Pool | pg.PoolClient, stmt: Statement, params: readonly unknown[] | undefined): Promise<R[]> {
     const started = performance.now();
-    stats.roundTrips++;
     try {
       // Unnamed, a statement is parsed and planned on whatever server connection the pooler lends for it.
       const res = await client.query({ ...(prepared && stmt.name ? { name: stmt.name } : {}), text: stmt.text, values: params as unknown[] | undefined });
@@ -165,6 +164,9 @@ export function createDb(opts: DbOptions): Db {
     } catch (err) {
       throw wrap(err);
     } finally {
+      // Counted when it ends, with its event: the metrics start from the count and then follow the events,
+      // so a statement running when they start is counted once.
+      stats.roundTrips++;
       bus?.emit('db.statement', { name: stmt.name, ms: performance.now() - started });
     }
   }

@@ -17,6 +17,8 @@ const VALID_BODY: Record<string, unknown> = {
   'POST /api/session': { key: 'wgk_nothing' },
   'POST /api/tools': { name: 'hijack', parameters: { type: 'object' }, url: 'https://8.8.8.8/hijack', secret: 'x' },
   'PATCH /api/tools/:id': { url: 'https://8.8.8.8/hijacked' },
+  'POST /api/event-subscriptions': { url: 'https://8.8.8.8/hijack', secret: 'hijack-secret-0123456789', events: ['*'] },
+  'PATCH /api/event-subscriptions/:id': { url: 'https://8.8.8.8/hijacked' },
 };
 
 /**
@@ -47,6 +49,7 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
   let aKeyId: string;
   let aContactId: string;
   let aToolId: string;
+  let aSubscriptionId: string;
   beforeAll(async () => {
     h = await startApiGateway();
     a = await tenantWithConversation(h.gw, { name: 'A', text: 'hello from A' });
@@ -54,6 +57,7 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
     aKeyId = (await api(h.gw, 'GET', `/api/tenants/${a.tenant.id}/api-keys`)).body.items[0].id;
     aContactId = (await api(h.gw, 'GET', `/api/conversations/${a.conversationId}`, undefined, a.key)).body.contact.id;
     aToolId = (await api(h.gw, 'POST', '/api/tools', { name: 'lookup', parameters: { type: 'object' }, url: 'https://8.8.8.8/a', secret: 'a' }, a.key)).body.id;
+    aSubscriptionId = (await api(h.gw, 'POST', '/api/event-subscriptions', { url: 'https://8.8.8.8/events', secret: 'a-secret-0123456789abc', events: ['*'] }, a.key)).body.id;
   });
   afterAll(async () => {
     await h?.close();
@@ -61,7 +65,8 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
 
   /** The request of `spec` aimed at tenant A's resources, or null when the route names no id. */
   function aimedAtA(spec: RouteSpec): { path: string; body?: unknown } | null {
-    let path = spec.url.replace(':id', spec.url.startsWith('/api/tools/') ? aToolId : a.conversationId).replace(':tenantId', a.tenant.id).replace(':keyId', aKeyId).replace(':contactId', aContactId);
+    const id = spec.url.startsWith('/api/tools/') ? aToolId : spec.url.startsWith('/api/event-subscriptions/') ? aSubscriptionId : a.conversationId;
+    let path = spec.url.replace(':id', id).replace(':tenantId', a.tenant.id).replace(':keyId', aKeyId).replace(':contactId', aContactId);
     const query = spec.query ? Object.keys((spec.query as any).shape) : [];
     const qs: string[] = [];
     if (query.includes('conversationId')) qs.push(`conversationId=${a.conversationId}`);
@@ -113,8 +118,19 @@ describe("tenant isolation: another tenant's ids answer 404 on every route", () 
         'GET /api/tools/:id',
         'PATCH /api/tools/:id',
         'DELETE /api/tools/:id',
+        'GET /api/event-subscriptions',
+        'POST /api/event-subscriptions',
+        'GET /api/event-subscriptions/:id',
+        'PATCH /api/event-subscriptions/:id',
+        'DELETE /api/event-subscriptions/:id',
+        'GET /api/event-subscriptions/:id/deliveries',
+        'POST /api/event-deliveries/:id/redeliver',
+        'GET /api/media/:id',
       ]),
     );
+    // A's subscription is still there, unchanged.
+    const subs = await api(h.gw, 'GET', '/api/event-subscriptions', undefined, a.key);
+    expect(subs.body.items.map((x: any) => [x.id, x.url])).toEqual([[aSubscriptionId, 'https://8.8.8.8/events']]);
     // A's tool is still there, unchanged, and B made none for A.
     const tools = await api(h.gw, 'GET', '/api/tools', undefined, a.key);
     expect(tools.body.items.map((t: any) => [t.id, t.url])).toEqual([[aToolId, 'https://8.8.8.8/a']]);

@@ -105,7 +105,7 @@ describe('wagate provisioning commands against DATABASE_URL', () => {
         '--access-token', 'EAAG-cli-token', '--app-secret', 'cli-app-secret', '--verify-token', 'cli-verify', '--messages-per-second', '200',
       ]),
     );
-    expect(c).toEqual({ id: expect.stringMatching(/^\d+$/), tenantId, phoneNumberId: '106540352242922', displayPhoneNumber: '+1 555 0100', messagesPerSecond: 200 });
+    expect(c).toEqual({ id: expect.stringMatching(/^\d+$/), tenantId, phoneNumberId: '106540352242922', displayPhoneNumber: '+1 555 0100', messagesPerSecond: 200, wabaId: null });
     const [row] = (await client.query('SELECT * FROM channels WHERE id = $1', [c.id])).rows;
     expect(decrypt(SECRET_KEY, row.access_token_enc)).toBe('EAAG-cli-token');
     expect(decrypt(SECRET_KEY, row.app_secret_enc)).toBe('cli-app-secret');
