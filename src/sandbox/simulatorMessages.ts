@@ -1,8 +1,9 @@
 /*
  * What the Cloud API simulator checks of messages other than text, as Meta
  * does: interactive limits (131009 Parameter value is not valid), templates
- * (132001 unknown name or language, 132000 wrong parameter count, 132015 /
- * 132016 paused or disabled), media by id or link, reactions. Each check
+ * (132001 unknown name or language, 132000 wrong parameter count of the
+ * body or of a URL button, 132012 a media or location header missing,
+ * 132015 / 132016 paused or disabled), media by id or link, reactions. Each check
  * returns the text form the phone page shows, or throws a SimError.
  */
 
