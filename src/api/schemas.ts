@@ -272,7 +272,20 @@ export const agentShape = z.object({
     .describe('at most `answers` agent replies to one conversation in any `perSeconds`; what comes meanwhile joins the next turn'),
   maxToolRounds: z.number().int().describe('rounds of tenant tool calls the openai agent may make in one turn (0 to 8; docs/tools.md)'),
   windowClosedTemplate: z
-    .object({ name: z.string(), language: z.string(), parameters: z.union([z.array(z.string()), z.record(z.string(), z.string())]).optional() })
+    .object({
+      name: z.string(),
+      language: z.string(),
+      parameters: z.union([z.array(z.string()), z.record(z.string(), z.string())]).optional(),
+      header: z
+        .union([
+          z.object({ text: z.string() }),
+          z.object({ type: z.enum(['image', 'document', 'video']), url: z.string(), filename: z.string().optional() }),
+          z.object({ type: z.literal('location'), latitude: z.number(), longitude: z.number(), name: z.string().optional(), address: z.string().optional() }),
+        ])
+        .optional()
+        .describe("a text header's parameter, a media header's file by https URL (WhatsApp fetches it), or a location header's place"),
+      buttons: z.array(z.object({ index: z.number().int(), parameters: z.array(z.string()) })).optional().describe('the parameters of buttons whose URL takes one'),
+    })
     .nullable()
     .describe('opt-in: the template sent when the agent has an answer but the 24-hour window closed; null: nothing is sent (window_closed)'),
   vision: z.boolean().describe("the model takes images: customers' images and stickers reach it as image content parts"),

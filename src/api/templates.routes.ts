@@ -65,11 +65,25 @@ export const templateSendBody = z.strictObject({
   header: z
     .strictObject({
       text: z.string().min(1).max(60).optional().describe("a text header's parameter"),
-      type: z.enum(['image', 'document', 'video']).optional().describe("a media header's type"),
+      type: z.enum(['image', 'document', 'video', 'location']).optional().describe("a media header's type, or location for a location header"),
       url: z.string().max(2048).optional().describe('the media, fetched under the tenant egress policy and uploaded to WhatsApp'),
       filename: z.string().min(1).max(240).optional(),
+      latitude: z.number().min(-90).max(90).optional().describe('a location header: the place'),
+      longitude: z.number().min(-180).max(180).optional(),
+      name: z.string().min(1).max(1000).optional().describe("a location header: the place's name"),
+      address: z.string().min(1).max(1000).optional().describe("a location header: the place's address"),
     })
     .optional(),
+  buttons: z
+    .array(
+      z.strictObject({
+        index: z.number().int().min(0).max(9).describe("the button's position among the template's buttons, from 0"),
+        parameters: z.array(z.string().min(1).max(2000)).min(1).max(1).describe('the URL suffix its {{1}} takes'),
+      }),
+    )
+    .max(10)
+    .optional()
+    .describe('the parameters of buttons whose URL takes one (a dynamic URL suffix): each such button exactly once'),
 });
 
 const templateSendShape = z.object({
@@ -108,7 +122,7 @@ export const sendTemplateRoute = route({
   tag: 'templates',
   summary: 'Send a template, inside or outside the 24-hour window',
   description:
-    "Checked against the synced template before Meta is called: unknown template 404 template_not_found; not APPROVED 409 template_not_approved; wrong count or names of parameters 400 template_parameters_invalid; a media header without header.url 400 template_header_media_required. Queued and sent like any message; it does not pause the bot, so the customer's answer goes to the agent.",
+    "Checked against the synced template before Meta is called: unknown template 404 template_not_found; not APPROVED 409 template_not_approved; wrong count or names of parameters, or a URL button's parameter missing, unknown or given for a button that takes none, 400 template_parameters_invalid; a media header without header.url 400 template_header_media_required; a location header without header.type location and its latitude and longitude 400 template_header_location_required. Queued and sent like any message; it does not pause the bot, so the customer's answer goes to the agent.",
   auth: 'tenant',
   resource: 'conversation',
   params: conversationParams,

@@ -29,7 +29,18 @@ export interface TemplateSend {
   name: string;
   language: string;
   parameters?: string[] | Record<string, string>;
-  header?: { text?: string; type?: 'image' | 'document' | 'video'; url?: string; filename?: string };
+  header?: {
+    text?: string;
+    type?: 'image' | 'document' | 'video' | 'location';
+    url?: string;
+    filename?: string;
+    latitude?: number;
+    longitude?: number;
+    name?: string;
+    address?: string;
+  };
+  /** The parameters of buttons whose URL takes one, by the button's index. */
+  buttons?: { index: number; parameters: string[] }[];
 }
 
 /** Longest caption of an image or document. */
@@ -101,14 +112,22 @@ export class RichSender {
     if (!row) throw notFound('conversation');
     if (!row.template) throw templateError(404, 'template_not_found', `no template ${req.name} in ${req.language} on this conversation's channel: sync the templates first (POST /api/templates/sync)`);
     const t: StoredTemplate = row.template;
-    const input: TemplateInput = { parameters: req.parameters, headerText: req.header?.text };
-    const mediaType = req.header?.type;
+    const input: TemplateInput = { parameters: req.parameters, headerText: req.header?.text, buttons: req.buttons };
+    const h = req.header;
+    if (h?.type === 'location') {
+      if (h.latitude === undefined || h.longitude === undefined) throw templateError(400, 'template_header_location_required', 'header.latitude and header.longitude are required with header.type location');
+      if (h.url !== undefined || h.filename !== undefined) throw templateError(400, 'template_parameters_invalid', 'a location header takes no url or filename');
+      input.headerLocation = { latitude: h.latitude, longitude: h.longitude, name: h.name, address: h.address };
+    } else if (h && (h.latitude !== undefined || h.longitude !== undefined || h.name !== undefined || h.address !== undefined)) {
+      throw templateError(400, 'template_parameters_invalid', 'latitude, longitude, name and address belong to header.type location');
+    }
+    const mediaType = h?.type === 'location' ? undefined : h?.type;
     // Checked before any upload: a wrong request costs no media upload.
     const probe = mediaType ? { ...input, headerMedia: { type: mediaType, object: {} } } : input;
-    if (mediaType && !req.header?.url) throw templateError(400, 'template_header_media_required', 'header.url is required with header.type');
+    if (mediaType && !h?.url) throw templateError(400, 'template_header_media_required', 'header.url is required with header.type');
     const shape = checkTemplateInput(t, probe);
-    if (mediaType && req.header?.url) {
-      const object = await this.upload(conversationId, tenantId, mediaType === 'video' ? 'document' : mediaType, { url: req.header.url, filename: req.header.filename }, null);
+    if (mediaType && h?.url) {
+      const object = await this.upload(conversationId, tenantId, mediaType === 'video' ? 'document' : mediaType, { url: h.url, filename: h.filename }, null);
       input.headerMedia = { type: mediaType, object };
     }
     const { content, text } = templateMessage(t, shape, input);

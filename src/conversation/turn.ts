@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { interactivePayload, interactiveProblem, interactiveTextForm, numberedText } from '../agent/interactive.ts';
 import type { MediaReply } from '../agent/mediaReply.ts';
 import { fetchMedia, uploadedMediaObject } from '../outbound/mediaSource.ts';
-import { checkTemplateInput, templateMessage } from '../outbound/templateMessage.ts';
+import { checkTemplateInput, fixedTemplateInput, templateMessage } from '../outbound/templateMessage.ts';
 import { TEMPLATE_BY_NAME, type TemplateRow } from '../outbound/templates.sql.ts';
 import { callAgent } from '../agent/call.ts';
 import type { AgentRegistry } from '../agent/registry.ts';
@@ -207,7 +207,7 @@ export class TurnRunner {
     try {
       const [t] = await this.db.query<TemplateRow>(TEMPLATE_BY_NAME, [view.channelId, want.name, want.language]);
       if (!t) throw new Error(`no template ${want.name} (${want.language}) on the channel: sync the templates`);
-      const input = { parameters: want.parameters };
+      const input = fixedTemplateInput(want);
       const shape = checkTemplateInput(t, input);
       const { content, text } = templateMessage(t, shape, input);
       return { kind: 'answer', texts: [text], pause: reply.pause, rich: { type: 'template', payload: content, contextWamid: null } };

@@ -17,8 +17,47 @@ export interface TemplateInput {
   parameters?: string[] | Record<string, string>;
   /** A text header's one parameter. */
   headerText?: string;
-  /** A media header's uploaded media: its type and the object (`{id}`) to send. */
+  /** A media header's media: its type and the object (`{id}` uploaded, or `{link}`) to send. */
   headerMedia?: { type: 'image' | 'document' | 'video'; object: Record<string, unknown> } | null;
+  /** A location header's place. */
+  headerLocation?: TemplateLocation | null;
+  /** The parameters of buttons whose URL takes one: by the button's index among the template's buttons. */
+  buttons?: { index: number; parameters: string[] }[];
+}
+
+/**
+ * The input of a template with fixed parameters (the opt-in template for
+ * closed windows): a media header goes by its link, which WhatsApp fetches.
+ */
+export function fixedTemplateInput(want: {
+  parameters?: string[] | Record<string, string>;
+  header?: { text: string } | { type: 'image' | 'document' | 'video'; url: string; filename?: string } | { type: 'location'; latitude: number; longitude: number; name?: string; address?: string };
+  buttons?: { index: number; parameters: string[] }[];
+}): TemplateInput {
+  const h = want.header;
+  const input: TemplateInput = { parameters: want.parameters, buttons: want.buttons };
+  if (!h) return input;
+  if ('text' in h) input.headerText = h.text;
+  else if (h.type === 'location') input.headerLocation = { latitude: h.latitude, longitude: h.longitude, name: h.name, address: h.address };
+  else input.headerMedia = { type: h.type, object: { link: h.url, ...(h.type === 'document' && h.filename ? { filename: h.filename } : {}) } };
+  return input;
+}
+
+/** The place a location header shows. */
+export interface TemplateLocation {
+  latitude: number;
+  longitude: number;
+  name?: string;
+  address?: string;
+}
+
+/** A button whose URL takes a parameter (a dynamic URL suffix). */
+export interface UrlButton {
+  /** Its position among the template's buttons, from 0: what the send names it by. */
+  index: number;
+  text: string;
+  url: string;
+  vars: string[];
 }
 
 /** The template's parts that take parameters. */
@@ -29,8 +68,8 @@ export interface TemplateShape {
   headerFormat: 'TEXT' | 'IMAGE' | 'DOCUMENT' | 'VIDEO' | 'LOCATION' | null;
   headerText: string | null;
   headerVars: string[];
-  /** Buttons whose URL takes a variable: wagate does not fill them. */
-  dynamicButtons: number;
+  /** Buttons whose URL takes a variable, which the send fills. */
+  urlButtons: UrlButton[];
 }
 
 const VAR = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
@@ -56,7 +95,11 @@ export function templateShape(t: StoredTemplate): TemplateShape {
     headerFormat,
     headerText,
     headerVars: headerText ? varsOf(headerText) : [],
-    dynamicButtons: list.filter((b) => String(b?.type ?? '').toUpperCase() === 'URL' && typeof b.url === 'string' && HAS_VAR.test(b.url)).length,
+    urlButtons: list.flatMap((b, index) =>
+      String(b?.type ?? '').toUpperCase() === 'URL' && typeof b.url === 'string' && HAS_VAR.test(b.url)
+        ? [{ index, text: typeof b.text === 'string' ? b.text : '', url: b.url, vars: varsOf(b.url) }]
+        : [],
+    ),
   };
 }
 
@@ -71,15 +114,15 @@ function varsOf(text: string): string[] {
  * it must be APPROVED; positional templates take an array of exactly as
  * many body parameters as it has variables, named ones an object with
  * exactly its variable names; a text header with a variable needs
- * `headerText`; a media header needs its media. Throws AppError (4xx).
+ * `headerText`; a media header needs its media, a location header its
+ * place; each button whose URL takes a parameter needs it, by index.
+ * Throws AppError (4xx).
  */
 export function checkTemplateInput(t: StoredTemplate, input: TemplateInput): TemplateShape {
   if (t.status.toUpperCase() !== 'APPROVED') {
     throw templateError(409, 'template_not_approved', `template ${t.name} (${t.language}) is ${t.status}, not APPROVED: Meta sends approved templates only`);
   }
   const shape = templateShape(t);
-  if (shape.dynamicButtons > 0) throw templateError(400, 'template_unsupported', `template ${t.name} has a button whose URL takes a parameter: not supported`);
-  if (shape.headerFormat === 'LOCATION') throw templateError(400, 'template_unsupported', `template ${t.name} has a location header: not supported`);
   const named = t.parameterFormat.toUpperCase() === 'NAMED';
   const p = input.parameters ?? (named ? {} : []);
   if (named) {
@@ -102,6 +145,7 @@ export function checkTemplateInput(t: StoredTemplate, input: TemplateInput): Tem
     if (typeof v !== 'string' || v.trim().length === 0) throw templateError(400, 'template_parameters_invalid', 'template parameters must be non-empty strings');
     if (/[\n\t]| {5,}/.test(v)) throw templateError(400, 'template_parameters_invalid', 'template parameters cannot hold new lines, tabs or more than 4 spaces in a row');
   }
+  checkButtons(t, shape, input.buttons ?? []);
   if (shape.headerVars.length > 0 && !input.headerText?.trim()) throw templateError(400, 'template_parameters_invalid', `template ${t.name} needs headerText for its header`);
   if (shape.headerVars.length === 0 && input.headerText !== undefined) throw templateError(400, 'template_parameters_invalid', `template ${t.name} has no header parameter`);
   const mediaHeader = shape.headerFormat === 'IMAGE' || shape.headerFormat === 'DOCUMENT' || shape.headerFormat === 'VIDEO';
@@ -110,7 +154,42 @@ export function checkTemplateInput(t: StoredTemplate, input: TemplateInput): Tem
   if (mediaHeader && input.headerMedia && input.headerMedia.type.toUpperCase() !== shape.headerFormat) {
     throw templateError(400, 'template_parameters_invalid', `template ${t.name} has a ${String(shape.headerFormat).toLowerCase()} header, not ${input.headerMedia.type}`);
   }
+  if (shape.headerFormat === 'LOCATION' && !input.headerLocation) {
+    throw templateError(400, 'template_header_location_required', `template ${t.name} has a location header: give header {type: "location", latitude, longitude}`);
+  }
+  if (shape.headerFormat !== 'LOCATION' && input.headerLocation) throw templateError(400, 'template_parameters_invalid', `template ${t.name} has no location header`);
+  if (input.headerLocation) {
+    const { latitude, longitude } = input.headerLocation;
+    if (!Number.isFinite(latitude) || Math.abs(latitude) > 90 || !Number.isFinite(longitude) || Math.abs(longitude) > 180) {
+      throw templateError(400, 'template_parameters_invalid', 'header latitude must be within -90..90 and longitude within -180..180');
+    }
+  }
   return shape;
+}
+
+/**
+ * Every button whose URL takes a parameter gets exactly one entry, by its
+ * index, with as many parameters as its URL has variables (Meta allows one,
+ * the URL's suffix); no entry names another button.
+ */
+function checkButtons(t: StoredTemplate, shape: TemplateShape, given: { index: number; parameters: string[] }[]): void {
+  const bad = (message: string) => templateError(400, 'template_parameters_invalid', `template ${t.name}: ${message}`);
+  const seen = new Set<number>();
+  for (const b of given) {
+    const button = shape.urlButtons.find((u) => u.index === b.index);
+    if (!button) {
+      const which = shape.urlButtons.length ? `only ${shape.urlButtons.map((u) => u.index).join(', ')}` : 'none';
+      throw bad(`button ${b.index} takes no parameter (buttons whose URL takes one: ${which})`);
+    }
+    if (seen.has(b.index)) throw bad(`button ${b.index} is given twice`);
+    seen.add(b.index);
+    if (b.parameters.length !== button.vars.length) throw bad(`button ${b.index} (${button.text}) takes ${button.vars.length} parameter, got ${b.parameters.length}`);
+    for (const v of b.parameters) {
+      if (typeof v !== 'string' || v.trim().length === 0 || /\s/.test(v)) throw bad(`button ${b.index} parameters must be non-empty, without spaces or new lines (a URL suffix)`);
+    }
+  }
+  const missing = shape.urlButtons.filter((u) => !seen.has(u.index));
+  if (missing.length) throw bad(`buttons ${missing.map((u) => `${u.index} (${u.text})`).join(', ')} take a URL parameter: give buttons [{index, parameters}]`);
 }
 
 /**
@@ -122,7 +201,11 @@ export function templateMessage(t: StoredTemplate, shape: TemplateShape, input: 
   const p = input.parameters ?? (named ? {} : []);
   const value = (v: string) => (Array.isArray(p) ? p[Number(v) - 1] : p[v]) ?? '';
   const components: Record<string, unknown>[] = [];
-  if (input.headerMedia) {
+  if (input.headerLocation) {
+    const { latitude, longitude, name, address } = input.headerLocation;
+    const location = { latitude: String(latitude), longitude: String(longitude), ...(name ? { name } : {}), ...(address ? { address } : {}) };
+    components.push({ type: 'header', parameters: [{ type: 'location', location }] });
+  } else if (input.headerMedia) {
     components.push({ type: 'header', parameters: [{ type: input.headerMedia.type, [input.headerMedia.type]: input.headerMedia.object }] });
   } else if (input.headerText !== undefined && shape.headerVars.length > 0) {
     components.push({ type: 'header', parameters: [{ type: 'text', text: input.headerText, ...(named ? { parameter_name: shape.headerVars[0] } : {}) }] });
@@ -133,8 +216,16 @@ export function templateMessage(t: StoredTemplate, shape: TemplateShape, input: 
       parameters: shape.bodyVars.map((v) => ({ type: 'text', text: value(v), ...(named ? { parameter_name: v } : {}) })),
     });
   }
+  for (const b of [...(input.buttons ?? [])].sort((x, y) => x.index - y.index)) {
+    components.push({ type: 'button', sub_type: 'url', index: String(b.index), parameters: b.parameters.map((text) => ({ type: 'text', text })) });
+  }
   const fill = (text: string, vals: (v: string) => string) => text.replace(VAR, (_, v: string) => vals(v));
-  const header = shape.headerText ? fill(shape.headerText, () => input.headerText ?? '') : null;
+  const place = input.headerLocation;
+  const header = shape.headerText
+    ? fill(shape.headerText, () => input.headerText ?? '')
+    : place
+      ? `[location ${place.name ?? `${place.latitude},${place.longitude}`}]`
+      : null;
   const body = fill(shape.bodyText, value);
   const text = [header ? `*${header}*` : null, body || `[template ${t.name}]`].filter(Boolean).join('\n');
   return { content: { name: t.name, language: { code: t.language }, ...(components.length ? { components } : {}) }, text };

@@ -43,7 +43,11 @@ export const SANDBOX_CUSTOMERS = sql(
 export const SANDBOX_CHAT = sql(
   'sandbox_chat',
   `SELECT m.id::text AS id, m.wamid, m.direction, m.type, m.body, m.media, m.status, m.created_at,
-          CASE WHEN m.direction = 'outbound' AND m.type = 'interactive' THEN m.payload END AS payload
+          CASE WHEN m.direction = 'outbound' AND m.type = 'interactive' THEN m.payload END AS payload,
+          CASE WHEN m.direction = 'outbound' AND m.type = 'template' THEN
+            (SELECT t.components FROM templates t
+             WHERE t.channel_id = k.channel_id AND t.name = m.payload->>'name' AND t.language = m.payload->'language'->>'code')
+          END AS template_components
    FROM messages m
    JOIN conversations v ON v.id = m.conversation_id
    JOIN contacts k ON k.id = v.contact_id
@@ -134,7 +138,7 @@ export async function sandboxRoutes(app: FastifyInstance, deps: SandboxDeps): Pr
   app.get('/sandbox/api/chats/:waId', async (req, reply) => {
     const { waId } = parse(waIdParam, req.params, true);
     const ch = await channel();
-    const rows = await db.query<{ id: string; wamid: string | null; direction: string; type: string; body: string | null; media: Record<string, unknown> | null; status: string; created_at: Date; payload: Record<string, unknown> | null }>(
+    const rows = await db.query<{ id: string; wamid: string | null; direction: string; type: string; body: string | null; media: Record<string, unknown> | null; status: string; created_at: Date; payload: Record<string, unknown> | null; template_components: unknown[] | null }>(
       SANDBOX_CHAT,
       [ch.id, waId],
     );
@@ -146,7 +150,8 @@ export async function sandboxRoutes(app: FastifyInstance, deps: SandboxDeps): Pr
         type: m.type,
         // An interactive message shows its body and its buttons or rows, which the customer can tap.
         text: m.payload ? interactiveBody(m.payload) : m.body,
-        ...(m.payload ? optionsOf(m.payload) : { options: null, listButton: null }),
+        // A template shows its quick-reply buttons, as the template the channel synced has them.
+        ...(m.payload ? optionsOf(m.payload) : m.template_components ? { options: quickRepliesOf(m.template_components), listButton: null } : { options: null, listButton: null }),
         filename: typeof m.media?.filename === 'string' ? m.media.filename : null,
         status: m.direction === 'inbound' ? (m.wamid && readWamids.has(m.wamid) ? 'read' : 'delivered') : m.status,
         createdAt: m.created_at.toISOString(),
@@ -309,4 +314,12 @@ function optionsOf(payload: Record<string, unknown>): { options: { id: string; t
   const action = (payload.action ?? {}) as { button?: unknown; buttons?: { reply?: { id: string; title: string } }[]; sections?: { rows?: { id: string; title: string; description?: string }[] }[] };
   if (payload.type === 'button') return { options: (action.buttons ?? []).map((b) => ({ id: b.reply?.id ?? '', title: b.reply?.title ?? '' })), listButton: null };
   return { options: (action.sections ?? []).flatMap((s) => s.rows ?? []), listButton: typeof action.button === 'string' ? action.button : 'Options' };
+}
+
+/** A template's quick-reply buttons (Meta's components): the customer taps one, and its text comes back as payload and text. */
+function quickRepliesOf(components: unknown[]): { id: string; title: string }[] | null {
+  const buttons = components.find((c): c is { buttons?: unknown } => typeof c === 'object' && c !== null && String((c as { type?: unknown }).type).toUpperCase() === 'BUTTONS');
+  const list = Array.isArray(buttons?.buttons) ? (buttons.buttons as { type?: unknown; text?: unknown }[]) : [];
+  const quick = list.filter((b) => String(b.type).toUpperCase() === 'QUICK_REPLY' && typeof b.text === 'string').map((b) => ({ id: String(b.text), title: String(b.text) }));
+  return quick.length ? quick : null;
 }

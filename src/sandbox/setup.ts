@@ -20,7 +20,7 @@ export interface SandboxState {
 /** The demo channel's WhatsApp Business Account id (the simulator serves its templates). */
 export const SANDBOX_WABA_ID = '100000000000009';
 
-/** The demo business's two message templates, as the simulator's account lists them. */
+/** The demo business's message templates, as the simulator's account lists them. */
 export const DEMO_TEMPLATES: SimTemplate[] = [
   {
     id: '100000000000101',
@@ -43,6 +43,19 @@ export const DEMO_TEMPLATES: SimTemplate[] = [
     category: 'MARKETING',
     parameter_format: 'NAMED',
     components: [{ type: 'BODY', text: 'Hello {{first_name}}! Spring is here: book a tune-up this week.' }, { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'Prices' }] }],
+  },
+  {
+    id: '100000000000103',
+    name: 'service_booked',
+    language: 'en_US',
+    status: 'APPROVED',
+    category: 'UTILITY',
+    parameter_format: 'POSITIONAL',
+    components: [
+      { type: 'HEADER', format: 'LOCATION' },
+      { type: 'BODY', text: 'Your service {{1}} is booked: bring your bike here.' },
+      { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'Opening hours' }, { type: 'URL', text: 'See booking', url: 'https://bikes.example.com/bookings/{{1}}' }] },
+    ],
   },
 ];
 

@@ -1,8 +1,9 @@
 /*
  * What the Cloud API simulator checks of messages other than text, as Meta
  * does: interactive limits (131009 Parameter value is not valid), templates
- * (132001 unknown name or language, 132000 wrong parameter count, 132015 /
- * 132016 paused or disabled), media by id or link, reactions. Each check
+ * (132001 unknown name or language, 132000 wrong parameter count of the
+ * body or of a URL button, 132012 a media or location header missing,
+ * 132015 / 132016 paused or disabled), media by id or link, reactions. Each check
  * returns the text form the phone page shows, or throws a SimError.
  */
 
@@ -142,7 +143,15 @@ export function checkTemplate(obj: unknown, templates: readonly SimTemplate[]): 
   });
   const header = tc('HEADER');
   const format = header ? String(header.format ?? 'TEXT').toUpperCase() : null;
-  if (format && format !== 'TEXT') {
+  if (format === 'LOCATION') {
+    const hp = (sent('header')?.parameters ?? []) as Record<string, unknown>[];
+    const place = hp[0]?.type === 'location' ? hp[0].location : undefined;
+    const lat = isObject(place) ? Number(place.latitude) : NaN;
+    const lng = isObject(place) ? Number(place.longitude) : NaN;
+    if (!Number.isFinite(lat) || Math.abs(lat) > 90 || !Number.isFinite(lng) || Math.abs(lng) > 180) {
+      throw new SimError(400, 132012, 'Parameter format does not match format in the created template', 'header: a location with latitude and longitude is required');
+    }
+  } else if (format && format !== 'TEXT') {
     const hp = (sent('header')?.parameters ?? []) as Record<string, unknown>[];
     const media = hp[0]?.[format.toLowerCase()];
     if (!isObject(media) || (typeof media.id !== 'string' && typeof media.link !== 'string')) {
@@ -150,8 +159,36 @@ export function checkTemplate(obj: unknown, templates: readonly SimTemplate[]): 
     }
   }
   const buttons = (tc('BUTTONS')?.buttons ?? []) as Record<string, unknown>[];
+  checkUrlButtons(buttons, comps);
   const quick = buttons.filter((b) => String(b.type).toUpperCase() === 'QUICK_REPLY').map((b) => ({ id: String(b.text), title: String(b.text) }));
   return { text: bodyText.replace(VAR, (_, v: string) => value.get(v) ?? ''), options: quick.length ? quick : null, listButton: null, media: null };
+}
+
+/**
+ * A button whose URL takes a variable needs a `button` component of
+ * sub_type url naming its index, with one text parameter per variable; a
+ * button component for any other index is refused.
+ */
+function checkUrlButtons(buttons: Record<string, unknown>[], comps: Record<string, unknown>[]): void {
+  const sentButtons = comps.filter((c) => isObject(c) && c.type === 'button');
+  buttons.forEach((b, i) => {
+    if (String(b.type).toUpperCase() !== 'URL' || typeof b.url !== 'string') return;
+    const vars = [...new Set([...b.url.matchAll(VAR)].map((m) => m[1]))];
+    if (vars.length === 0) return;
+    const c = sentButtons.find((x) => String(x.index) === String(i));
+    const params = Array.isArray(c?.parameters) ? (c.parameters as unknown[]) : [];
+    if (!c || params.length !== vars.length) {
+      throw new SimError(400, 132000, 'Number of parameters does not match the expected number of params', `button at index ${i}: number of localizable_params (${params.length}) does not match the expected number of params (${vars.length})`);
+    }
+    if (c.sub_type !== 'url') throw invalid(`Button at index ${i} is a URL button: sub_type must be url`);
+    for (const p of params) if (!isObject(p) || p.type !== 'text' || typeof p.text !== 'string' || p.text.trim() === '') throw invalid(`Button at index ${i}: parameter must be a non-empty text`);
+  });
+  for (const c of sentButtons) {
+    const i = Number(c.index);
+    const b = Number.isInteger(i) ? buttons[i] : undefined;
+    const takesParam = b && String(b.type).toUpperCase() === 'URL' && typeof b.url === 'string' && /\{\{\s*[A-Za-z0-9_]+\s*\}\}/.test(b.url);
+    if (!takesParam && c.sub_type === 'url') throw invalid(`Button at index ${String(c.index)} is not a URL button with a parameter`);
+  }
 }
 
 /**

@@ -51,6 +51,23 @@ export const agentConfigInput = z.strictObject({
       name: text(512).min(1),
       language: text(32).min(1),
       parameters: z.union([z.array(text(1024)).max(100), z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), text(1024))]).optional(),
+      header: z
+        .union([
+          z.strictObject({ text: text(60).min(1) }),
+          z.strictObject({ type: z.enum(['image', 'document', 'video']), url: z.url({ protocol: /^https$/ }).max(2048), filename: text(240).min(1).optional() }),
+          z.strictObject({
+            type: z.literal('location'),
+            latitude: z.number().min(-90).max(90),
+            longitude: z.number().min(-180).max(180),
+            name: text(1000).min(1).optional(),
+            address: text(1000).min(1).optional(),
+          }),
+        ])
+        .optional(),
+      buttons: z
+        .array(z.strictObject({ index: z.number().int().min(0).max(9), parameters: z.array(text(2000).min(1)).min(1).max(1) }))
+        .max(10)
+        .optional(),
     })
     .nullable()
     .optional(),
@@ -101,6 +118,13 @@ export interface WindowClosedTemplate {
   name: string;
   language: string;
   parameters?: string[] | Record<string, string>;
+  /** A text header's parameter, a media header's file by https URL (WhatsApp fetches it), or a location header's place. */
+  header?:
+    | { text: string }
+    | { type: 'image' | 'document' | 'video'; url: string; filename?: string }
+    | { type: 'location'; latitude: number; longitude: number; name?: string; address?: string };
+  /** The parameters of buttons whose URL takes one, by the button's index. */
+  buttons?: { index: number; parameters: string[] }[];
 }
 
 /** A per-conversation answer budget: a sliding window of `perSeconds` holding at most `answers` replies. */

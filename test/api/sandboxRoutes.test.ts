@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oggOpus } from '../media/fixtures.ts';
+import { testTemplates } from '../templates/fixtures.ts';
 import { SANDBOX_PHONE_NUMBER_ID } from '../../src/sandbox/setup.ts';
 import { api, provisionTenant } from '../support/gateway.ts';
 import { eventually } from '../support/pipeline.ts';
@@ -21,12 +22,14 @@ async function post(h: ApiHarness, waId: string, body: unknown, headers: Record<
 describe('the sandbox phone page and its API', () => {
   let h: ApiHarness;
   let key: string;
+  let channelId: string;
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'wagate-sandbox-'));
     h = await startApiGateway({ sandbox: true, env: { WAGATE_DATA_DIR: dataDir } });
     const t = await provisionTenant(h.gw, { name: 'Demo Bikes', phoneNumberId: SANDBOX_PHONE_NUMBER_ID, agent: { provider: 'demo', systemPrompt: 'You are Ava. Be kind.' } });
     key = t.key;
+    channelId = t.channel.id;
   });
   afterAll(async () => {
     await h?.close();
@@ -97,6 +100,39 @@ describe('the sandbox phone page and its API', () => {
       const answer = await events.next((e) => e.event === 'reply' && e.data.waId === '15550002009' && e.data.type === 'text');
       expect(answer.data.text).toContain('Prices depend on what you need');
       expect((await post(h, '15550002009', { type: 'choice' })).status).toBe(400);
+    } finally {
+      events.close();
+    }
+  });
+
+  it("a template's quick-reply buttons show after a reload too, and a tap goes back as Meta's button message", async () => {
+    expect((await api(h.gw, 'PATCH', `/api/channels/${channelId}`, { wabaId: '990013' })).status).toBe(200);
+    h.cloud.setTemplates('990013', testTemplates(), [SANDBOX_PHONE_NUMBER_ID]);
+    expect((await api(h.gw, 'POST', '/api/templates/sync', {}, key)).status).toBe(200);
+    const events = await openEventStream(`${h.gw.url}/sandbox/api/events`, {});
+    try {
+      await events.next((e) => e.event === 'ready');
+      await post(h, '15550002013', { text: 'is my order ready?' });
+      await events.next((e) => e.event === 'reply' && e.data.waId === '15550002013');
+      const conv = (await api(h.gw, 'GET', '/api/conversations', undefined, key)).body.items.find((c: any) => c.contact.waId === '15550002013');
+      const sent = await api(h.gw, 'POST', `/api/conversations/${conv.id}/template`, { name: 'order_update', language: 'en_US', parameters: ['Sam', 'C-2'] }, key);
+      expect(sent.status).toBe(201);
+      const live = await events.next((e) => e.event === 'reply' && e.data.waId === '15550002013' && e.data.type === 'template');
+      const quick = [{ id: 'Track it', title: 'Track it' }, { id: 'Talk to us', title: 'Talk to us' }];
+      expect(live.data.options).toEqual(quick);
+      // What the page reads after a reload: the same text and buttons.
+      const chat = await eventually(async () => {
+        const c = await (await fetch(`${h.gw.url}/sandbox/api/chats/15550002013`)).json();
+        return c.messages.find((m: any) => m.wamid === live.data.wamid) ?? null;
+      });
+      expect(chat).toMatchObject({ type: 'template', text: 'Hi Sam, your order C-2 is ready.', options: quick, listButton: null });
+      const tapped = await post(h, '15550002013', { type: 'choice', choice: { kind: 'button', id: 'Track it', title: 'Track it', context: live.data.wamid } });
+      expect(tapped.status).toBe(201);
+      const msgs = await eventually(async () => {
+        const items = (await api(h.gw, 'GET', `/api/conversations/${conv.id}/messages`, undefined, key)).body.items;
+        return items.find((m: any) => m.wamid === tapped.body.wamid) ?? null;
+      });
+      expect(msgs).toMatchObject({ type: 'button', text: 'Track it' });
     } finally {
       events.close();
     }

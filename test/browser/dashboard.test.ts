@@ -176,6 +176,20 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     const quick = phone.locator('.bubble.them', { hasText: 'Cargo 2' }).locator('button.choice', { hasText: 'Opening hours' });
     await quick.click();
     await expect.poll(async () => (await theirBubbles()).filter((t) => t.includes('We are open Monday to Friday')).length, { timeout: WAIT }).toBe(2);
+
+    // A template with a location header and a URL button that takes a suffix: the dashboard asks for both.
+    await dash.selectOption('#tpl-choice', 'service_booked|en_US');
+    await dash.fill('#tpl-var-1', 'S-12');
+    await dash.fill('#tpl-location-latitude', '38.7223');
+    await dash.fill('#tpl-location-longitude', '-9.1393');
+    await dash.fill('#tpl-location-name', 'Demo Bikes');
+    await dash.fill('#tpl-button-1', 'S-12');
+    await dash.click('.template-sender button[type=submit]');
+    await expect.poll(theirBubbles, { timeout: WAIT }).toContainEqual(expect.stringContaining('Your service S-12 is booked: bring your bike here.'));
+    // After a reload the phone still offers the template's quick reply.
+    await phone.reload();
+    await phone.click('button.customer:has-text("Bob")');
+    await phone.locator('.bubble.them', { hasText: 'S-12' }).locator('button.choice', { hasText: 'Opening hours' }).waitFor({ timeout: WAIT });
   });
 
   it('customer content is shown as text: a name, text, caption and file name full of HTML run nothing', async () => {

@@ -40,3 +40,37 @@ export function testTemplates(fillers = 0): SimTemplate[] {
   }
   return list;
 }
+
+/** Templates with a button whose URL takes a parameter, and with a location header. */
+export function gapTemplates(): SimTemplate[] {
+  return [
+    {
+      id: '1101',
+      name: 'track_parcel',
+      language: 'en_US',
+      status: 'APPROVED',
+      category: 'UTILITY',
+      parameter_format: 'POSITIONAL',
+      components: [
+        { type: 'BODY', text: 'Your parcel {{1}} is on its way.' },
+        {
+          type: 'BUTTONS',
+          buttons: [
+            { type: 'QUICK_REPLY', text: 'Thanks' },
+            { type: 'URL', text: 'Track it', url: 'https://shop.example.com/track/{{1}}', example: ['https://shop.example.com/track/P-1'] },
+            { type: 'URL', text: 'Our shop', url: 'https://shop.example.com/' },
+          ],
+        },
+      ],
+    },
+    {
+      id: '1102',
+      name: 'pickup_point',
+      language: 'en_US',
+      status: 'APPROVED',
+      category: 'UTILITY',
+      parameter_format: 'NAMED',
+      components: [{ type: 'HEADER', format: 'LOCATION' }, { type: 'BODY', text: 'Pick up order {{order}} here.' }],
+    },
+  ];
+}

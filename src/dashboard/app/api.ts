@@ -51,7 +51,7 @@ export interface Template {
   category: string | null;
   status: string;
   parameterFormat: string;
-  components: { type: string; format?: string; text?: string }[];
+  components: { type: string; format?: string; text?: string; buttons?: { type: string; text?: string; url?: string }[] }[];
 }
 
 export interface Page<T> {
