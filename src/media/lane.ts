@@ -116,11 +116,6 @@ export class MediaLane {
     this.sweepTimer.unref();
   }
 
-  /** Resolves when the spool sweeps started so far have finished. */
-  async spoolSwept(): Promise<void> {
-    await Promise.all(this.sweeps);
-  }
-
   /** Starts the work on every media message a committed ingest stored; never blocks the webhook. */
   onIngested(result: IngestResult): void {
     for (const c of result.conversations) {
