@@ -289,16 +289,26 @@ export const agentShape = z.object({
     .nullable()
     .describe('opt-in: the template sent when the agent has an answer but the 24-hour window closed; null: nothing is sent (window_closed)'),
   vision: z.boolean().describe("the model takes images: customers' images and stickers reach it as image content parts"),
-  transcriptionModel: z.string().nullable().optional().describe('the /audio/transcriptions model for voice notes; absent: OPENAI_TRANSCRIPTION_MODEL; null: no transcription'),
+  transcriptionModel: z
+    .string()
+    .nullable()
+    .optional()
+    .describe(
+      "the /audio/transcriptions model for voice notes; absent: OPENAI_TRANSCRIPTION_MODEL (send \"\" to return to it); null: no transcription. On the operator's model key, one of limits.effectiveAllowedTranscriptionModels",
+    ),
   hasApiKey: z.boolean().describe('apiKey is write-only: only whether one is set'),
   hasSecret: z.boolean().describe('secret is write-only: only whether one is set'),
 });
 
 export const limitsShape = z.object({
   allowedModels: z.array(z.string()).nullable().describe("the tenant's own list; null: the process's WAGATE_ALLOWED_MODELS"),
+  allowedTranscriptionModels: z.array(z.string()).nullable().describe("the tenant's own list of transcription models; null: the process's WAGATE_ALLOWED_TRANSCRIPTION_MODELS"),
   maxHistoryLength: z.number().int().describe('ceiling of agent.historyLength'),
   maxSystemPromptChars: z.number().int().describe("ceiling of agent.systemPrompt's length"),
   effectiveAllowedModels: z.array(z.string()).describe("the models the tenant may choose on the operator's model key now (OPENAI_MODEL included)"),
+  effectiveAllowedTranscriptionModels: z
+    .array(z.string())
+    .describe("the transcription models the tenant may choose on the operator's model key now (OPENAI_TRANSCRIPTION_MODEL included)"),
 });
 
 export const tenantShape = z.object({

@@ -128,7 +128,12 @@ async function build(config: Config, overrides: GatewayOverrides, log: Logger, s
   // One policy for every URL a tenant sets: checked when saved, and again at every connection.
   const egress = new EgressPolicy({ allow: config.egressAllow, lookup: overrides.egressLookup });
   // What a tenant may run on the operator's model key.
-  const models = { defaultModel: config.openai.model, allowedModels: config.allowedModels };
+  const models = {
+    defaultModel: config.openai.model,
+    allowedModels: config.allowedModels,
+    defaultTranscriptionModel: config.media.transcriptionModel,
+    allowedTranscriptionModels: config.media.allowedTranscriptionModels,
+  };
   const provisioning = new Provisioning(db, config.secretKey, defaultProvider, models, egress);
   const tenants = new TenantDirectory(db, secretKeys, defaultProvider, models);
   // Sandbox: the demo tenant, its channel and key (once per data directory), and its demo tool, which the

@@ -15,7 +15,12 @@ export function provisioning(db: Db, config: Config, secretKey: Buffer): Provisi
     db,
     secretKey,
     config.openai.apiKey ? 'openai' : 'demo',
-    { defaultModel: config.openai.model, allowedModels: config.allowedModels },
+    {
+      defaultModel: config.openai.model,
+      allowedModels: config.allowedModels,
+      defaultTranscriptionModel: config.media.transcriptionModel,
+      allowedTranscriptionModels: config.media.allowedTranscriptionModels,
+    },
     new EgressPolicy({ allow: config.egressAllow }),
   );
 }

@@ -78,6 +78,12 @@ export interface Config {
 export interface MediaConfig {
   /** The default transcription model of tenants that set none (OPENAI_TRANSCRIPTION_MODEL); null: no transcription. */
   readonly transcriptionModel: string | null;
+  /**
+   * The transcription models any tenant may choose on the operator's key
+   * (WAGATE_ALLOWED_TRANSCRIPTION_MODELS; default: OPENAI_TRANSCRIPTION_MODEL
+   * alone, or none). The default model is always allowed.
+   */
+  readonly allowedTranscriptionModels: readonly string[];
   /** Media messages fetched and understood at once, per process (WAGATE_MEDIA_CONCURRENCY). */
   readonly concurrency: number;
   /** How long a turn with a media message waits for it (WAGATE_MEDIA_WAIT_MS). */
@@ -170,6 +176,7 @@ const schema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
   WAGATE_ALLOWED_MODELS: modelList.optional(),
+  WAGATE_ALLOWED_TRANSCRIPTION_MODELS: modelList.optional(),
   WAGATE_MAX_INFLIGHT: intIn(1, 1_000_000).default(2000),
   WAGATE_SHUTDOWN_GRACE_MS: intIn(0, 3_600_000).default(10_000),
   WAGATE_EGRESS_ALLOW: z.string().optional(),
@@ -299,6 +306,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, opts: { sandbox?: boolean } =
     metrics: Object.freeze({ key: e.WAGATE_METRICS_KEY ?? null, tenantHistograms: e.WAGATE_METRICS_TENANT_HISTOGRAMS }),
     media: Object.freeze({
       transcriptionModel: e.OPENAI_TRANSCRIPTION_MODEL ?? null,
+      allowedTranscriptionModels: Object.freeze([
+        ...new Set([...(e.OPENAI_TRANSCRIPTION_MODEL ? [e.OPENAI_TRANSCRIPTION_MODEL] : []), ...(e.WAGATE_ALLOWED_TRANSCRIPTION_MODELS ?? [])]),
+      ]),
       concurrency: e.WAGATE_MEDIA_CONCURRENCY,
       waitMs: e.WAGATE_MEDIA_WAIT_MS,
       s3: e.WAGATE_MEDIA_S3_BUCKET

@@ -14,6 +14,7 @@ import type { TenantDirectory } from '../tenancy/tenantSettings.ts';
 import { downloadMedia, MediaError, type Downloaded, type MediaRef } from './download.ts';
 import { isMediaKind, type MediaKind } from './kinds.ts';
 import { MEDIA_OPEN, MEDIA_SETTLE, MEDIA_STATE, MEDIA_TIMED_OUT, type MediaRow, type OpenedMediaRow } from './media.sql.ts';
+import { SPOOL_STALE_MS, sweepSpool } from './spool.ts';
 import { pdfText, PDF_MAX_BYTES, transcribe, visionDataUrl, type TranscriptionTarget } from './understand.ts';
 
 /** A customer message as the lane needs it (a PendingMessage or a stored row). */
@@ -77,6 +78,8 @@ export class MediaLane {
   private readonly vision = new Map<string, Promise<string | null>>();
   private readonly download: Dispatcher;
   private readonly stopping = new AbortController();
+  private readonly sweeps: Promise<void>[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
@@ -89,6 +92,28 @@ export class MediaLane {
   ) {
     this.lane = new Semaphore(opts.concurrency);
     this.download = new UndiciAgent({ keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 60_000 });
+    this.cleanSpool(new Date());
+  }
+
+  /**
+   * Removes the spool files a crash left: at start those older than the start
+   * (and unchanged for SPOOL_STALE_MS, so another live process's file stays),
+   * and once more when that time has passed, for the files of a crash just
+   * before this start.
+   */
+  private cleanSpool(startedAt: Date): void {
+    const sweep = () => {
+      const p = sweepSpool(this.opts.spoolDir, startedAt).then(
+        (n) => {
+          if (n > 0) this.log.info({ removed: n, dir: this.opts.spoolDir }, 'removed spool files left by an earlier process');
+        },
+        (err: unknown) => this.log.warn({ err, dir: this.opts.spoolDir }, 'spool files could not be cleaned'),
+      );
+      this.sweeps.push(p);
+    };
+    sweep();
+    this.sweepTimer = setTimeout(sweep, SPOOL_STALE_MS);
+    this.sweepTimer.unref();
   }
 
   /** Starts the work on every media message a committed ingest stored; never blocks the webhook. */
@@ -133,7 +158,8 @@ export class MediaLane {
   /** Cancels the work in progress and closes the downloads' connections. */
   async stop(): Promise<void> {
     this.stopping.abort(new Error('media lane stopped'));
-    await Promise.allSettled([...this.jobs.values()]);
+    clearTimeout(this.sweepTimer);
+    await Promise.allSettled([...this.jobs.values(), ...this.sweeps]);
     await this.download.close();
   }
 

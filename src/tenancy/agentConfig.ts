@@ -38,7 +38,8 @@ export const agentConfigInput = z.strictObject({
   autoPauseOnOperatorReply: z.boolean().optional(),
   resumeAfterMinutes: z.number().int().min(1).max(525_600).nullable().optional(),
   vision: z.boolean().optional(),
-  transcriptionModel: text(200).min(1).nullable().optional(),
+  /** '': back to the process's default (OPENAI_TRANSCRIPTION_MODEL); null: no transcription. */
+  transcriptionModel: text(200).nullable().optional(),
   answerBudget: z
     .strictObject({
       answers: z.number().int().min(1).max(MAX_BUDGET_ANSWERS),
@@ -97,8 +98,9 @@ export interface AgentConfig {
   /** The model takes images: a customer's images and stickers reach it as image content parts (docs/media.md). */
   vision: boolean;
   /**
-   * The model of `/audio/transcriptions` for voice notes; undefined stored: the
-   * process default (OPENAI_TRANSCRIPTION_MODEL); null: no transcription.
+   * The model of `/audio/transcriptions` for voice notes; undefined (never
+   * set, or stored as ''): the process default (OPENAI_TRANSCRIPTION_MODEL);
+   * null: no transcription.
    */
   transcriptionModel: string | null | undefined;
   /** At most `answers` agent replies to one conversation in any `perSeconds` (docs/behaviour.md, "The answer budget"). */
@@ -167,7 +169,7 @@ export function withDefaults(stored: Partial<AgentConfig>, defaultProvider: Agen
     maxToolRounds: stored.maxToolRounds ?? DEFAULT_TOOL_ROUNDS,
     windowClosedTemplate: stored.windowClosedTemplate ?? null,
     vision: stored.vision ?? false,
-    transcriptionModel: stored.transcriptionModel,
+    transcriptionModel: stored.transcriptionModel === '' ? undefined : stored.transcriptionModel,
   };
 }
 

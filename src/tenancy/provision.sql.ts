@@ -1,14 +1,14 @@
 import { sql } from '../db/db.ts';
 import { ENABLED_TOOLS_JSON } from './tools.sql.ts';
 
-const TENANT_COLUMNS = 'id, name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars, config_version, ' +
+const TENANT_COLUMNS = 'id, name, monthly_message_limit, agent, agent_secrets, allowed_models, allowed_transcription_models, max_history_length, max_system_prompt_chars, config_version, ' +
   'retention_days, disabled_at, deleting_at';
 
 export const INSERT_TENANT = sql(
   'tenant_insert',
   `INSERT INTO tenants (name, monthly_message_limit, agent, agent_secrets, allowed_models, max_history_length, max_system_prompt_chars,
-                        retention_days)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                        retention_days, allowed_transcription_models)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
    RETURNING ${TENANT_COLUMNS}`,
 );
 
@@ -29,6 +29,7 @@ export const UPDATE_TENANT = sql(
      max_history_length = CASE WHEN $9::boolean THEN $10::int ELSE max_history_length END,
      max_system_prompt_chars = CASE WHEN $11::boolean THEN $12::int ELSE max_system_prompt_chars END,
      retention_days = CASE WHEN $14::boolean THEN $15::int ELSE retention_days END,
+     allowed_transcription_models = CASE WHEN $16::boolean THEN $17::text[] ELSE allowed_transcription_models END,
      config_version = config_version + 1
    WHERE id = $1 AND config_version = $13 AND deleting_at IS NULL
    RETURNING ${TENANT_COLUMNS}`,

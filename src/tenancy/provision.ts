@@ -7,7 +7,7 @@ import { agentConfigInput, splitSecrets, withDefaults, type AgentConfig, type Ag
 import { ApiKeys } from './apiKeys.ts';
 import { INSERT_CHANNEL, INSERT_TENANT, TENANT_BY_ID, UPDATE_TENANT } from './provision.sql.ts';
 import { checkTenantChange, type Caller, type CurrentTenant } from './settingsRules.ts';
-import { modelsOnOperatorKey, resolveLimits, tenantLimitsInput, type ModelPolicy, type StoredLimits, type TenantLimits } from './tenantLimits.ts';
+import { modelsOnOperatorKey, resolveLimits, tenantLimitsInput, transcriptionModelsOnOperatorKey, type ModelPolicy, type StoredLimits, type TenantLimits } from './tenantLimits.ts';
 
 /** Days messages are kept (the admin key or the tenant's own: docs/security.md); null keeps them forever. */
 const retentionDaysInput = z
@@ -50,8 +50,8 @@ export interface TenantView {
   id: string;
   name: string;
   monthlyMessageLimit: number | null;
-  /** What only the operator sets; `effectiveAllowedModels` is what the tenant may pick on the operator's key now. */
-  limits: TenantLimits & { effectiveAllowedModels: string[] };
+  /** What only the operator sets; `effectiveAllowed…` is what the tenant may pick on the operator's key now. */
+  limits: TenantLimits & { effectiveAllowedModels: string[]; effectiveAllowedTranscriptionModels: string[] };
   /** Days messages are kept; null: forever. */
   retentionDays: number | null;
   /** Disabled: webhooks stored, nothing answered, the tenant's keys refused. */
@@ -78,6 +78,7 @@ export interface TenantRow {
   agent: Partial<AgentConfig>;
   agent_secrets: { apiKey?: string | null; secret?: string | null };
   allowed_models: string[] | null;
+  allowed_transcription_models: string[] | null;
   max_history_length: number | null;
   max_system_prompt_chars: number | null;
   config_version: number;
@@ -88,7 +89,12 @@ export interface TenantRow {
 
 /** The limits columns of a row. */
 export function storedLimits(r: TenantRow): StoredLimits {
-  return { allowedModels: r.allowed_models, maxHistoryLength: r.max_history_length, maxSystemPromptChars: r.max_system_prompt_chars };
+  return {
+    allowedModels: r.allowed_models,
+    allowedTranscriptionModels: r.allowed_transcription_models,
+    maxHistoryLength: r.max_history_length,
+    maxSystemPromptChars: r.max_system_prompt_chars,
+  };
 }
 
 /** A change checked against a row that changed meanwhile is checked again, this many times at most. */
@@ -142,7 +148,11 @@ export class Provisioning {
       id: r.id,
       name: r.name,
       monthlyMessageLimit: r.monthly_message_limit,
-      limits: { ...limits, effectiveAllowedModels: modelsOnOperatorKey(limits, this.models) },
+      limits: {
+        ...limits,
+        effectiveAllowedModels: modelsOnOperatorKey(limits, this.models),
+        effectiveAllowedTranscriptionModels: transcriptionModelsOnOperatorKey(limits, this.models),
+      },
       retentionDays: r.retention_days,
       disabled: r.disabled_at !== null,
       disabledAt: r.disabled_at ? r.disabled_at.toISOString() : null,
@@ -172,7 +182,7 @@ export class Provisioning {
     const blank: CurrentTenant = {
       name: t.name,
       monthlyMessageLimit: null,
-      limits: { allowedModels: null, maxHistoryLength: null, maxSystemPromptChars: null },
+      limits: { allowedModels: null, allowedTranscriptionModels: null, maxHistoryLength: null, maxSystemPromptChars: null },
       agent: withDefaults({}, this.defaultProvider),
       hasApiKey: false,
     };
@@ -189,6 +199,7 @@ export class Provisioning {
       l.maxHistoryLength ?? null,
       l.maxSystemPromptChars ?? null,
       t.retentionDays ?? null,
+      l.allowedTranscriptionModels ?? null,
     ]);
     return this.view(row);
   }
@@ -223,6 +234,8 @@ export class Provisioning {
         cur.config_version,
         t.retentionDays !== undefined,
         t.retentionDays ?? null,
+        l.allowedTranscriptionModels !== undefined,
+        l.allowedTranscriptionModels ?? null,
       ]);
       if (row) return this.view(row);
       if (attempt >= UPDATE_ATTEMPTS) throw conflict('concurrent_update', 'the tenant kept changing while this change was checked; try again');

@@ -1,6 +1,17 @@
 import { AppError, badRequest, forbidden } from '../shared/errors.ts';
 import type { AgentConfig, AgentConfigInput } from './agentConfig.ts';
-import { mergeLimits, modelsOnOperatorKey, paysOperator, resolveLimits, type ModelPolicy, type StoredLimits, type TenantLimitsInput } from './tenantLimits.ts';
+import {
+  mergeLimits,
+  modelsOnOperatorKey,
+  paysOperator,
+  resolveLimits,
+  transcriptionModelsOnOperatorKey,
+  transcriptionPaysOperator,
+  type ModelPolicy,
+  type StoredLimits,
+  type TenantLimits,
+  type TenantLimitsInput,
+} from './tenantLimits.ts';
 
 /** Who asks for a change: the operator's admin key, or the tenant's own key. */
 export type Caller = 'admin' | 'tenant';
@@ -39,6 +50,9 @@ function adminFieldsChanged(current: CurrentTenant, change: TenantChange): strin
     const before = resolveLimits(current.limits);
     const after = resolveLimits(mergeLimits(current.limits, l));
     if (l.allowedModels !== undefined && !sameList(l.allowedModels, current.limits.allowedModels)) moved.push('limits.allowedModels');
+    if (l.allowedTranscriptionModels !== undefined && !sameList(l.allowedTranscriptionModels, current.limits.allowedTranscriptionModels)) {
+      moved.push('limits.allowedTranscriptionModels');
+    }
     if (l.maxHistoryLength !== undefined && after.maxHistoryLength !== before.maxHistoryLength) moved.push('limits.maxHistoryLength');
     if (l.maxSystemPromptChars !== undefined && after.maxSystemPromptChars !== before.maxSystemPromptChars) moved.push('limits.maxSystemPromptChars');
   }
@@ -53,7 +67,10 @@ function adminFieldsChanged(current: CurrentTenant, change: TenantChange): strin
  * - `historyLength` and `systemPrompt` must fit the tenant's ceilings (400),
  *   which the same request may raise when the admin sends it;
  * - on the operator's model key, `model` must be one the tenant may use (400
- *   `model_not_allowed`); with its own key or base URL any model goes.
+ *   `model_not_allowed`); with its own key or base URL any model goes;
+ * - the same for `transcriptionModel` against the transcription models
+ *   (docs/media.md), where only the `openai` provider's own key or base URL
+ *   counts, as only it transcribes there.
  *
  * Only what the change moves is checked: a value saved before the operator
  * lowered a ceiling does not block unrelated changes (turns clamp it).
@@ -73,6 +90,34 @@ export function checkTenantChange(by: Caller, current: CurrentTenant, change: Te
     throw badRequest('invalid_request', `agent.systemPrompt: must be at most ${limits.maxSystemPromptChars} characters, the tenant's limits.maxSystemPromptChars${raise}`);
   }
   checkModel(current, a, limits.allowedModels, policy);
+  checkTranscriptionModel(current, a, limits, policy);
+}
+
+/** The transcription model rule, checked when the change touches that model or who pays for transcriptions. */
+function checkTranscriptionModel(current: CurrentTenant, a: AgentConfigInput, limits: TenantLimits, policy: ModelPolicy): void {
+  const touched =
+    (a.transcriptionModel !== undefined && a.transcriptionModel !== current.agent.transcriptionModel) ||
+    (a.provider !== undefined && a.provider !== current.agent.provider) ||
+    (a.baseUrl !== undefined && a.baseUrl !== current.agent.baseUrl) ||
+    (a.apiKey !== undefined && (a.apiKey !== null || current.hasApiKey));
+  if (!touched) return;
+  const model = a.transcriptionModel !== undefined ? a.transcriptionModel : current.agent.transcriptionModel;
+  // null: no transcription; '' or never set: the process's default.
+  if (!model) return;
+  const agent = {
+    provider: a.provider ?? current.agent.provider,
+    baseUrl: a.baseUrl !== undefined ? a.baseUrl : current.agent.baseUrl,
+  };
+  const hasApiKey = a.apiKey !== undefined ? a.apiKey !== null : current.hasApiKey;
+  if (!transcriptionPaysOperator(agent, hasApiKey)) return;
+  const allowed = transcriptionModelsOnOperatorKey(limits, policy);
+  if (allowed.includes(model)) return;
+  throw new AppError(
+    400,
+    'model_not_allowed',
+    `agent.transcriptionModel: ${JSON.stringify(model)} is not allowed on the operator's model key (allowed: ${allowed.join(', ') || 'none'}); ` +
+      'send "" for the default transcription model, null for none, or, with the openai provider, set your own apiKey or baseUrl',
+  );
 }
 
 /** The model rule, checked when the change touches the model or who pays for it. */

@@ -14,6 +14,10 @@ export const DEFAULT_MAX_SYSTEM_PROMPT_CHARS = 8_000;
 export interface ModelPolicy {
   readonly defaultModel: string;
   readonly allowedModels: readonly string[];
+  /** OPENAI_TRANSCRIPTION_MODEL: the transcription model of tenants that set none; absent or null: none. */
+  readonly defaultTranscriptionModel?: string | null;
+  /** WAGATE_ALLOWED_TRANSCRIPTION_MODELS: the transcription models any tenant may choose on the operator's key; absent: none but the default. */
+  readonly allowedTranscriptionModels?: readonly string[];
 }
 
 /**
@@ -27,6 +31,14 @@ export const tenantLimitsInput = z.strictObject({
     .nullable()
     .optional()
     .describe("models this tenant may choose on the operator's model key; null: the process's WAGATE_ALLOWED_MODELS. OPENAI_MODEL is always allowed"),
+  allowedTranscriptionModels: z
+    .array(z.string().trim().min(1).max(200))
+    .max(100)
+    .nullable()
+    .optional()
+    .describe(
+      "transcription models this tenant may choose on the operator's model key; null: the process's WAGATE_ALLOWED_TRANSCRIPTION_MODELS. OPENAI_TRANSCRIPTION_MODEL is always allowed",
+    ),
   maxHistoryLength: z
     .number()
     .int()
@@ -49,6 +61,7 @@ export type TenantLimitsInput = z.infer<typeof tenantLimitsInput>;
 /** The limits as stored: null is the default. */
 export interface StoredLimits {
   allowedModels: string[] | null;
+  allowedTranscriptionModels: string[] | null;
   maxHistoryLength: number | null;
   maxSystemPromptChars: number | null;
 }
@@ -57,6 +70,8 @@ export interface StoredLimits {
 export interface TenantLimits {
   /** The tenant's own list; null: the process's. */
   allowedModels: string[] | null;
+  /** The tenant's own list of transcription models; null: the process's. */
+  allowedTranscriptionModels: string[] | null;
   maxHistoryLength: number;
   maxSystemPromptChars: number;
 }
@@ -65,6 +80,7 @@ export interface TenantLimits {
 export function resolveLimits(stored: StoredLimits): TenantLimits {
   return {
     allowedModels: stored.allowedModels,
+    allowedTranscriptionModels: stored.allowedTranscriptionModels,
     maxHistoryLength: stored.maxHistoryLength ?? DEFAULT_MAX_HISTORY_LENGTH,
     maxSystemPromptChars: stored.maxSystemPromptChars ?? DEFAULT_MAX_SYSTEM_PROMPT_CHARS,
   };
@@ -74,6 +90,7 @@ export function resolveLimits(stored: StoredLimits): TenantLimits {
 export function mergeLimits(stored: StoredLimits, input: TenantLimitsInput | undefined): StoredLimits {
   const out = { ...stored };
   if (input?.allowedModels !== undefined) out.allowedModels = input.allowedModels;
+  if (input?.allowedTranscriptionModels !== undefined) out.allowedTranscriptionModels = input.allowedTranscriptionModels;
   if (input?.maxHistoryLength !== undefined) out.maxHistoryLength = input.maxHistoryLength;
   if (input?.maxSystemPromptChars !== undefined) out.maxSystemPromptChars = input.maxSystemPromptChars;
   return out;
@@ -82,6 +99,24 @@ export function mergeLimits(stored: StoredLimits, input: TenantLimitsInput | und
 /** The models a tenant may use on the operator's key: its list (or the process's), and always the default model. */
 export function modelsOnOperatorKey(limits: Pick<TenantLimits, 'allowedModels'>, policy: ModelPolicy): string[] {
   return [...new Set([policy.defaultModel, ...(limits.allowedModels ?? policy.allowedModels)])];
+}
+
+/**
+ * The transcription models a tenant may use on the operator's key: its list
+ * (or the process's), and always the process's default transcription model.
+ */
+export function transcriptionModelsOnOperatorKey(limits: Pick<TenantLimits, 'allowedTranscriptionModels'>, policy: ModelPolicy): string[] {
+  const dflt = policy.defaultTranscriptionModel ? [policy.defaultTranscriptionModel] : [];
+  return [...new Set([...dflt, ...(limits.allowedTranscriptionModels ?? policy.allowedTranscriptionModels ?? [])])];
+}
+
+/**
+ * Whether the operator pays for this agent's transcriptions: the media lane
+ * uses a tenant's own key or base URL only for the `openai` provider
+ * (src/media/lane.ts), so every other provider transcribes on the operator's.
+ */
+export function transcriptionPaysOperator(agent: Pick<AgentConfig, 'provider' | 'baseUrl'>, hasApiKey: boolean): boolean {
+  return agent.provider !== 'openai' || paysOperator(agent, hasApiKey);
 }
 
 /**
@@ -105,13 +140,18 @@ export function clampText(s: string, max: number): string {
  * The agent configuration a turn runs with. The operator may lower a ceiling
  * or narrow the allowed models after the tenant saved more; the turn then
  * uses the ceiling, and a model no longer allowed on the operator's key gives
- * way to the default model, instead of failing the customer's answer.
+ * way to the default model (a transcription model to the default
+ * transcription model), instead of failing the customer's answer.
  */
 export function clampAgent(agent: AgentConfig, hasApiKey: boolean, limits: TenantLimits, policy: ModelPolicy): AgentConfig {
   const modelAllowed = agent.model === null || !paysOperator(agent, hasApiKey) || modelsOnOperatorKey(limits, policy).includes(agent.model);
+  const t = agent.transcriptionModel;
+  const transcriptionAllowed = !t || !transcriptionPaysOperator(agent, hasApiKey) || transcriptionModelsOnOperatorKey(limits, policy).includes(t);
   return {
     ...agent,
     model: modelAllowed ? agent.model : null,
+    // A transcription model no longer allowed gives way to the process's default.
+    transcriptionModel: transcriptionAllowed ? t : undefined,
     historyLength: Math.min(agent.historyLength, limits.maxHistoryLength),
     systemPrompt: clampText(agent.systemPrompt, limits.maxSystemPromptChars),
   };

@@ -84,6 +84,7 @@ export class TenantDirectory {
       agent_secrets: { apiKey?: string | null; secret?: string | null };
       monthly_message_limit: number | null;
       allowed_models: string[] | null;
+      allowed_transcription_models: string[] | null;
       max_history_length: number | null;
       max_system_prompt_chars: number | null;
       config_version: number;
@@ -94,7 +95,12 @@ export class TenantDirectory {
     if (!r) throw new Error(`tenant ${tenantId} not found`);
     const k = this.secretKey;
     const apiKey = r.agent_secrets.apiKey ? decrypt(k, r.agent_secrets.apiKey) : null;
-    const limits = resolveLimits({ allowedModels: r.allowed_models, maxHistoryLength: r.max_history_length, maxSystemPromptChars: r.max_system_prompt_chars });
+    const limits = resolveLimits({
+      allowedModels: r.allowed_models,
+      allowedTranscriptionModels: r.allowed_transcription_models,
+      maxHistoryLength: r.max_history_length,
+      maxSystemPromptChars: r.max_system_prompt_chars,
+    });
     return {
       id: r.id,
       version: r.config_version,

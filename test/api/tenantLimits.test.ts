@@ -59,7 +59,7 @@ describe('what a tenant may change, and what only the admin may (WAGATE_ALLOWED_
   it('an admin field sent with the value it already has is no change: a client may send back what it read', async () => {
     const t = await provisionTenant(gw, { name: 'Roundtrip', monthlyMessageLimit: 300 });
     const got = (await api(gw, 'GET', '/api/settings', undefined, t.key)).body;
-    const { effectiveAllowedModels: _shown, ...limits } = got.limits;
+    const { effectiveAllowedModels: _shown, effectiveAllowedTranscriptionModels: _shownToo, ...limits } = got.limits;
     const r = await api(gw, 'PATCH', '/api/settings', { name: got.name, monthlyMessageLimit: got.monthlyMessageLimit, limits, agent: { fallbackMessage: 'One moment.' } }, t.key);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body).toMatchObject({ name: 'Roundtrip', monthlyMessageLimit: 300, agent: { fallbackMessage: 'One moment.' } });
@@ -80,7 +80,14 @@ describe('what a tenant may change, and what only the admin may (WAGATE_ALLOWED_
     });
     const b = await api(gw, 'PATCH', `/api/settings?tenantId=${t.tenant.id}`, { limits: { allowedModels: null, maxHistoryLength: null } });
     expect(b.status).toBe(200);
-    expect(b.body.limits).toEqual({ allowedModels: null, maxHistoryLength: 50, maxSystemPromptChars: 16_000, effectiveAllowedModels: ['gpt-4o-mini', 'gpt-4o'] });
+    expect(b.body.limits).toEqual({
+      allowedModels: null,
+      allowedTranscriptionModels: null,
+      maxHistoryLength: 50,
+      maxSystemPromptChars: 16_000,
+      effectiveAllowedModels: ['gpt-4o-mini', 'gpt-4o'],
+      effectiveAllowedTranscriptionModels: [],
+    });
     expect(await tenantRow(gw, t.tenant.id)).toMatchObject({ allowed_models: null, max_history_length: null, max_system_prompt_chars: 16_000 });
     // The tenant sees its limits, read-only.
     expect((await api(gw, 'GET', '/api/settings', undefined, t.key)).body.limits).toEqual(b.body.limits);
@@ -197,9 +204,11 @@ describe('without WAGATE_ALLOWED_MODELS only OPENAI_MODEL is allowed on the oper
     const t = await provisionTenant(gw, { agent: { provider: 'openai' } });
     expect((await api(gw, 'GET', '/api/settings', undefined, t.key)).body.limits).toEqual({
       allowedModels: null,
+      allowedTranscriptionModels: null,
       maxHistoryLength: 50,
       maxSystemPromptChars: 8_000,
       effectiveAllowedModels: ['gpt-4o-mini'],
+      effectiveAllowedTranscriptionModels: [],
     });
     expect((await api(gw, 'PATCH', '/api/settings', { agent: { model: 'gpt-4o' } }, t.key)).body).toEqual(errorBody('model_not_allowed'));
     expect((await api(gw, 'PATCH', '/api/settings', { agent: { model: 'gpt-4o-mini' } }, t.key)).status).toBe(200);

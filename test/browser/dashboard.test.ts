@@ -153,6 +153,42 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     await phone.screenshot({ path: path.join(OUT, 'sandbox.png') });
   });
 
+  it('the voice-note transcription setting: a model the gateway does not allow is refused with its reason, off and back to the default are saved', async () => {
+    const openSettings = async () => {
+      await dash.goto(sandbox.url + '/#/settings');
+      await dash.locator('#f-transcribe').waitFor({ timeout: WAIT });
+    };
+    const status = () => dash.locator('form.settings [role=status]').textContent({ timeout: 1_000 }).catch(() => null);
+    const alert = () => dash.locator('form.settings [role=alert]').textContent({ timeout: 1_000 }).catch(() => null);
+    const save = () => dash.click('form.settings button[type=submit]');
+    await openSettings();
+    // Never set: transcribed with the gateway's default, the model field empty and labelled.
+    expect(await dash.isChecked('#f-transcribe')).toBe(true);
+    expect(await dash.inputValue('#f-transcriptionModel')).toBe('');
+    expect(await dash.locator('label[for=f-transcriptionModel]').textContent()).toBe('Transcription model');
+    expect(await dash.getAttribute('#f-transcriptionModel', 'aria-describedby')).toBe('h-transcriptionModel');
+
+    // The sandbox names no transcription model, so none is allowed on its key: the page says why and nothing is saved.
+    await dash.fill('#f-transcriptionModel', 'whisper-large-v3');
+    await save();
+    await expect.poll(alert, { timeout: WAIT }).toMatch(/^agent\.transcriptionModel: "whisper-large-v3" is not allowed/);
+
+    await dash.fill('#f-transcriptionModel', '');
+    await dash.uncheck('#f-transcribe');
+    expect(await dash.locator('#f-transcriptionModel').count()).toBe(0);
+    await save();
+    await expect.poll(status, { timeout: WAIT }).toMatch(/^Saved/);
+    await openSettings();
+    expect(await dash.isChecked('#f-transcribe')).toBe(false);
+
+    await dash.check('#f-transcribe');
+    await save();
+    await expect.poll(status, { timeout: WAIT }).toMatch(/^Saved/);
+    await openSettings();
+    expect(await dash.isChecked('#f-transcribe')).toBe(true);
+    expect(await dash.inputValue('#f-transcriptionModel')).toBe('');
+  });
+
   it("the bot offers buttons on the phone and a tap gets its answer; the dashboard shows the window and sends a template", async () => {
     await phone.click('button.customer:has-text("Bob")');
     await write('hi');

@@ -68,7 +68,14 @@ describe('wagate provisioning commands against DATABASE_URL', () => {
     const limits = { allowedModels: ['gpt-4o'], maxHistoryLength: 100 };
     const agent = { provider: 'openai', model: 'gpt-4o', historyLength: 100 };
     const t = json(await run(['tenant', 'create', '--name', 'Big', '--limits-json', JSON.stringify(limits), '--agent-json', JSON.stringify(agent)]));
-    expect(t.limits).toEqual({ allowedModels: ['gpt-4o'], maxHistoryLength: 100, maxSystemPromptChars: 8000, effectiveAllowedModels: ['gpt-4o-mini', 'gpt-4o'] });
+    expect(t.limits).toEqual({
+      allowedModels: ['gpt-4o'],
+      allowedTranscriptionModels: null,
+      maxHistoryLength: 100,
+      maxSystemPromptChars: 8000,
+      effectiveAllowedModels: ['gpt-4o-mini', 'gpt-4o'],
+      effectiveAllowedTranscriptionModels: [],
+    });
     expect(t.agent).toMatchObject({ model: 'gpt-4o', historyLength: 100 });
     const cmd = (...a: string[]) => ['tenant', 'create', '--name', 'x', ...a];
     await expectRefused(cmd('--limits-json', '{"maxHistoryLength":-1}'), 2, /^wagate: --limits-json: maxHistoryLength: /);

@@ -155,7 +155,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the media settings: the filesystem by default, an S3-compatible bucket when named', () => {
-    expect(loadConfig(REQUIRED).media).toEqual({ transcriptionModel: null, concurrency: 16, waitMs: 20_000, s3: null });
+    expect(loadConfig(REQUIRED).media).toEqual({ transcriptionModel: null, allowedTranscriptionModels: [], concurrency: 16, waitMs: 20_000, s3: null });
     const c = loadConfig({
       ...REQUIRED,
       OPENAI_TRANSCRIPTION_MODEL: 'whisper-1',
@@ -165,12 +165,22 @@ describe('loadConfig', () => {
       WAGATE_MEDIA_S3_ENDPOINT: 'https://minio.internal:9000/',
       WAGATE_MEDIA_S3_PREFIX: 'wagate/',
     });
-    expect(c.media).toEqual({ transcriptionModel: 'whisper-1', concurrency: 32, waitMs: 5000, s3: { bucket: 'acme-media', region: 'us-east-1', endpoint: 'https://minio.internal:9000', prefix: 'wagate/' } });
+    expect(c.media).toEqual({
+      transcriptionModel: 'whisper-1',
+      allowedTranscriptionModels: ['whisper-1'],
+      concurrency: 32, waitMs: 5000, s3: { bucket: 'acme-media', region: 'us-east-1', endpoint: 'https://minio.internal:9000', prefix: 'wagate/' } });
     expect(configError({ WAGATE_MEDIA_S3_BUCKET: 'Not A Bucket', WAGATE_MEDIA_S3_PREFIX: '../x', WAGATE_MEDIA_CONCURRENCY: '0' }).problems).toEqual([
       'WAGATE_MEDIA_CONCURRENCY: must be between 1 and 256 (got "0")',
       'WAGATE_MEDIA_S3_BUCKET: must be an S3 bucket name (got "Not A Bucket")',
       'WAGATE_MEDIA_S3_PREFIX: must be empty or path segments each ending in / (got "../x")',
     ]);
+  });
+
+  it('allowed transcription models: OPENAI_TRANSCRIPTION_MODEL always, and WAGATE_ALLOWED_TRANSCRIPTION_MODELS', () => {
+    const c = loadConfig({ ...REQUIRED, OPENAI_TRANSCRIPTION_MODEL: 'whisper-1', WAGATE_ALLOWED_TRANSCRIPTION_MODELS: 'gpt-4o-mini-transcribe, whisper-1' });
+    expect(c.media.allowedTranscriptionModels).toEqual(['whisper-1', 'gpt-4o-mini-transcribe']);
+    expect(Object.isFrozen(c.media.allowedTranscriptionModels)).toBe(true);
+    expect(loadConfig({ ...REQUIRED, WAGATE_ALLOWED_TRANSCRIPTION_MODELS: 'gpt-4o-transcribe' }).media.allowedTranscriptionModels).toEqual(['gpt-4o-transcribe']);
   });
 
   it('relaxes the required variables in sandbox mode, with its own webhook secrets', () => {

@@ -94,6 +94,7 @@ export interface AgentSettings {
   answerBudget: { answers: number; perSeconds: number };
   maxToolRounds: number;
   vision: boolean;
+  /** Absent: the gateway's default transcription model; null: no transcription. */
   transcriptionModel?: string | null;
   hasApiKey: boolean;
   hasSecret: boolean;
@@ -102,9 +103,11 @@ export interface AgentSettings {
 /** What only the operator sets for a tenant; shown read-only. */
 export interface TenantLimits {
   allowedModels: string[] | null;
+  allowedTranscriptionModels: string[] | null;
   maxHistoryLength: number;
   maxSystemPromptChars: number;
   effectiveAllowedModels: string[];
+  effectiveAllowedTranscriptionModels: string[];
 }
 
 export interface TenantSettings {

@@ -34,6 +34,8 @@ function toForm(t: TenantSettings): Form {
     autoPauseOnOperatorReply: a.autoPauseOnOperatorReply,
     resumeAfterMinutes: a.resumeAfterMinutes === null ? '' : String(a.resumeAfterMinutes),
     vision: a.vision,
+    transcribe: a.transcriptionModel !== null,
+    transcriptionModel: a.transcriptionModel ?? '',
   };
 }
 
@@ -73,6 +75,8 @@ function toPatch(f: Form): Record<string, unknown> {
   };
   // Empty: back to the gateway's default model.
   agent.model = String(f.model).trim() || null;
+  // Voice notes: null turns transcription off; "" is the gateway's default transcription model.
+  agent.transcriptionModel = f.transcribe ? String(f.transcriptionModel).trim() : null;
   // Secrets are write-only: left empty, the stored one stays.
   if (String(f.apiKey).trim()) agent.apiKey = String(f.apiKey).trim();
   if (String(f.secret).trim()) agent.secret = String(f.secret).trim();
@@ -191,6 +195,18 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
         form.provider === 'openai' ? check('vision', 'The model takes images', "Customers' photos and stickers reach it as images, not only by their caption.") : null,
       ),
       group(
+        'Voice notes',
+        check('transcribe', 'Transcribe voice notes', 'The agent reads what the customer said. Off: it is told only that a voice note came.'),
+        form.transcribe
+          ? text(
+              'transcriptionModel',
+              'Transcription model',
+              `Empty: the gateway default${transcriptionModelsNote(tenant)}.` + (form.provider === 'openai' ? ' Any model with your own key or base URL.' : ''),
+              { placeholder: 'gateway default', autocomplete: 'off' },
+            )
+          : null,
+      ),
+      group(
         'Bursts of messages',
         select('coalesce', 'Messages during a running answer', [
           ['restart', 'Restart the answer with all of them'],
@@ -231,6 +247,12 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
     h(KeysSection, { tenantId: tenant.id }),
     h(EventsSection, null),
   );
+}
+
+/** What the tenant may pick on the gateway's key, for the transcription model's help text. */
+function transcriptionModelsNote(t: TenantSettings): string {
+  const allowed = t.limits.effectiveAllowedTranscriptionModels;
+  return allowed.length > 0 ? `. On the gateway's key: ${allowed.join(', ')}` : " (this gateway has none: voice notes are not transcribed on its key)";
 }
 
 function field(k: string, label: string, help: string | undefined, control: ComponentChildren) {
