@@ -108,11 +108,12 @@ export class TurnRunner {
         if (view.restartRequested && !view.paused) return { kind: 'restart' };
       }
       reply = classify(result, view.paused, tenant, batch, (msg, detail) => this.log.info({ conversationId: view.id, tenantId: view.tenantId, ...detail }, msg));
-      if (reply.media) reply = await this.withMedia(view, reply, reply.media, signal);
       // Past the window only a template may go out: the tenant's, in place of an answer; nothing in place of anything else.
+      // Decided before the agent's media is fetched: a file that cannot go out is neither fetched nor uploaded.
       if (windowClosed(batch[batch.length - 1]) && reply.kind !== 'paused') {
-        reply = reply.kind === 'answer' && reply.texts.length > 0 ? await this.windowTemplate(view, tenant, reply) : { kind: 'window_closed', texts: [], pause: false };
-      }
+        const answered = reply.kind === 'answer' && (reply.texts.length > 0 || reply.media);
+        reply = answered ? await this.windowTemplate(view, tenant, reply) : { kind: 'window_closed', texts: [], pause: false };
+      } else if (reply.media) reply = await this.withMedia(view, reply, reply.media, signal);
     }
     return this.commit(view, tenant, batch, turnId, reply, { startedAt, agentMs });
   }
