@@ -112,11 +112,12 @@ export class TurnRunner {
       reply = classify(result, view.paused, tenant, batch, (msg, detail) => this.log.info({ conversationId: view.id, tenantId: view.tenantId, ...detail }, msg));
       // Past the window only a template may go out: the tenant's, in place of an answer; nothing in place of anything else.
       // Decided before the agent's media is fetched: a file that cannot go out is neither fetched nor uploaded.
-      // A handoff is kept (the conversation waits for a person), without its text, which the Cloud API would refuse.
+      // A handoff (or a failure that hands off) is kept: the conversation waits for a person; its text is not, the Cloud API would refuse it.
       if (windowClosed(batch[batch.length - 1]) && reply.kind !== 'paused') {
         const answered = reply.kind === 'answer' && (reply.texts.length > 0 || reply.media);
         if (answered) reply = await this.windowTemplate(view, tenant, reply);
-        else reply = reply.kind === 'handoff' ? { kind: 'handoff', texts: [], pause: true } : { kind: 'window_closed', texts: [], pause: false };
+        else if (reply.kind === 'handoff' || (reply.kind === 'fallback' && reply.pause)) reply = { kind: reply.kind, texts: [], pause: true };
+        else reply = { kind: 'window_closed', texts: [], pause: false };
       } else if (reply.media) reply = await this.withMedia(view, reply, reply.media, signal);
     }
     return this.commit(view, tenant, batch, turnId, reply, { startedAt, agentMs });

@@ -176,6 +176,25 @@ describe('rich messages: media, reactions, quoted replies', () => {
     expect(items.map((m: any) => [m.type, m.author, m.disposition])).toEqual([['text', 'customer', 'answered'], ['template', 'agent', null]]);
   });
 
+  it('past the window, an agent failure that hands off pauses the bot without sending the fallback message', async () => {
+    const waba = '660003';
+    const agent = { provider: 'http', url: model.httpAgentUrl, handoffOnAgentFailure: true, windowClosedTemplate: { name: 'order_update', language: 'en_US', parameters: ['there', 'E-5'] } };
+    const t = await provisionTenant(h.gw, { channel: { wabaId: waba }, agent });
+    h.cloud.setTemplates(waba, testTemplates(), [t.phoneNumberId]);
+    expect((await api(h.gw, 'POST', '/api/templates/sync', {}, t.key)).body.channels[0]).toMatchObject({ synced: 4, error: null });
+    model.script({ kind: 'status', status: 400 }, { kind: 'status', status: 400 }, { kind: 'status', status: 400 });
+    const customer = from();
+    const old = { from: customer, id: wamid(), timestamp: String(Math.floor(Date.now() / 1000) - 30 * 3600), type: 'text', text: { body: 'anyone?' } };
+    expect((await postWebhook(h.gw.url, notification({ value: messagesValue(t.phoneNumberId, [old]) }))).status).toBe(200);
+    const conv = await eventually(async () => (await api(h.gw, 'GET', '/api/conversations', undefined, t.key)).body.items.find((c: any) => c.contact.waId === customer));
+    const items = await eventually(async () => {
+      const r = (await api(h.gw, 'GET', `/api/conversations/${conv.id}/messages`, undefined, t.key)).body.items;
+      return r[0]?.disposition ? r : null;
+    });
+    expect(items.map((m: any) => [m.direction, m.disposition])).toEqual([['inbound', 'agent_failed']]);
+    expect((await api(h.gw, 'GET', `/api/conversations/${conv.id}`, undefined, t.key)).body).toMatchObject({ paused: true });
+  });
+
   it("a template's document header is fetched under the egress policy and uploaded; a refused URL queues nothing", async () => {
     const c = await conversation();
     await api(h.gw, 'PATCH', `/api/channels/${c.channel.id}`, { wabaId: '660001' });
