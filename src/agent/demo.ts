@@ -76,7 +76,8 @@ export class DemoAgent implements Agent {
     const result = await tools.call(DEMO_ORDER_TOOL, JSON.stringify({ orderId }), input.signal);
     const rest = demoAnswer(input.config.systemPrompt, messages.filter((_, i) => i !== asked));
     if (rest.handoff) return rest;
-    return { reply: [orderReply(orderId, result), rest.reply].filter(Boolean).join('\n'), handoff: false };
+    // The rest keeps what it offers (a greeting's or the help's buttons).
+    return { ...rest, reply: [orderReply(orderId, result), rest.reply].filter(Boolean).join('\n'), handoff: false };
   }
 }
 

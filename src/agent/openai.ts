@@ -15,7 +15,7 @@ export interface OpenAiDefaults {
   model: string;
 }
 
-/** The name of the one tool offered to the model: calling it asks for a human. */
+/** The name of the agent's own tool that asks for a human (offered beside the reply tools and the tenant's tools). */
 export const HANDOFF_TOOL_NAME = 'handoff_to_human';
 
 const HANDOFF_TOOL = {

@@ -99,6 +99,8 @@ export class TurnRunner {
     const turnId = randomUUID();
     let reply = this.decide(view, tenant, batch);
     let agentMs = 0;
+    // A handoff keyword past the window (with a template set, the window does not stop the turn early): the pause, but no free-form text.
+    if (reply?.kind === 'handoff' && windowClosed(batch[batch.length - 1])) reply = { kind: 'handoff', texts: [], pause: true };
     if (!reply) {
       this.markRead(view, tenant, batch[batch.length - 1]);
       const result = await this.askAgent(view, tenant, batch, turnId, signal);
@@ -108,11 +110,15 @@ export class TurnRunner {
         if (view.restartRequested && !view.paused) return { kind: 'restart' };
       }
       reply = classify(result, view.paused, tenant, batch, (msg, detail) => this.log.info({ conversationId: view.id, tenantId: view.tenantId, ...detail }, msg));
-      if (reply.media) reply = await this.withMedia(view, reply, reply.media, signal);
       // Past the window only a template may go out: the tenant's, in place of an answer; nothing in place of anything else.
+      // Decided before the agent's media is fetched: a file that cannot go out is neither fetched nor uploaded.
+      // A handoff (or a failure that hands off) is kept: the conversation waits for a person; its text is not, the Cloud API would refuse it.
       if (windowClosed(batch[batch.length - 1]) && reply.kind !== 'paused') {
-        reply = reply.kind === 'answer' && reply.texts.length > 0 ? await this.windowTemplate(view, tenant, reply) : { kind: 'window_closed', texts: [], pause: false };
-      }
+        const answered = reply.kind === 'answer' && (reply.texts.length > 0 || reply.media);
+        if (answered) reply = await this.windowTemplate(view, tenant, reply);
+        else if (reply.kind === 'handoff' || (reply.kind === 'fallback' && reply.pause)) reply = { kind: reply.kind, texts: [], pause: true };
+        else reply = { kind: 'window_closed', texts: [], pause: false };
+      } else if (reply.media) reply = await this.withMedia(view, reply, reply.media, signal);
     }
     return this.commit(view, tenant, batch, turnId, reply, { startedAt, agentMs });
   }

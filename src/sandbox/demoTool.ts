@@ -25,11 +25,17 @@ export function demoToolSecret(secretKey: Buffer): string {
   return createHmac('sha256', secretKey).update('wagate sandbox demo tool').digest('hex');
 }
 
-/** Gives the demo tenant its `order_status` tool, or points the one it has at this run's port. */
+/**
+ * Gives the demo tenant its `order_status` tool, or points the one it has at
+ * this run's port with this run's secret. The secret is derived from
+ * WAGATE_SECRET_KEY, so after a key rotation (or a secret changed through
+ * the API) the stored one no longer matches what the endpoint checks: it is
+ * written again at every start.
+ */
 export async function ensureDemoTool(tools: ToolAdmin, tenantId: string, url: string, secret: string): Promise<void> {
   const existing = (await tools.list(tenantId)).find((t) => t.name === DEMO_ORDER_TOOL);
   if (existing) {
-    if (existing.url !== url) await tools.update(existing.id, tenantId, { url, secret });
+    await tools.update(existing.id, tenantId, { url, secret });
     return;
   }
   await tools.create(tenantId, {

@@ -26,11 +26,13 @@ export const TENANT_PURGE_BATCHES: readonly Statement[] = [
  * usage, tools, templates, channels and the tenants row (only a tenant marked
  * for deletion). Foreign keys are checked at the end of the statement, so the
  * templates and their channels go together.
- * Every process forgets its channels. `n` is 1 when the tenant is gone.
+ * Every process forgets its channels, and reads again which tenants
+ * subscribe to events (else their delivery workers would poll for a tenant
+ * that is gone). `n` is 1 when the tenant is gone.
  */
 export const TENANT_PURGE_LAST = sql(
   'tenant_purge_last',
-  `WITH es AS (DELETE FROM event_subscriptions WHERE tenant_id = $1),
+  `WITH es AS (DELETE FROM event_subscriptions WHERE tenant_id = $1 RETURNING 1),
    s AS (DELETE FROM sessions WHERE tenant_id = $1),
    k AS (DELETE FROM api_keys WHERE tenant_id = $1),
    u AS (DELETE FROM usage WHERE tenant_id = $1),
@@ -39,7 +41,8 @@ export const TENANT_PURGE_LAST = sql(
    c AS (DELETE FROM channels WHERE tenant_id = $1 RETURNING id),
    t AS (DELETE FROM tenants WHERE id = $1 AND deleting_at IS NOT NULL RETURNING id)
    SELECT (SELECT count(*)::int FROM t) AS n,
-          (SELECT count(pg_notify('${KEYS_CHANNEL}', 'channel:' || c.id)) FROM c) AS notified`,
+          (SELECT count(pg_notify('${KEYS_CHANNEL}', 'channel:' || c.id)) FROM c) AS notified,
+          (SELECT count(pg_notify('${KEYS_CHANNEL}', 'events:' || $1::text)) FROM (SELECT 1 FROM es LIMIT 1) x) AS events_notified`,
 );
 
 /** A removed channel's rows, children first. */

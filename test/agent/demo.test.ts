@@ -149,6 +149,12 @@ describe('demo agent with the order_status tool', () => {
     expect(out).toEqual({ reply: `Order 1234: shipped, expected tomorrow.\n${DEMO_HOURS_REPLY}`, handoff: false });
   });
 
+  it('a greeting in the same turn keeps its buttons beside the order status', async () => {
+    const out = await askWith(['hello', 'where is my order 1234?'], tools('{"orderId":"1234","status":"shipped"}').session);
+    expect(out.reply).toMatch(/^Order 1234: shipped\.\n/);
+    expect(out.choice).toEqual({ kind: 'buttons', buttons: DEMO_BUTTONS.map((b) => ({ ...b })) });
+  });
+
   it('says it could not look the order up when the tool failed', async () => {
     const out = await askWith(['order #98765'], tools('{"error":"the tool answered HTTP 500"}').session);
     expect(out.reply).toBe('I could not look up order 98765 right now; a person can check it for you.');

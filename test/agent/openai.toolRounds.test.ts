@@ -59,12 +59,29 @@ describe('openai provider: tool rounds', () => {
     expect(s.calls).toEqual([]);
   });
 
-  it('without tools, or with maxToolRounds 0, only handoff_to_human is offered', async () => {
+  it('without tools, or with maxToolRounds 0, only the agent\'s own tools are offered (handoff and the reply tools)', async () => {
     for (const [tools, rounds] of [[null, 3], [session('a'), 0]] as const) {
       model.reset();
       await run(tools, rounds);
       expect(model.requests[0].body.tools.map((t: any) => t.function.name)).toEqual(['handoff_to_human', 'reply_with_buttons', 'reply_with_list', 'reply_with_media']);
     }
+  });
+
+  it('an image turn keeps its content parts in every round, the rounds after them; a reply tool answers the last round', async () => {
+    const s = session('a');
+    const image = 'data:image/jpeg;base64,AAAA';
+    model.script(
+      { kind: 'tool_calls', calls: [{ name: 'a', arguments: { q: 1 } }] },
+      { kind: 'tool_calls', calls: [{ name: 'reply_with_buttons', arguments: { text: 'Which size?', buttons: [{ id: 's', title: 'Small' }, { id: 'l', title: 'Large' }] } }] },
+    );
+    const out = await agent.run(agentInput({ config: { maxToolRounds: 3 }, turn: [user('hi'), { role: 'user', content: '[image] this one?', images: [image] }], tools: s }));
+    expect(out).toEqual({ reply: 'Which size?', handoff: false, choice: { kind: 'buttons', buttons: [{ id: 's', title: 'Small' }, { id: 'l', title: 'Large' }] } });
+    expect(s.calls).toEqual(['a:{"q":1}']);
+    const second = model.requests[1].body.messages;
+    expect(second.slice(-4).map((m: any) => m.role)).toEqual(['user', 'user', 'assistant', 'tool']);
+    expect(second.at(-3).content).toEqual([{ type: 'text', text: '[image] this one?' }, { type: 'image_url', image_url: { url: image, detail: 'auto' } }]);
+    // The tenant tool is still offered beside the agent's own in the second round.
+    expect(model.requests[1].body.tools.map((t: any) => t.function.name)).toEqual(['handoff_to_human', 'reply_with_buttons', 'reply_with_list', 'reply_with_media', 'a']);
   });
 
   it('a turn aborted while its tools run asks the model nothing more', async () => {

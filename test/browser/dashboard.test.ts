@@ -143,6 +143,8 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     // The monthly limit is the operator's: shown, not an input the tenant could change.
     expect(await dash.locator('#f-monthlyMessageLimit').count()).toBe(0);
     expect(await dash.locator('form.settings .fixed').first().textContent()).toBe('1,000');
+    // The demo agent calls the sandbox's tool: its tool rounds are the tenant's to set (0 turns the tool off).
+    expect(await dash.locator('#f-maxToolRounds').inputValue()).toBe('3');
     await dash.screenshot({ path: path.join(OUT, 'settings.png') });
     await dash.click('form.settings button[type=submit]');
     await expect.poll(() => dash.locator('form.settings [role=status]').textContent(), { timeout: WAIT }).toMatch(/^Saved/);

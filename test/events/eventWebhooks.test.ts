@@ -247,5 +247,25 @@ describe('event webhooks: subscriptions made elsewhere', () => {
     await postWebhook(h.gw.url, textNotification(p.phoneNumberId, '15550003301', 'from afar').body);
     const e = await eventually(() => rx.received.find((x) => x.tenantId === p.tenant.id), 15_000, 'the event');
     expect(e).toMatchObject({ type: 'message.received', signed: true, data: { message: { text: 'from afar' } } });
+
+    // The tenant is deleted: its subscription goes, every process hears it, and the worker stops polling again.
+    let lastPoll = Date.now();
+    const offPoll = h.gw.bus.on('db.statement', (ev) => (ev.name.startsWith('event_') ? (lastPoll = Date.now()) : undefined));
+    try {
+      expect((await api(h.gw, 'DELETE', `/api/tenants/${p.tenant.id}`)).status).toBeLessThan(300);
+      await eventually(async () => {
+        await h.gw.housekeeping.run();
+        const c2 = await sqlClient(h.gw.dbUrl);
+        try {
+          return (await c2.query('SELECT count(*)::int AS n FROM tenants WHERE id = $1', [p.tenant.id])).rows[0].n === 0;
+        } finally {
+          await c2.end();
+        }
+      }, 15_000, 'the tenant deleted');
+      // Polls come every 200 ms while a tenant subscribes: a quiet second means none is left.
+      await eventually(() => Date.now() - lastPoll > 1_000, 15_000, 'the worker to stop polling');
+    } finally {
+      offPoll();
+    }
   });
 });

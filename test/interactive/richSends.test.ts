@@ -13,21 +13,23 @@ const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a
 const PDF = Buffer.from('%PDF-1.4 menu');
 
 /** A file server on loopback: /pic.png and /menu.pdf. */
-async function fileServer(): Promise<{ server: Server; url: string }> {
+async function fileServer(): Promise<{ server: Server; url: string; paths: string[] }> {
+  const paths: string[] = [];
   const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
     if (req.url === '/pic.png') res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
     else if (req.url === '/menu.pdf') res.writeHead(200, { 'content-type': 'application/pdf' }).end(PDF);
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths };
 }
 
 describe('rich messages: media, reactions, quoted replies', () => {
   let h: ApiHarness;
   let model: FakeModel;
-  let files: { server: Server; url: string };
-  let outside: { server: Server; url: string };
+  let files: { server: Server; url: string; paths: string[] };
+  let outside: { server: Server; url: string; paths: string[] };
   beforeAll(async () => {
     model = await startFakeModel();
     files = await fileServer();
@@ -146,6 +148,51 @@ describe('rich messages: media, reactions, quoted replies', () => {
       const items = (await api(h.gw, 'GET', `/api/conversations/${c.conversationId}/messages`, undefined, c.key)).body.items;
       return items.filter((m: any) => m.direction === 'inbound').every((m: any) => m.disposition === 'answered');
     });
+  });
+
+  it("past the window the agent's media is neither fetched nor uploaded: the tenant's template goes out instead", async () => {
+    const waba = '660002';
+    const agent = { provider: 'http', url: model.httpAgentUrl, windowClosedTemplate: { name: 'order_update', language: 'en_US', parameters: ['there', 'C-3'] } };
+    const t = await provisionTenant(h.gw, { channel: { wabaId: waba }, agent });
+    h.cloud.setTemplates(waba, testTemplates(), [t.phoneNumberId]);
+    expect((await api(h.gw, 'POST', '/api/templates/sync', {}, t.key)).body.channels[0]).toMatchObject({ synced: 4, error: null });
+    model.script({ kind: 'tool', name: 'x', args: {}, http: { reply: 'Here is our menu', media: { type: 'document', url: `${files.url}/menu.pdf`, filename: 'menu.pdf' } } });
+    const uploadsBefore = h.cloud.requests().filter((q) => q.path.includes('/media')).length;
+    const fetchesBefore = files.paths.length;
+    const customer = from();
+    const sent = h.cloud.once('send', (e) => e.to === customer);
+    // The customer wrote 30 hours ago: the window is closed when the turn comes.
+    const old = { from: customer, id: wamid(), timestamp: String(Math.floor(Date.now() / 1000) - 30 * 3600), type: 'text', text: { body: 'the menu?' } };
+    expect((await postWebhook(h.gw.url, notification({ value: messagesValue(t.phoneNumberId, [old]) }))).status).toBe(200);
+    const e = await sent;
+    expect([e.type, e.template, e.body]).toEqual(['template', 'order_update', 'Hi there, your order C-3 is ready.']);
+    expect(h.cloud.requests().filter((q) => q.path.includes('/media')).length).toBe(uploadsBefore);
+    expect(files.paths.length).toBe(fetchesBefore);
+    const conv = (await api(h.gw, 'GET', '/api/conversations', undefined, t.key)).body.items.find((c: any) => c.contact.waId === customer);
+    const items = await eventually(async () => {
+      const r = (await api(h.gw, 'GET', `/api/conversations/${conv.id}/messages`, undefined, t.key)).body.items;
+      return r.length === 2 && r[0].disposition ? r : null;
+    });
+    expect(items.map((m: any) => [m.type, m.author, m.disposition])).toEqual([['text', 'customer', 'answered'], ['template', 'agent', null]]);
+  });
+
+  it('past the window, an agent failure that hands off pauses the bot without sending the fallback message', async () => {
+    const waba = '660003';
+    const agent = { provider: 'http', url: model.httpAgentUrl, handoffOnAgentFailure: true, windowClosedTemplate: { name: 'order_update', language: 'en_US', parameters: ['there', 'E-5'] } };
+    const t = await provisionTenant(h.gw, { channel: { wabaId: waba }, agent });
+    h.cloud.setTemplates(waba, testTemplates(), [t.phoneNumberId]);
+    expect((await api(h.gw, 'POST', '/api/templates/sync', {}, t.key)).body.channels[0]).toMatchObject({ synced: 4, error: null });
+    model.script({ kind: 'status', status: 400 }, { kind: 'status', status: 400 }, { kind: 'status', status: 400 });
+    const customer = from();
+    const old = { from: customer, id: wamid(), timestamp: String(Math.floor(Date.now() / 1000) - 30 * 3600), type: 'text', text: { body: 'anyone?' } };
+    expect((await postWebhook(h.gw.url, notification({ value: messagesValue(t.phoneNumberId, [old]) }))).status).toBe(200);
+    const conv = await eventually(async () => (await api(h.gw, 'GET', '/api/conversations', undefined, t.key)).body.items.find((c: any) => c.contact.waId === customer));
+    const items = await eventually(async () => {
+      const r = (await api(h.gw, 'GET', `/api/conversations/${conv.id}/messages`, undefined, t.key)).body.items;
+      return r[0]?.disposition ? r : null;
+    });
+    expect(items.map((m: any) => [m.direction, m.disposition])).toEqual([['inbound', 'agent_failed']]);
+    expect((await api(h.gw, 'GET', `/api/conversations/${conv.id}`, undefined, t.key)).body).toMatchObject({ paused: true });
   });
 
   it("a template's document header is fetched under the egress policy and uploaded; a refused URL queues nothing", async () => {

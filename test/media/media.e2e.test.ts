@@ -7,6 +7,7 @@ import { sqlClient } from '../support/db.ts';
 import { eventually, startPipeline, type PipelineHarness } from '../support/pipeline.ts';
 import { messagesValue, notification, now, postWebhook, wamid } from '../support/webhooks.ts';
 import type { ShelvedMediaOptions } from '../../src/sandbox/simulatorMedia.ts';
+import { MediaBlock, OUTBOUND_NOTE } from '../../src/dashboard/app/mediaView.ts';
 import { minimalPdf, mp4Header, oggOpus, stickerWebp, tinyPng } from './fixtures.ts';
 
 describe('inbound media, end to end through the Cloud API simulator and the fake model', () => {
@@ -90,6 +91,29 @@ describe('inbound media, end to end through the Cloud API simulator and the fake
     expect(res.headers.get('content-disposition')).toMatch(/^inline; filename="audio-\d+\.ogg"/);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(res.headers.get('content-security-policy')).not.toMatch(/script-src/);
+  });
+
+  it("an image the business sent from its own app (an echo) is not fetched, and the dashboard says so instead of 'Fetching'", async () => {
+    const t = await provisionTenant(h.gw, { agent: { provider: 'demo' } });
+    const from = customer();
+    const shelved = h.cloud.media.add(await tinyPng(), { mime: 'image/png' });
+    const id = wamid();
+    const echo = { from: '15550100', to: from, id, timestamp: now(), type: 'image', image: { id: shelved.id, mime_type: 'image/png', sha256: shelved.sha256Base64, caption: 'our shop' } };
+    const value = { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550100', phone_number_id: t.phoneNumberId }, message_echoes: [echo] };
+    expect((await postWebhook(h.gw.url, notification({ field: 'smb_message_echoes', value }))).status).toBe(200);
+    const conv = await eventually(async () => (await api(h.gw, 'GET', '/api/conversations', undefined, t.key)).body.items.find((c: any) => c.contact.waId === from));
+    const [m] = (await api(h.gw, 'GET', `/api/conversations/${conv.id}/messages`, undefined, t.key)).body.items;
+    expect(m).toMatchObject({ direction: 'outbound', type: 'image', text: 'our shop', media: { mimeType: 'image/png', file: null } });
+    const c = await sqlClient(h.gw.dbUrl);
+    try {
+      expect((await c.query('SELECT count(*)::int AS n FROM media WHERE tenant_id = $1', [t.tenant.id])).rows[0].n).toBe(0);
+    } finally {
+      await c.end();
+    }
+    // The conversation view's block for this very message: never "Fetching the file…", which would stay forever.
+    const notes = texts(MediaBlock({ m }));
+    expect(notes).toContain(OUTBOUND_NOTE);
+    expect(notes.join(' ')).not.toContain('Fetching');
   });
 
   it("another tenant's media is 404, like media that does not exist", async () => {
@@ -263,3 +287,11 @@ describe('inbound media, end to end through the Cloud API simulator and the fake
     }
   });
 });
+
+/** The text of a rendered (not mounted) Preact tree: every string in it, in order. */
+function texts(node: unknown): string[] {
+  if (node == null || typeof node === 'boolean') return [];
+  if (typeof node === 'string' || typeof node === 'number') return [String(node)];
+  if (Array.isArray(node)) return node.flatMap(texts);
+  return texts((node as { props?: { children?: unknown } }).props?.children);
+}

@@ -9,13 +9,13 @@ import { testTemplates } from './fixtures.ts';
 const WABA = '880001';
 
 /** A tenant whose channel belongs to WABA, its templates synced, and a conversation whose customer last wrote `hoursAgo` ago. */
-async function tenantWithTemplates(h: ApiHarness, hoursAgo = 0, agent: Record<string, unknown> = { provider: 'demo' }) {
+async function tenantWithTemplates(h: ApiHarness, hoursAgo = 0, agent: Record<string, unknown> = { provider: 'demo' }, body = 'hello') {
   const t = await provisionTenant(h.gw, { channel: { wabaId: WABA }, agent });
   h.cloud.setTemplates(WABA, testTemplates(), [t.phoneNumberId]);
   const sync = await api(h.gw, 'POST', '/api/templates/sync', {}, t.key);
   expect(sync.status).toBe(200);
   const from = '1555' + Math.floor(1e6 + Math.random() * 9e6);
-  const m = { from, id: wamid(), timestamp: String(Math.floor(Date.now() / 1000) - hoursAgo * 3600), type: 'text', text: { body: 'hello' } };
+  const m = { from, id: wamid(), timestamp: String(Math.floor(Date.now() / 1000) - hoursAgo * 3600), type: 'text', text: { body } };
   expect((await postWebhook(h.gw.url, notification({ value: messagesValue(t.phoneNumberId, [m]) }))).status).toBe(200);
   const list = await api(h.gw, 'GET', '/api/conversations', undefined, t.key);
   const conversationId = list.body.items.find((c: any) => c.contact.waId === from).id as string;
@@ -174,6 +174,19 @@ describe('templates', () => {
       return m?.disposition ? m : null;
     });
     expect(first.disposition).toBe('window_closed');
+  });
+
+  it('past the window a handoff keyword still hands off (the bot pauses), but its free-form message is not sent', async () => {
+    const agent = { provider: 'demo', handoffKeywords: ['human'], handoffMessage: 'A person will write to you.', windowClosedTemplate: { name: 'order_update', language: 'en_US', parameters: ['there', 'D-4'] } };
+    const sends = h.cloud.requests().length;
+    const t = await tenantWithTemplates(h, 30, agent, 'I want a human');
+    const items = await eventually(async () => {
+      const r = (await api(h.gw, 'GET', `/api/conversations/${t.conversationId}/messages`, undefined, t.key)).body.items;
+      return r[0]?.disposition ? r : null;
+    });
+    expect(items.map((m: any) => [m.direction, m.disposition])).toEqual([['inbound', 'paused']]);
+    expect((await api(h.gw, 'GET', `/api/conversations/${t.conversationId}`, undefined, t.key)).body).toMatchObject({ paused: true });
+    expect(h.cloud.requests().slice(sends).filter((q) => (q.body as any)?.to === t.from && (q.body as any)?.type !== undefined && (q.body as any)?.status !== 'read')).toEqual([]);
   });
 
   it("a removed channel's and a deleted tenant's templates go with them", async () => {

@@ -13,6 +13,9 @@ const REASONS: Record<string, string> = {
   timed_out: 'Still being fetched: the bot answered without it',
 };
 
+/** What a file the business sent shows: only customers' files are kept. */
+export const OUTBOUND_NOTE = "Sent by the business: only customers' files are kept here";
+
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
@@ -47,6 +50,8 @@ export function MediaBlock(props: { m: Message }) {
   }
   if (file?.transcript) parts.push(h('p', { class: 'transcript' }, h('span', { class: 'visually-hidden' }, 'Transcript: '), file.transcript));
   if (reason) parts.push(h('p', { class: 'media-note', role: 'note' }, reason));
+  // Files are fetched for customers' messages only: one the business sent from its own app (an echo) is never kept.
+  else if (!file && m.direction === 'outbound') parts.push(h('p', { class: 'media-note muted' }, OUTBOUND_NOTE));
   else if (!file || file.status === 'pending') parts.push(h('p', { class: 'media-note muted' }, 'Fetching the file…'));
   return h('div', { class: 'media', 'data-media-status': file?.status ?? 'pending' }, parts);
 }

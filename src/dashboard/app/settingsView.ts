@@ -191,7 +191,8 @@ export function SettingsView(props: { onSaved: (t: TenantSettings) => void }) {
         ),
         num('historyLength', 'History length', `Messages of the conversation the agent sees, at most ${tenant.limits.maxHistoryLength}.`, { max: tenant.limits.maxHistoryLength }),
         num('timeoutMs', 'Timeout (ms)', 'An agent call longer than this is tried again (3 tries in all).', { min: 100, max: 300000 }),
-        form.provider === 'openai' ? num('maxToolRounds', 'Tool rounds', 'Rounds of calls to your tools (the Tools page) in one answer, 0 to 8. 0: no tools.', { max: 8 }) : null,
+        // The demo agent calls the order_status tool under the same setting (0: it does not).
+        form.provider !== 'http' ? num('maxToolRounds', 'Tool rounds', 'Rounds of calls to your tools (the Tools page) in one answer, 0 to 8. 0: no tools.', { max: 8 }) : null,
         form.provider === 'openai' ? check('vision', 'The model takes images', "Customers' photos and stickers reach it as images, not only by their caption.") : null,
       ),
       group(
