@@ -42,17 +42,37 @@ export interface EmbeddedOptions {
 
 const DEFAULT_PORT = 5432;
 
-/** Finds a free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Ports tried first: below the ephemeral ranges (Linux 32768–60999; macOS and Windows 49152–65535). */
+const QUIET_PORTS = { from: 20_000, to: 32_000 };
+
+/** Whether `port` can be listened on at 127.0.0.1 right now (`0`: any; answers the port). */
+function tryListen(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: got } = srv.address() as { port: number };
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * Finds a TCP port free on loopback for something that will listen on it a
+ * moment later (the embedded server, a child process). A random port below
+ * the ephemeral ranges: a port the kernel handed out (listen on 0) is also
+ * what it hands to the next outgoing connection, which can take it in the
+ * moment before the listener does.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await tryListen(QUIET_PORTS.from + Math.floor(Math.random() * (QUIET_PORTS.to - QUIET_PORTS.from)));
+    if (port !== null) return port;
+  }
+  const any = await tryListen(0);
+  if (any === null) throw new Error('no free TCP port on 127.0.0.1');
+  return any;
 }
 
 const exists = (p: string) => stat(p).then(() => true, () => false);

@@ -1,20 +1,12 @@
-import { createServer } from 'node:net';
 import { startCloudApiSimulator, type CloudApiSimulator } from '../../src/sandbox/cloudApiSimulator.ts';
 import { api, provisionTenant, startTestGateway, TEST_APP_SECRET, type TestGateway } from '../support/gateway.ts';
 import { FAST } from '../support/pipeline.ts';
 import { postWebhook, textNotification } from '../support/webhooks.ts';
 
+import { freePort } from '../../src/db/embedded.ts';
+
 /** A port free right now on 127.0.0.1 (the simulator must know the gateway's port before it listens). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface ApiHarness {
   gw: TestGateway;

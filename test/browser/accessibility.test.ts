@@ -2,7 +2,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, runBrowserTests } from './chromium.ts';
-import { startSandboxProcess, type SandboxProcess } from './sandboxProcess.ts';
+import { SANDBOX_START_HOOK_MS, startSandboxProcess, type SandboxProcess } from './sandboxProcess.ts';
 
 const WAIT = 15_000;
 
@@ -46,7 +46,7 @@ describe.runIf(runBrowserTests)('accessibility: axe on every dashboard and sandb
     browser = await launchChromium();
     dash = await browser.context.newPage();
     phone = await browser.context.newPage();
-  });
+  }, SANDBOX_START_HOOK_MS);
 
   afterAll(async () => {
     await browser?.close();

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, runBrowserTests } from './chromium.ts';
-import { startSandboxProcess, type SandboxProcess } from './sandboxProcess.ts';
+import { SANDBOX_START_HOOK_MS, startSandboxProcess, type SandboxProcess } from './sandboxProcess.ts';
 import { oggOpus } from '../media/fixtures.ts';
 
 const OUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test-output');
@@ -56,7 +56,7 @@ describe.runIf(runBrowserTests)('the dashboard and the sandbox phone, in Chromiu
     phone = await browser.context.newPage();
     watch(dash, trouble, 'dashboard');
     watch(phone, trouble, 'sandbox');
-  });
+  }, SANDBOX_START_HOOK_MS);
 
   afterAll(async () => {
     await browser?.close();

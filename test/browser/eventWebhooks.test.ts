@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiver } from '../events/receiver.ts';
 import { launchChromium, runBrowserTests } from './chromium.ts';
-import { startSandboxProcess, type SandboxProcess } from './sandboxProcess.ts';
+import { SANDBOX_START_HOOK_MS, SANDBOX_START_MS, startSandboxProcess, type SandboxProcess } from './sandboxProcess.ts';
 
 const WAIT = 20_000;
 const SECRET = 'dashboard-secret-0123456789';
@@ -18,7 +18,7 @@ describe.runIf(runBrowserTests)('Event webhooks in the dashboard, in Chromium, a
   beforeAll(async () => {
     rx = await startReceiver(SECRET);
     // The receiver is on loopback: the operator allows it, as for any tenant URL to a private address.
-    sandbox = await startSandboxProcess(90_000, { WAGATE_EGRESS_ALLOW: rx.host });
+    sandbox = await startSandboxProcess(SANDBOX_START_MS, { WAGATE_EGRESS_ALLOW: rx.host });
     browser = await launchChromium();
     dash = await browser.context.newPage();
     dash.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
@@ -27,7 +27,7 @@ describe.runIf(runBrowserTests)('Event webhooks in the dashboard, in Chromium, a
     await dash.fill('#key', sandbox.tenantKey);
     await dash.click('button[type=submit]');
     await dash.locator('.topbar .tenant').waitFor({ timeout: WAIT });
-  });
+  }, SANDBOX_START_HOOK_MS);
   afterAll(async () => {
     await browser?.close();
     await sandbox?.stop();

@@ -24,7 +24,16 @@ export interface SandboxProcess {
  * and a real port (the simulator posts statuses back to it), and waits for
  * the lines it prints at start. `extraEnv` adds to its environment.
  */
-export async function startSandboxProcess(timeoutMs = 90_000, extraEnv: Record<string, string> = {}): Promise<SandboxProcess> {
+/**
+ * How long a sandbox may take to start: a fresh data directory runs initdb
+ * and every migration, which takes seconds on an idle machine and has taken
+ * more than a minute and a half with both cores busy.
+ */
+export const SANDBOX_START_MS = 180_000;
+/** A beforeAll that starts a sandbox, with room for the rest of its set-up. */
+export const SANDBOX_START_HOOK_MS = SANDBOX_START_MS + 60_000;
+
+export async function startSandboxProcess(timeoutMs = SANDBOX_START_MS, extraEnv: Record<string, string> = {}): Promise<SandboxProcess> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'wagate-sandbox-'));
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, WAGATE_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...extraEnv };

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandboxProcess, type SandboxProcess } from '../browser/sandboxProcess.ts';
+import { SANDBOX_START_HOOK_MS, startSandboxProcess, type SandboxProcess } from '../browser/sandboxProcess.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -32,7 +32,7 @@ describe("the README's operator API example, pasted in order against the sandbox
   let sandbox: SandboxProcess;
   beforeAll(async () => {
     sandbox = await startSandboxProcess();
-  });
+  }, SANDBOX_START_HOOK_MS);
   afterAll(async () => {
     await sandbox?.stop();
   });
