@@ -272,29 +272,16 @@ export class Load {
 
 /** A `messages` notification with one voice note, as Meta sends it. */
 function voiceNotification(c: Customer, voice: { id: string; sha256: string }, wamid: string): string {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'BENCH_WABA',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550100', phone_number_id: c.phoneNumberId },
-              contacts: [{ profile: { name: `Customer ${c.waId}` }, wa_id: c.waId }],
-              messages: [{ from: c.waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'audio', audio: { id: voice.id, mime_type: 'audio/ogg; codecs=opus', sha256: voice.sha256, voice: true } }],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  return messagesNotification(c, { from: c.waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'audio', audio: { id: voice.id, mime_type: 'audio/ogg; codecs=opus', sha256: voice.sha256, voice: true } });
 }
 
 /** A WhatsApp `messages` notification with one text message, as Meta sends it. */
 function notification(c: Customer, text: string, wamid: string): string {
+  return messagesNotification(c, { from: c.waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } });
+}
+
+/** A `messages` notification of the customer's number carrying one message. */
+function messagesNotification(c: Customer, message: Record<string, unknown>): string {
   return JSON.stringify({
     object: 'whatsapp_business_account',
     entry: [
@@ -307,7 +294,7 @@ function notification(c: Customer, text: string, wamid: string): string {
               messaging_product: 'whatsapp',
               metadata: { display_phone_number: '15550100', phone_number_id: c.phoneNumberId },
               contacts: [{ profile: { name: `Customer ${c.waId}` }, wa_id: c.waId }],
-              messages: [{ from: c.waId, id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
+              messages: [message],
             },
           },
         ],
