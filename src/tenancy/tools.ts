@@ -55,16 +55,9 @@ export interface ToolView {
   updatedAt: string;
 }
 
-interface ToolRow {
-  id: string;
+/** A tool's whole row: what a turn reads (TenantToolRow) and the rest the API shows. */
+interface ToolRow extends TenantToolRow {
   tenant_id: string;
-  name: string;
-  description: string;
-  parameters: Record<string, unknown>;
-  url: string;
-  secret_enc: string | null;
-  safe_to_repeat: boolean;
-  timeout_ms: number;
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
